@@ -1,0 +1,58 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "hermes-appliance",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hermes", targets: ["HermesAppliance"]),
+        .executable(name: "hermes-bench", targets: ["HermesBenchmarks"]),
+        .library(name: "Store", targets: ["Store"]),
+        .library(name: "Crypto", targets: ["Crypto"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries from the system, one module map each (pkg-config names in parentheses).
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        .target(name: "Store", dependencies: ["CLMDB"], swiftSettings: strict),
+        .target(name: "Crypto", dependencies: ["CSodium"], swiftSettings: strict),
+        .target(name: "HTTP2", dependencies: ["CNGHTTP2"], swiftSettings: strict),
+        .target(name: "Platforms", dependencies: ["CCurl"], swiftSettings: strict),
+
+        .executableTarget(
+            name: "HermesAppliance",
+            dependencies: [
+                "Store", "Crypto", "HTTP2", "Platforms",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // Writes to a store and reports every acknowledged write; the crash test kills it with SIGKILL.
+        .executableTarget(name: "StoreCrashProbe", dependencies: ["Store"], swiftSettings: strict),
+        .executableTarget(name: "HermesBenchmarks", dependencies: ["Store", "Crypto"], swiftSettings: strict),
+
+        .testTarget(name: "StoreTests", dependencies: ["Store", "StoreCrashProbe"], swiftSettings: strict),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
+        .testTarget(
+            name: "HermesApplianceTests",
+            dependencies: ["HermesAppliance", "Store", "Crypto"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
