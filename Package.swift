@@ -27,7 +27,11 @@ let package = Package(
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
-        .target(name: "Store", dependencies: ["CLMDB"], swiftSettings: strict),
+        .target(
+            name: "Store",
+            dependencies: ["CLMDB", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .target(name: "Crypto", dependencies: ["CSodium"], swiftSettings: strict),
         .target(name: "HTTP2", dependencies: ["CNGHTTP2"], swiftSettings: strict),
         .target(name: "Platforms", dependencies: ["CCurl"], swiftSettings: strict),

@@ -1,0 +1,98 @@
+/// A named LMDB database inside the store's environment.
+///
+/// Every keyspace is listed in ``KeyspaceName/all`` and opened when the store opens. The `tag` is a
+/// stable one-byte number used in the expiry index; never reuse or renumber one.
+public struct KeyspaceName: Hashable, Sendable, CustomStringConvertible {
+    public let name: String
+    let tag: UInt8
+
+    private init(_ name: String, tag: UInt8) {
+        self.name = name
+        self.tag = tag
+    }
+
+    public var description: String { name }
+
+    /// Sealed platform credentials, `{cid}:{platform}` → envelope (was Redis `creds:*`).
+    public static let creds = KeyspaceName("creds", tag: 1)
+    /// WhatsApp phone-number id → customer id (was Redis `wa_phone_id:*`).
+    public static let waPhoneID = KeyspaceName("wa_phone_id", tag: 2)
+    /// API-key hash → customer id; never the key itself (was Redis `customer:apikey:*`).
+    public static let apikey = KeyspaceName("apikey", tag: 3)
+    /// Audit records, `{cid}:{yyyy-mm-dd}:{seq}` → JSON (was Redis `logs:*`).
+    public static let logs = KeyspaceName("logs", tag: 4)
+    /// Customer id → customer record (was MySQL `customers`).
+    public static let customers = KeyspaceName("customers", tag: 5)
+    /// OAuth client id → registration (was MySQL `oauth_clients`).
+    public static let oauthClients = KeyspaceName("oauth_clients", tag: 6)
+    /// Authorization-code hash → grant (was MySQL `oauth_codes`).
+    public static let oauthCodes = KeyspaceName("oauth_codes", tag: 7)
+    /// Token hash → token record (was MySQL `oauth_tokens`).
+    public static let oauthTokens = KeyspaceName("oauth_tokens", tag: 8)
+    /// Usage counters per customer, month and tool.
+    public static let usage = KeyspaceName("usage", tag: 9)
+    /// Inbound webhook events, persisted before the webhook is answered.
+    public static let events = KeyspaceName("events", tag: 10)
+    /// Delivery ids already seen, so a redelivered event is processed once.
+    public static let dedupe = KeyspaceName("dedupe", tag: 11)
+    /// Events that could not be processed after retries.
+    public static let deadLetters = KeyspaceName("dead_letters", tag: 12)
+    /// Protocol sessions that outlive one connection.
+    public static let sessions = KeyspaceName("sessions", tag: 13)
+    /// Store metadata: schema version, key-rotation progress.
+    public static let meta = KeyspaceName("meta", tag: 14)
+    /// Sandbox outbox for offline integration tests.
+    public static let sandbox = KeyspaceName("sandbox", tag: 15)
+
+    /// Every keyspace the store opens.
+    public static let all: [KeyspaceName] = [
+        creds, waPhoneID, apikey, logs, customers, oauthClients, oauthCodes, oauthTokens,
+        usage, events, dedupe, deadLetters, sessions, meta, sandbox,
+    ]
+
+    /// The expiry index, keyed by (deadline, keyspace tag, key); internal to the store.
+    static let expiryIndex = KeyspaceName("_expiry", tag: 0)
+}
+
+/// A keyspace together with the types of its keys and values.
+///
+/// ```swift
+/// let creds = Keyspace<CredentialKey, [UInt8]>.creds
+/// try store.read { try $0.get(creds, CredentialKey(customerID: "c1", platform: "telegram")) }
+/// ```
+public struct Keyspace<Key: StoreKey, Value: StoreValue>: Sendable {
+    public let name: KeyspaceName
+
+    public init(_ name: KeyspaceName) {
+        self.name = name
+    }
+}
+
+extension Keyspace where Key == CredentialKey, Value == [UInt8] {
+    /// Sealed credential envelopes.
+    public static var creds: Self { Self(.creds) }
+}
+
+extension Keyspace where Key == SequencedKey, Value == [UInt8] {
+    /// Audit log records, appended per customer and day.
+    public static var logs: Self { Self(.logs) }
+    /// Inbound events, appended per source.
+    public static var events: Self { Self(.events) }
+}
+
+extension Keyspace where Key == String, Value == String {
+    /// WhatsApp phone-number id → customer id.
+    public static var waPhoneID: Self { Self(.waPhoneID) }
+    /// Store metadata.
+    public static var meta: Self { Self(.meta) }
+}
+
+extension Keyspace where Key == [UInt8], Value == String {
+    /// API-key hash → customer id.
+    public static var apikey: Self { Self(.apikey) }
+}
+
+extension KeyspaceName {
+    /// Keyspaces by tag, for decoding the expiry index.
+    static let byTag: [UInt8: KeyspaceName] = Dictionary(uniqueKeysWithValues: all.map { ($0.tag, $0) })
+}
