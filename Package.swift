@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(name: "StoreCrashProbe", dependencies: ["Store"], swiftSettings: strict),
         .executableTarget(name: "HermesBenchmarks", dependencies: ["Store", "Crypto"], swiftSettings: strict),
 
-        .testTarget(name: "StoreTests", dependencies: ["Store", "StoreCrashProbe"], swiftSettings: strict),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "StoreCrashProbe", "CLMDB"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
         .testTarget(
             name: "HermesApplianceTests",

@@ -4,7 +4,7 @@ import CCurl
 public enum CurlLibrary {
     /// The version of the libcurl this process loaded, e.g. "7.88.1".
     public static var version: String {
-        guard let info = curl_version_info(CURLVERSION_NOW), let text = info.pointee.version else { return "unknown" }
+        guard let info = curl_version_info(CURLVERSION_ELEVENTH), let text = info.pointee.version else { return "unknown" }
         return String(cString: text)
     }
 }

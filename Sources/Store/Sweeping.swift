@@ -35,19 +35,28 @@ extension TransactionHandle {
                 }
                 let deadline = indexKey.withUnsafeBytes { StoredValue.decodeDeadline(UnsafeRawBufferPointer(rebasing: $0[0..<8])) }
                 guard deadline <= now else { return SweepReport(deleted: deleted, moreDue: false) }
-                if handled >= maximumEntries || (handled & 63 == 63 && monotonicNanoseconds() - started >= budgetNanoseconds) {
+                if handled >= maximumEntries || (handled > 0 && handled % 64 == 0 && monotonicNanoseconds() - started >= budgetNanoseconds) {
                     return SweepReport(deleted: deleted, moreDue: true)
                 }
                 handled += 1
                 let entryKey = Array(indexKey[9...])
-                if let keyspace = KeyspaceName.byTag[indexKey[8]],
-                    case .some(.some(let stored)) = try storedDeadline(keyspace, entryKey), stored == deadline
-                {
+                if let keyspace = KeyspaceName.byTag[indexKey[8]], try holdsDeadline(keyspace, entryKey, deadline) {
                     try deleteExact(keyspace, entryKey)
                     deleted += 1
                 }
                 try deleteExact(.expiryIndex, indexKey)
             }
+        }
+    }
+
+    /// Whether the entry still carries the deadline its index entry names (it may have been rewritten since).
+    /// A corrupt entry is left for a person to inspect rather than stopping every later sweep.
+    private func holdsDeadline(_ keyspace: KeyspaceName, _ key: [UInt8], _ deadline: Timestamp) throws(StoreError) -> Bool {
+        do {
+            guard case .some(.some(let stored)) = try storedDeadline(keyspace, key) else { return false }
+            return stored == deadline
+        } catch where error.code == .corruptValue {
+            return false
         }
     }
 }

@@ -150,6 +150,16 @@ extension TransactionHandle {
         return .some(try StoredValue.header(UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size), keyspace: keyspace).deadline)
     }
 
+    /// Like ``storedDeadline(_:_:)``, but a corrupt entry counts as present without a deadline, so it can
+    /// be overwritten or deleted (a stale expiry-index entry is harmless: the sweeper re-checks it).
+    func replaceableDeadline(_ keyspace: KeyspaceName, _ key: [UInt8]) throws(StoreError) -> Timestamp?? {
+        do {
+            return try storedDeadline(keyspace, key)
+        } catch where error.code == .corruptValue {
+            return .some(.none)
+        }
+    }
+
     func scanRaw(
         _ keyspace: KeyspaceName,
         prefix: [UInt8],
@@ -268,7 +278,7 @@ extension TransactionHandle {
         if deadline != nil, key.count > Self.maximumExpiringKeySize {
             throw StoreError(.invalidArgument, "a key with an expiry may be at most \(Self.maximumExpiringKeySize) bytes; this one has \(key.count)")
         }
-        if case .some(.some(let previous)) = try storedDeadline(keyspace, key), previous != deadline {
+        if case .some(.some(let previous)) = try replaceableDeadline(keyspace, key), previous != deadline {
             try deleteExact(.expiryIndex, Self.expiryKey(previous, keyspace, key))
         }
         try putExact(keyspace, key, StoredValue.encode(payload, deadline: deadline))
@@ -279,7 +289,7 @@ extension TransactionHandle {
 
     func deleteRaw(_ keyspace: KeyspaceName, _ key: [UInt8]) throws(StoreError) -> Bool {
         try Self.validate(key)
-        guard case .some(let deadline) = try storedDeadline(keyspace, key) else { return false }
+        guard case .some(let deadline) = try replaceableDeadline(keyspace, key) else { return false }
         if let deadline {
             try deleteExact(.expiryIndex, Self.expiryKey(deadline, keyspace, key))
         }

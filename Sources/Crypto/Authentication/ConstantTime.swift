@@ -1,0 +1,19 @@
+import CSodium
+
+/// Comparisons whose running time does not depend on where two secrets differ.
+public enum ConstantTime {
+    /// Whether `a` and `b` hold the same bytes, compared with `sodium_memcmp`.
+    ///
+    /// Use it for MACs, tokens and other secrets: `==` on arrays stops at the first differing byte,
+    /// which leaks how much of a guess was right. Lengths are not secret: different lengths give `false`
+    /// at once.
+    public static func equals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        guard !a.isEmpty else { return true }
+        return a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                sodium_memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0
+            }
+        }
+    }
+}
