@@ -35,11 +35,17 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["CSodium"], swiftSettings: strict),
         .target(name: "HTTP2", dependencies: ["CNGHTTP2"], swiftSettings: strict),
         .target(name: "Platforms", dependencies: ["CCurl"], swiftSettings: strict),
+        // The domain: credentials, tenancy, MCP, REST, webhooks, written against the layers above.
+        .target(
+            name: "Hermes",
+            dependencies: ["Store", "Crypto", "HTTP2", "Platforms", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
 
         .executableTarget(
             name: "HermesAppliance",
             dependencies: [
-                "Store", "Crypto", "HTTP2", "Platforms",
+                "Hermes", "Store", "Crypto", "HTTP2", "Platforms",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -52,9 +58,10 @@ let package = Package(
 
         .testTarget(name: "StoreTests", dependencies: ["Store", "StoreCrashProbe", "CLMDB"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
+        .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto"], swiftSettings: strict),
         .testTarget(
             name: "HermesApplianceTests",
-            dependencies: ["HermesAppliance", "Store", "Crypto"],
+            dependencies: ["HermesAppliance", "Store"],
             swiftSettings: strict
         ),
     ],
