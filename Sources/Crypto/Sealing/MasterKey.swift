@@ -54,6 +54,7 @@ public struct MasterKey: Sendable, Equatable, CustomStringConvertible, CustomDeb
     ///
     /// - Throws: ``CryptoError/Code/aesUnavailable`` on a CPU without AES-NI.
     public static func generate() throws(CryptoError) -> MasterKey {
+        try Sodium.requireAES256GCM()
         let result = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: byteCount) { buffer in
             randombytes_buf(buffer.baseAddress!, byteCount)
             defer { sodium_memzero(buffer.baseAddress!, byteCount) }

@@ -10,6 +10,7 @@ public struct SealBinding: Sendable, Hashable, CustomStringConvertible {
     /// The platform the credential is for, such as `whatsapp` or `discord`.
     public let platform: String
 
+    /// Binds a credential to `customerID` and `platform`, exactly as given.
     public init(customerID: String, platform: String) {
         self.customerID = customerID
         self.platform = platform

@@ -51,14 +51,13 @@ extension CredentialVault {
                 var resealed = 0
                 var current = 0
                 for (key, envelope) in page {
-                    if keyRing.isSealedWithNewestKey(envelope) {
-                        current += 1
-                        continue
-                    }
                     let binding = SealBinding(customerID: key.customerID, platform: key.platform)
                     do {
-                        let secret = try keyRing.open(envelope, for: binding)
-                        try txn.put(.creds, key, try keyRing.seal(secret, for: binding))
+                        guard let newEnvelope = try keyRing.resealedWithNewestKey(envelope, for: binding) else {
+                            current += 1
+                            continue
+                        }
+                        try txn.put(.creds, key, newEnvelope)
                     } catch let error as CryptoError {
                         throw RotationError(customerID: key.customerID, platform: key.platform, underlying: error)
                     }
