@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // C libraries from the system, one module map each (pkg-config names in parentheses).
@@ -33,7 +35,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Crypto", dependencies: ["CSodium"], swiftSettings: strict),
-        .target(name: "HTTP2", dependencies: ["CNGHTTP2"], swiftSettings: strict),
+        .target(
+            name: "HTTP2",
+            dependencies: [
+                "CNGHTTP2",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .target(name: "Platforms", dependencies: ["CCurl"], swiftSettings: strict),
         // The domain: credentials, tenancy, MCP, REST, webhooks, written against the layers above.
         .target(
@@ -58,6 +71,7 @@ let package = Package(
 
         .testTarget(name: "StoreTests", dependencies: ["Store", "StoreCrashProbe", "CLMDB"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
+        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2"], swiftSettings: strict),
         .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto"], swiftSettings: strict),
         .testTarget(
             name: "HermesApplianceTests",

@@ -21,6 +21,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Port to listen on. Env: HERMES_PORT. Default: 8080.", valueName: "port"))
     var port: Int?
 
+    @Option(name: .customLong("tls-cert"), help: ArgumentHelp("PEM certificate chain; with --tls-key the server speaks TLS and negotiates h2 or http/1.1 (ALPN). Env: HERMES_TLS_CERT. Default: plain HTTP.", valueName: "file"))
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key for --tls-cert. Env: HERMES_TLS_KEY.", valueName: "file"))
+    var tlsKey: String?
+
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var keyOptions: KeyOptions
 
@@ -59,8 +65,22 @@ struct ServeCommand: AsyncParsableCommand {
             "lib.curl": "\(CurlLibrary.version)",
         ])
 
+        var router = Router()
+        HealthEndpoint(store: store).register(in: &router)
+        let server = HTTPServer(
+            configuration: HTTPServerConfiguration(host: host, port: port, tls: try tlsConfiguration(variables)),
+            router: router,
+            logger: logger
+        )
+        do {
+            try await server.start()
+        } catch {
+            store.close()
+            throw ValidationError("cannot listen on \(host):\(port): \(error)")
+        }
+
         let group = ServiceGroup(
-            services: [SweeperService(store: store)],
+            services: [SweeperService(store: store), HTTPServerService(server: server)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger
@@ -77,10 +97,30 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info("hermes stopped cleanly", metadata: ["store.commits": "\(store.statistics.commits)"])
     }
 
+    func tlsConfiguration(_ variables: [String: String]) throws -> HTTPServerConfiguration.TLS? {
+        let certificate = tlsCertificate ?? variables["HERMES_TLS_CERT"].flatMap { $0.isEmpty ? nil : $0 }
+        let key = tlsKey ?? variables["HERMES_TLS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        switch (certificate, key) {
+        case (nil, nil): return nil
+        case (let certificate?, let key?): return .init(certificateChainPath: certificate, privateKeyPath: key)
+        default: throw ValidationError("--tls-cert and --tls-key go together: give both PEM files, or neither for plain HTTP")
+        }
+    }
+
     static func port(from text: String?) throws -> Int {
         guard let text, !text.isEmpty else { return 8080 }
         guard let port = Int(text) else { throw ValidationError("HERMES_PORT must be a number, not '\(text)'") }
         return port
+    }
+}
+
+/// Serves HTTP until graceful shutdown, then drains connections.
+struct HTTPServerService: Service {
+    let server: HTTPServer
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await server.shutdown()
     }
 }
 

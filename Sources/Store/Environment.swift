@@ -110,8 +110,29 @@ final class Environment: @unchecked Sendable {
             }
             dbis[Int(keyspace.tag)] = dbi
         }
+        let handle = TransactionHandle(txn: txn, environment: self, now: configuration.clock.now())
+        do {
+            try checkSchemaVersion(handle)
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
         status = mdb_txn_commit(txn)
         guard status == 0 else { throw Self.error(status, doing: "committing the keyspace list") }
+    }
+
+    /// The layout version this code writes; a store written by a newer layout is refused, not guessed at.
+    static let schemaVersion = 1
+    static let schemaVersionKey = Array("schema.version".utf8)
+
+    private func checkSchemaVersion(_ handle: TransactionHandle) throws(StoreError) {
+        guard let stored = try handle.payload(.meta, Self.schemaVersionKey) else {
+            try handle.putRaw(.meta, Self.schemaVersionKey, Array(String(Self.schemaVersion).utf8), deadline: nil)
+            return
+        }
+        guard let version = Int(String(decoding: stored, as: UTF8.self)), version <= Self.schemaVersion else {
+            throw StoreError(.notAStore, "the store was written by a newer Hermes (layout version \(String(decoding: stored, as: UTF8.self)), this one knows \(Self.schemaVersion)); run that version or restore a backup")
+        }
     }
 
     func dbi(_ keyspace: KeyspaceName) -> MDB_dbi { dbis[Int(keyspace.tag)] }

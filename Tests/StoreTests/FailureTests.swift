@@ -178,3 +178,18 @@ struct DurabilityTests {
         await #expect { try await store.backup(to: "/proc/self/backup.mdb") } throws: { ($0 as? StoreError)?.code == .backupFailed }
     }
 }
+
+@Suite("Schema version")
+struct SchemaVersionTests {
+    @Test func aStoreFromANewerLayoutIsRefused() async throws {
+        let directory = temporaryDirectory()
+        let store = try openStore(directory)
+        #expect(try store.get(.meta, "schema.version") == "1")
+        try await store.put(.meta, "schema.version", "99")
+        store.close()
+        #expect { try openStore(directory) } throws: { error in
+            guard let error = error as? StoreError else { return false }
+            return error.code == .notAStore && error.message.contains("newer")
+        }
+    }
+}

@@ -1,0 +1,63 @@
+/// An ordered list of header fields with case-insensitive names.
+///
+/// Names are stored lower-cased (HTTP/2 requires it on the wire and HTTP/1.1 treats them case-insensitively),
+/// so lookups compare bytes directly.
+public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
+    public private(set) var fields: [(name: String, value: String)] = []
+
+    public init() {}
+
+    public init(_ fields: [(String, String)]) {
+        for (name, value) in fields { add(name, value) }
+    }
+
+    public init(dictionaryLiteral elements: (String, String)...) {
+        self.init(elements)
+    }
+
+    /// Appends a field, keeping any with the same name.
+    public mutating func add(_ name: String, _ value: String) {
+        fields.append((Self.normalize(name), value))
+    }
+
+    /// Replaces every field named `name` with one field.
+    public mutating func set(_ name: String, _ value: String) {
+        let normalized = Self.normalize(name)
+        fields.removeAll { $0.name == normalized }
+        fields.append((normalized, value))
+    }
+
+    /// Removes every field named `name`.
+    public mutating func remove(_ name: String) {
+        let normalized = Self.normalize(name)
+        fields.removeAll { $0.name == normalized }
+    }
+
+    /// The first value of `name`.
+    public subscript(name: String) -> String? {
+        let normalized = Self.normalize(name)
+        return fields.first { $0.name == normalized }?.value
+    }
+
+    /// Every value of `name`, in order.
+    public func values(_ name: String) -> [String] {
+        let normalized = Self.normalize(name)
+        return fields.filter { $0.name == normalized }.map(\.value)
+    }
+
+    public func contains(_ name: String) -> Bool { self[name] != nil }
+
+    public var count: Int { fields.count }
+
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> {
+        fields.makeIterator()
+    }
+
+    /// Field names only: values may carry secrets (Authorization, cookies, API keys).
+    public var description: String { "HTTPHeaders(\(fields.map(\.name).joined(separator: ", ")))" }
+
+    @inline(__always)
+    static func normalize(_ name: String) -> String {
+        name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name
+    }
+}

@@ -1,0 +1,118 @@
+/// The HTTP version a request arrived over.
+public enum HTTPProtocolVersion: String, Sendable {
+    case http1_1 = "HTTP/1.1"
+    case http2 = "HTTP/2"
+}
+
+/// A request method; any token is allowed, the common ones have names.
+public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    public static let get = HTTPMethod("GET")
+    public static let head = HTTPMethod("HEAD")
+    public static let post = HTTPMethod("POST")
+    public static let put = HTTPMethod("PUT")
+    public static let patch = HTTPMethod("PATCH")
+    public static let delete = HTTPMethod("DELETE")
+    public static let options = HTTPMethod("OPTIONS")
+}
+
+/// A complete request: head plus the body collected up to the route's limit.
+public struct HTTPRequest: Sendable {
+    public var method: HTTPMethod
+    /// The path without the query, as sent (percent-encoding kept).
+    public var path: String
+    /// The raw query string after `?`, if any.
+    public var query: String?
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+    /// The peer's address, e.g. "127.0.0.1:51234".
+    public var remoteAddress: String?
+    public var protocolVersion: HTTPProtocolVersion
+    /// A per-request id for logs and tracing (also sent back as `x-request-id`).
+    public var id: String
+    /// Values of the route's `:name` segments.
+    public var parameters: [String: String] = [:]
+
+    public init(
+        method: HTTPMethod,
+        path: String,
+        query: String? = nil,
+        headers: HTTPHeaders = HTTPHeaders(),
+        body: [UInt8] = [],
+        remoteAddress: String? = nil,
+        protocolVersion: HTTPProtocolVersion = .http1_1,
+        id: String = ""
+    ) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.remoteAddress = remoteAddress
+        self.protocolVersion = protocolVersion
+        self.id = id
+    }
+
+    /// Splits a request target (`/a/b?x=1`) into path and query.
+    public static func split(target: String) -> (path: String, query: String?) {
+        guard let mark = target.firstIndex(of: "?") else { return (target, nil) }
+        return (String(target[..<mark]), String(target[target.index(after: mark)...]))
+    }
+
+    /// Query parameters, percent-decoded (`+` as space), in order.
+    public var queryItems: [(name: String, value: String)] {
+        guard let query, !query.isEmpty else { return [] }
+        return query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = PercentDecoding.decode(parts[0])
+            let value = parts.count > 1 ? PercentDecoding.decode(parts[1]) : ""
+            return (name, value)
+        }
+    }
+
+    /// The first query parameter named `name`.
+    public func queryValue(_ name: String) -> String? {
+        queryItems.first { $0.name == name }?.value
+    }
+
+    /// The body as UTF-8 text.
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+enum PercentDecoding {
+    static func decode(_ text: Substring) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            switch byte {
+            case UInt8(ascii: "+"):
+                bytes.append(UInt8(ascii: " "))
+            case UInt8(ascii: "%"):
+                guard let high = iterator.next(), let low = iterator.next(),
+                    let value = hexValue(high).flatMap({ h in hexValue(low).map { h << 4 | $0 } })
+                else {
+                    bytes.append(byte)
+                    continue
+                }
+                bytes.append(value)
+            default:
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

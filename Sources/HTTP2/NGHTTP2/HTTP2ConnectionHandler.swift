@@ -1,0 +1,395 @@
+import CNGHTTP2
+import NIOCore
+
+/// Serves one HTTP/2 connection: bytes go through an ``NGHTTP2Session``; each complete request stream runs
+/// through the ``Responder`` in a task, and its response comes back to the event loop to be sent.
+///
+/// Everything here runs on the channel's event loop; tasks reach it through `NIOLoopBound` and `execute`.
+final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegate {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// One request/response exchange.
+    final class Stream {
+        let id: Int32
+        var method = ""
+        var path = ""
+        var authority: String?
+        var headers = HTTPHeaders()
+        var headerBytes = 0
+        var rejection: (status: Int, message: String)?
+        var body: [UInt8] = []
+        var bodyLimit = Int.max
+        var request: HTTPRequest?
+        var startedAt = ContinuousClock.now
+        var task: Task<Void, Never>?
+        var timeout: Scheduled<Void>?
+        var responded = false
+        var status = 0
+        var outbound: [UInt8] = []
+        var outboundOffset = 0
+        var outboundEnded = false
+        var bytesSent = 0
+        var resetAfterResponse = false
+        var waiters: [CheckedContinuation<Void, any Error>] = []
+
+        init(id: Int32) { self.id = id }
+
+        var buffered: Int { outbound.count - outboundOffset }
+    }
+
+    private let responder: Responder
+    private let limits: HTTPServerConfiguration.Limits
+    private let remoteAddress: String?
+    private var session: NGHTTP2Session?
+    private var context: ChannelHandlerContext?
+    private var streams: [Int32: Stream] = [:]
+    private var output: [UInt8] = []
+    private var shuttingDown = false
+    private var idleTimer: Scheduled<Void>?
+    private var flushScheduled = false
+
+    init(responder: Responder, limits: HTTPServerConfiguration.Limits, remoteAddress: String?) {
+        self.responder = responder
+        self.limits = limits
+        self.remoteAddress = remoteAddress
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        do {
+            let session = try NGHTTP2Session(settings: .init(
+                maximumConcurrentStreams: UInt32(limits.maximumConcurrentStreams),
+                maximumHeaderListSize: UInt32(limits.maximumHeaderBytes),
+                streamResetBurst: limits.streamResetBurst,
+                streamResetRate: limits.streamResetRatePerSecond
+            ))
+            session.delegate = self
+            self.session = session
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        armIdleTimer(limits.headerTimeout)
+        flush()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        tearDown()
+        session?.close()
+        session = nil
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        tearDown()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        guard let session else { return }
+        do {
+            try buffer.withUnsafeReadableBytes { try session.receive($0) }
+        } catch {
+            // nghttp2 has queued a GOAWAY with the right error code: send it, then close.
+            flush()
+            context.close(promise: nil)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush()
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is GracefulShutdownEvent {
+            beginShutdown()
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: Session events
+
+    func streamBegan(_ streamID: Int32) {
+        let stream = Stream(id: streamID)
+        streams[streamID] = stream
+        idleTimer?.cancel()
+        idleTimer = nil
+        guard let loop = context?.eventLoop else { return }
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let limit = limits.requestTimeout
+        stream.timeout = loop.scheduleTask(in: limit.timeAmount) {
+            bound.value.reject(streamID, 408, "the request was not received completely within \(limit); send it faster or in one go")
+        }
+    }
+
+    func streamHeader(_ streamID: Int32, name: String, value: String) -> Bool {
+        guard let stream = streams[streamID] else { return true }
+        stream.headerBytes += name.utf8.count + value.utf8.count + 32
+        if stream.headerBytes > limits.maximumHeaderBytes {
+            stream.rejection = (431, "the request's header fields exceed \(limits.maximumHeaderBytes) bytes; send fewer or smaller headers")
+            stream.headers = HTTPHeaders()
+            return true
+        }
+        guard stream.rejection == nil else { return true }
+        switch name {
+        case ":method": stream.method = value
+        case ":path": stream.path = value
+        case ":authority": stream.authority = value
+        case ":scheme": break
+        default: stream.headers.add(name, value)
+        }
+        return true
+    }
+
+    func streamHeadersComplete(_ streamID: Int32, endStream: Bool) {
+        guard let stream = streams[streamID] else { return }
+        if let rejection = stream.rejection {
+            reject(streamID, rejection.status, rejection.message)
+            return
+        }
+        let (path, _) = HTTPRequest.split(target: stream.path)
+        stream.bodyLimit = responder.bodyLimit(HTTPMethod(stream.method), path)
+        if let length = stream.headers["content-length"].flatMap(Int.init), length > stream.bodyLimit {
+            reject(streamID, 413, Self.tooLarge(stream.bodyLimit))
+            return
+        }
+        if endStream { dispatch(stream) }
+    }
+
+    func streamData(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let stream = streams[streamID], stream.rejection == nil, !stream.responded else { return true }
+        guard stream.body.count + bytes.count <= stream.bodyLimit else {
+            reject(streamID, 413, Self.tooLarge(stream.bodyLimit))
+            return true
+        }
+        stream.body.append(contentsOf: bytes)
+        return true
+    }
+
+    func streamEnded(_ streamID: Int32) {
+        guard let stream = streams[streamID], stream.rejection == nil, !stream.responded, stream.request == nil else { return }
+        dispatch(stream)
+    }
+
+    func streamClosed(_ streamID: Int32, errorCode: UInt32) {
+        guard let stream = streams.removeValue(forKey: streamID) else { return }
+        stream.timeout?.cancel()
+        stream.task?.cancel()
+        for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
+        stream.waiters.removeAll()
+        if let request = stream.request {
+            responder.logAccess(request, status: stream.status, bytes: stream.bytesSent, startedAt: stream.startedAt)
+        }
+        if streams.isEmpty { armIdleTimer(shuttingDown ? nil : limits.idleTimeout) }
+    }
+
+    func streamReadBody(_ streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, endOfBody: Bool, deferred: Bool) {
+        guard let stream = streams[streamID] else { return (0, true, false) }
+        let count = min(buffer.count, stream.buffered)
+        if count > 0 {
+            stream.outbound.withUnsafeBytes { source in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[stream.outboundOffset..<stream.outboundOffset + count]))
+            }
+            stream.outboundOffset += count
+            stream.bytesSent += count
+            if stream.outboundOffset == stream.outbound.count {
+                stream.outbound.removeAll(keepingCapacity: true)
+                stream.outboundOffset = 0
+            }
+            if stream.buffered < limits.streamingHighWatermark / 2, !stream.waiters.isEmpty {
+                let waiters = stream.waiters
+                stream.waiters.removeAll()
+                for waiter in waiters { waiter.resume() }
+            }
+        }
+        let finished = stream.outboundEnded && stream.buffered == 0
+        if finished, stream.resetAfterResponse {
+            // The client may still be sending a body we refused: stop it once our answer is out.
+            if let loop = context?.eventLoop {
+                let bound = NIOLoopBound(self, eventLoop: loop)
+                loop.execute {
+                    bound.value.session?.resetStream(streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
+                    bound.value.flush()
+                }
+            }
+        }
+        if count == 0 && !finished { return (0, false, true) }
+        return (count, finished, false)
+    }
+
+    // MARK: Requests and responses
+
+    private func dispatch(_ stream: Stream) {
+        guard let loop = context?.eventLoop, !stream.responded else { return }
+        stream.timeout?.cancel()
+        stream.timeout = nil
+        let (path, query) = HTTPRequest.split(target: stream.path)
+        var headers = stream.headers
+        if let authority = stream.authority, !headers.contains("host") { headers.add("host", authority) }
+        let request = HTTPRequest(
+            method: HTTPMethod(stream.method), path: path, query: query, headers: headers, body: stream.body,
+            remoteAddress: remoteAddress, protocolVersion: .http2, id: responder.nextRequestID()
+        )
+        stream.body = []
+        stream.request = request
+        stream.startedAt = .now
+        let responder = self.responder
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let streamID = stream.id
+        stream.task = Task {
+            let response = await responder.respond(to: request)
+            loop.execute { bound.value.send(response, on: streamID) }
+        }
+    }
+
+    private func send(_ response: HTTPResponse, on streamID: Int32) {
+        guard let stream = streams[streamID], !stream.responded, let session, let loop = context?.eventLoop else { return }
+        stream.responded = true
+        stream.status = response.status
+        switch response.body {
+        case .bytes(let bytes):
+            var headers = response.headers
+            headers.set("content-length", String(bytes.count))
+            stream.outbound = bytes
+            stream.outboundEnded = true
+            _ = session.submitResponse(streamID: streamID, status: response.status, headers: headers, hasBody: !bytes.isEmpty)
+        case .stream(let produce):
+            _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, hasBody: true)
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            let writer = BodyWriter(handler: bound, eventLoop: loop, streamID: streamID)
+            stream.task = Task {
+                try? await produce(writer)
+                loop.execute { bound.value.endBody(streamID) }
+            }
+        }
+        flush()
+    }
+
+    /// Answers a stream with an error the server produced itself (limits), before or instead of the route.
+    private func reject(_ streamID: Int32, _ status: Int, _ message: String) {
+        guard let stream = streams[streamID], !stream.responded, let session else { return }
+        stream.timeout?.cancel()
+        stream.timeout = nil
+        stream.rejection = (status, message)
+        stream.responded = true
+        stream.status = status
+        stream.body = []
+        stream.resetAfterResponse = true
+        responder.logRejected(method: stream.method, path: HTTPRequest.split(target: stream.path).path, status: status, protocolVersion: .http2, reason: message)
+        let response = HTTPResponse.error(status, message)
+        if case .bytes(let bytes) = response.body {
+            var headers = response.headers
+            headers.set("content-length", String(bytes.count))
+            stream.outbound = bytes
+            stream.outboundEnded = true
+            _ = session.submitResponse(streamID: streamID, status: status, headers: headers, hasBody: true)
+        }
+        flush()
+    }
+
+    fileprivate func enqueueBody(_ streamID: Int32, _ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
+        guard let stream = streams[streamID], !stream.outboundEnded else {
+            continuation.resume(throwing: ResponseStreamClosed())
+            return
+        }
+        stream.outbound.append(contentsOf: bytes)
+        session?.resumeBody(streamID: streamID)
+        if stream.buffered < limits.streamingHighWatermark {
+            continuation.resume()
+        } else {
+            stream.waiters.append(continuation)
+        }
+        flush()
+    }
+
+    fileprivate func endBody(_ streamID: Int32) {
+        guard let stream = streams[streamID] else { return }
+        stream.outboundEnded = true
+        session?.resumeBody(streamID: streamID)
+        flush()
+    }
+
+    // MARK: Connection management
+
+    private func flush() {
+        guard let session, let context else { return }
+        let healthy = session.drainOutput(into: &output)
+        if !output.isEmpty {
+            var buffer = context.channel.allocator.buffer(capacity: output.count)
+            buffer.writeBytes(output)
+            output.removeAll(keepingCapacity: true)
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        }
+        if !healthy || !session.isAlive { context.close(promise: nil) }
+    }
+
+    private func armIdleTimer(_ timeout: Duration?) {
+        idleTimer?.cancel()
+        idleTimer = nil
+        guard let timeout, let loop = context?.eventLoop else { return }
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        idleTimer = loop.scheduleTask(in: timeout.timeAmount) {
+            let handler = bound.value
+            guard handler.streams.isEmpty else { return }
+            handler.session?.submitGoaway()
+            handler.flush()
+            handler.context?.close(promise: nil)
+        }
+    }
+
+    private func beginShutdown() {
+        guard !shuttingDown, let loop = context?.eventLoop else { return }
+        shuttingDown = true
+        session?.submitShutdownNotice()
+        flush()
+        // Streamed responses (server-sent events) end cleanly rather than hold the shutdown open.
+        for stream in streams.values where stream.responded { stream.task?.cancel() }
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        // One round trip later, the final GOAWAY names the last stream we will serve.
+        loop.scheduleTask(in: .milliseconds(100)) {
+            bound.value.session?.submitGoaway()
+            bound.value.flush()
+            if bound.value.streams.isEmpty { bound.value.context?.close(promise: nil) }
+        }
+    }
+
+    private func tearDown() {
+        idleTimer?.cancel()
+        idleTimer = nil
+        for stream in streams.values {
+            stream.timeout?.cancel()
+            stream.task?.cancel()
+            for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
+            stream.waiters.removeAll()
+        }
+        streams.removeAll()
+    }
+
+    private static func tooLarge(_ limit: Int) -> String {
+        "the request body exceeds the limit of \(limit) bytes for this endpoint; send a smaller body"
+    }
+
+    /// Hands streamed chunks to the event loop and waits while the client is not reading.
+    struct BodyWriter: ResponseBodyWriter {
+        let handler: NIOLoopBound<HTTP2ConnectionHandler>
+        let eventLoop: any EventLoop
+        let streamID: Int32
+
+        func write(_ bytes: [UInt8]) async throws {
+            guard !Task.isCancelled else { throw ResponseStreamClosed() }
+            try await withCheckedThrowingContinuation { continuation in
+                eventLoop.execute { handler.value.enqueueBody(streamID, bytes, continuation) }
+            }
+        }
+    }
+}

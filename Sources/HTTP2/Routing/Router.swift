@@ -1,0 +1,141 @@
+/// Handles one request.
+public typealias HTTPHandler = @Sendable (HTTPRequest) async throws -> HTTPResponse
+
+/// A step in front of every handler (authentication, metering, CORS, ...). Call `next` to go on, or answer
+/// without it to stop the request there.
+public protocol HTTPMiddleware: Sendable {
+    func handle(_ request: HTTPRequest, next: HTTPHandler) async throws -> HTTPResponse
+}
+
+/// Routes by method and path pattern. Patterns are `/`-separated segments: literal text, `:name` (one
+/// segment, captured into ``HTTPRequest/parameters``) or a final `*` (the rest of the path, captured as `*`).
+///
+/// Build it once, then hand it to the server; it is immutable while serving.
+public struct Router: Sendable {
+    struct Route: Sendable {
+        let method: HTTPMethod
+        let segments: [Segment]
+        let bodyLimit: Int?
+        let handler: HTTPHandler
+    }
+
+    enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+        case rest
+    }
+
+    private var exact: [String: [Route]] = [:]
+    private var patterns: [Route] = []
+    private var middleware: [any HTTPMiddleware] = []
+
+    public init() {}
+
+    /// Adds a route. `bodyLimit` overrides the server's default request-body limit for it (413 beyond).
+    public mutating func add(_ method: HTTPMethod, _ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping HTTPHandler) {
+        let segments = Self.parse(pattern)
+        let route = Route(method: method, segments: segments, bodyLimit: bodyLimit, handler: handler)
+        if segments.allSatisfy({ if case .literal = $0 { true } else { false } }) {
+            exact[Self.normalized(pattern), default: []].append(route)
+        } else {
+            patterns.append(route)
+        }
+    }
+
+    public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.get, pattern, handler) }
+    public mutating func post(_ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping HTTPHandler) {
+        add(.post, pattern, bodyLimit: bodyLimit, handler)
+    }
+    public mutating func delete(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.delete, pattern, handler) }
+
+    /// Adds a middleware; the first added runs first.
+    public mutating func use(_ step: any HTTPMiddleware) {
+        middleware.append(step)
+    }
+
+    /// What a method and path resolve to.
+    enum Resolution {
+        case found(Route, parameters: [String: String])
+        case methodNotAllowed(allowed: [HTTPMethod])
+        case notFound
+    }
+
+    func resolve(_ method: HTTPMethod, _ path: String) -> Resolution {
+        let candidates: [(Route, [String: String])]
+        if let routes = exact[Self.normalized(path)] {
+            candidates = routes.map { ($0, [:]) }
+        } else {
+            let parts = Self.split(path)
+            candidates = patterns.compactMap { route in Self.match(route.segments, parts).map { (route, $0) } }
+        }
+        guard !candidates.isEmpty else { return .notFound }
+        if let hit = candidates.first(where: { $0.0.method == method })
+            ?? (method == .head ? candidates.first(where: { $0.0.method == .get }) : nil)
+        {
+            return .found(hit.0, parameters: hit.1)
+        }
+        var allowed: [HTTPMethod] = []
+        for (route, _) in candidates where !allowed.contains(route.method) { allowed.append(route.method) }
+        return .methodNotAllowed(allowed: allowed)
+    }
+
+    /// The body limit for a request, decided from its head before the body is read.
+    func bodyLimit(_ method: HTTPMethod, _ path: String, default fallback: Int) -> Int {
+        if case .found(let route, _) = resolve(method, path) { return route.bodyLimit ?? fallback }
+        return fallback
+    }
+
+    /// Runs the request through the middleware and its route; 404 and 405 (with `Allow`) when none fits.
+    public func respond(to request: HTTPRequest) async throws -> HTTPResponse {
+        let terminal: HTTPHandler = { request in
+            switch resolve(request.method, request.path) {
+            case .found(let route, let parameters):
+                var request = request
+                request.parameters = parameters
+                return try await route.handler(request)
+            case .methodNotAllowed(let allowed):
+                let list = allowed.map(\.rawValue).joined(separator: ", ")
+                return .error(405, "\(request.method) is not allowed on \(request.path); use \(list)", headers: ["allow": list])
+            case .notFound:
+                return .error(404, "nothing is served at \(request.path)")
+            }
+        }
+        let chain = middleware.reversed().reduce(terminal) { next, step in
+            { request in try await step.handle(request, next: next) }
+        }
+        return try await chain(request)
+    }
+
+    static func parse(_ pattern: String) -> [Segment] {
+        split(pattern).map { part in
+            if part == "*" { return .rest }
+            if part.hasPrefix(":") { return .parameter(String(part.dropFirst())) }
+            return .literal(part)
+        }
+    }
+
+    static func split(_ path: String) -> [String] {
+        path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+    }
+
+    static func normalized(_ path: String) -> String {
+        path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+    }
+
+    static func match(_ segments: [Segment], _ parts: [String]) -> [String: String]? {
+        var parameters: [String: String] = [:]
+        for (index, segment) in segments.enumerated() {
+            switch segment {
+            case .rest:
+                parameters["*"] = parts[min(index, parts.count)...].joined(separator: "/")
+                return parameters
+            case .literal(let text):
+                guard index < parts.count, parts[index] == text else { return nil }
+            case .parameter(let name):
+                guard index < parts.count else { return nil }
+                parameters[name] = PercentDecoding.decode(Substring(parts[index]))
+            }
+        }
+        return parts.count == segments.count ? parameters : nil
+    }
+}

@@ -1,0 +1,63 @@
+/// Where and how the server listens, and the limits that keep one client from hurting the others.
+public struct HTTPServerConfiguration: Sendable {
+    /// PEM files for TLS; with them the server speaks TLS and negotiates `h2` or `http/1.1` by ALPN.
+    public struct TLS: Sendable, Equatable {
+        public var certificateChainPath: String
+        public var privateKeyPath: String
+
+        public init(certificateChainPath: String, privateKeyPath: String) {
+            self.certificateChainPath = certificateChainPath
+            self.privateKeyPath = privateKeyPath
+        }
+    }
+
+    /// Limits, each answered with a clear error while the server keeps serving everyone else.
+    public struct Limits: Sendable, Equatable {
+        /// Bytes of request header fields (names plus values); more gets 431.
+        public var maximumHeaderBytes = 16 * 1024
+        /// Request-body bytes for routes that set no limit of their own; more gets 413.
+        public var defaultBodyBytes = 1 << 20
+        /// Time to receive a whole request once its first byte arrived; longer gets 408.
+        public var requestTimeout: Duration = .seconds(30)
+        /// Time to receive a request's header block (slowloris); longer gets 408 and the connection closes.
+        public var headerTimeout: Duration = .seconds(10)
+        /// A connection with no request in flight and no traffic for this long is closed.
+        public var idleTimeout: Duration = .seconds(75)
+        /// HTTP/2 streams a client may have open at once on one connection.
+        public var maximumConcurrentStreams = 100
+        /// Connections open at once; further ones are closed at accept.
+        public var maximumConnections = 10_000
+        /// HTTP/2 rapid-reset protection: RST_STREAM frames allowed in a burst, and refilled per second.
+        public var streamResetBurst: UInt64 = 1000
+        public var streamResetRatePerSecond: UInt64 = 33
+        /// Bytes of a streamed response buffered per request before the producer waits for the client.
+        public var streamingHighWatermark = 64 * 1024
+
+        public init() {}
+    }
+
+    public var host: String
+    public var port: Int
+    public var tls: TLS?
+    public var limits: Limits
+    /// How long in-flight requests may take to finish at shutdown before connections are closed anyway.
+    public var shutdownGracePeriod: Duration
+    /// Threads for the event loops; defaults to the number of cores.
+    public var eventLoopThreads: Int?
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        tls: TLS? = nil,
+        limits: Limits = Limits(),
+        shutdownGracePeriod: Duration = .seconds(10),
+        eventLoopThreads: Int? = nil
+    ) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.limits = limits
+        self.shutdownGracePeriod = shutdownGracePeriod
+        self.eventLoopThreads = eventLoopThreads
+    }
+}

@@ -1,0 +1,60 @@
+import NIOCore
+import NIOHTTP1
+
+/// Reads a connection's first bytes and installs the matching protocol: the HTTP/2 connection preface
+/// (`PRI * HTTP/2.0…`, prior knowledge or after ALPN `h2`) gets nghttp2, anything else HTTP/1.1.
+final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    /// Enough of the preface to tell: nghttp2 validates the rest and answers a bad one with GOAWAY.
+    private static let prefacePrefix = Array("PRI * HTTP/2.0".utf8)
+
+    private let responder: Responder
+    private let limits: HTTPServerConfiguration.Limits
+    private var buffered: ByteBuffer?
+
+    init(responder: Responder, limits: HTTPServerConfiguration.Limits) {
+        self.responder = responder
+        self.limits = limits
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        if buffered == nil {
+            buffered = incoming
+        } else {
+            buffered!.writeBuffer(&incoming)
+        }
+        let bytes = buffered!.readableBytesView
+        let compared = min(bytes.count, Self.prefacePrefix.count)
+        let matches = bytes.prefix(compared).elementsEqual(Self.prefacePrefix.prefix(compared))
+        if matches && compared < Self.prefacePrefix.count { return }
+        do {
+            try install(http2: matches, context: context)
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        let pending = buffered!
+        buffered = nil
+        context.fireChannelRead(wrapInboundOut(pending))
+        context.fireChannelReadComplete()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    private func install(http2: Bool, context: ChannelHandlerContext) throws {
+        let pipeline = context.pipeline.syncOperations
+        let remote = context.channel.remoteAddress?.displayString
+        if http2 {
+            try pipeline.addHandler(HTTP2ConnectionHandler(responder: responder, limits: limits, remoteAddress: remote))
+        } else {
+            let observer = HTTP1ActivityObserver()
+            let handler = HTTP1ConnectionHandler(responder: responder, limits: limits, remoteAddress: remote)
+            observer.connection = handler
+            try pipeline.addHandler(observer)
+            try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+            try pipeline.addHandler(handler)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Logging
+import Synchronization
+
+/// Runs requests through the router for both protocol handlers: fills in the request id, turns thrown
+/// errors into responses, and writes the access log line.
+final class Responder: Sendable {
+    let router: Router
+    let limits: HTTPServerConfiguration.Limits
+    let logger: Logger
+    private let sequence = Atomic<UInt64>(0)
+    private let prefix: String
+
+    init(router: Router, limits: HTTPServerConfiguration.Limits, logger: Logger) {
+        self.router = router
+        self.limits = limits
+        self.logger = logger
+        prefix = String(UInt64.random(in: 0..<(1 << 32)), radix: 36)
+    }
+
+    func nextRequestID() -> String {
+        let number = sequence.wrappingAdd(1, ordering: .relaxed).newValue
+        return "\(prefix)-\(String(number, radix: 36))"
+    }
+
+    func bodyLimit(_ method: HTTPMethod, _ path: String) -> Int {
+        router.bodyLimit(method, path, default: limits.defaultBodyBytes)
+    }
+
+    /// The response for a request; never throws.
+    func respond(to request: HTTPRequest) async -> HTTPResponse {
+        var response: HTTPResponse
+        do {
+            response = try await router.respond(to: request)
+        } catch let error as HTTPError {
+            response = .error(error.status, error.message, headers: error.headers)
+        } catch is CancellationError {
+            response = .error(503, "the request was cancelled")
+        } catch {
+            logger.error("handler failed", metadata: ["request.id": "\(request.id)", "error": "\(type(of: error))"])
+            response = .error(500, "the server failed to handle this request; its id is \(request.id)")
+        }
+        response.headers.set("x-request-id", request.id)
+        return response
+    }
+
+    /// One line per finished request. Only the path is logged: queries and headers may carry secrets.
+    func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, startedAt: ContinuousClock.Instant) {
+        guard logger.logLevel <= .info else { return }
+        let duration = ContinuousClock.now - startedAt
+        let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+        logger.info("request", metadata: [
+            "request.id": "\(request.id)",
+            "http.method": "\(request.method.rawValue)",
+            "http.path": "\(request.path)",
+            "http.status": "\(status)",
+            "http.bytes": "\(bytes)",
+            "http.duration_us": "\(micros)",
+            "http.protocol": "\(request.protocolVersion.rawValue)",
+        ])
+    }
+
+    /// Logs a response the server produced itself (limits, malformed input).
+    func logRejected(method: String, path: String, status: Int, protocolVersion: HTTPProtocolVersion, reason: String) {
+        logger.notice("request rejected", metadata: [
+            "http.method": "\(method)",
+            "http.path": "\(path)",
+            "http.status": "\(status)",
+            "http.protocol": "\(protocolVersion.rawValue)",
+            "reason": "\(reason)",
+        ])
+    }
+}

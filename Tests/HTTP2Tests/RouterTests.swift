@@ -1,0 +1,83 @@
+@testable import HTTP2
+import Testing
+
+@Suite("Router")
+struct RouterTests {
+    func router() -> Router {
+        var router = Router()
+        router.get("/healthz") { _ in .text("ok") }
+        router.get("/api/items/:id") { request in .text("item \(request.parameters["id"] ?? "?")") }
+        router.delete("/api/items/:id") { _ in HTTPResponse(status: 204) }
+        router.get("/files/*") { request in .text("file \(request.parameters["*"] ?? "")") }
+        router.post("/upload", bodyLimit: 10) { request in .text("\(request.body.count)") }
+        return router
+    }
+
+    @Test func routesByMethodAndPattern() async throws {
+        let router = router()
+        let item = try await router.respond(to: HTTPRequest(method: .get, path: "/api/items/a%20b"))
+        #expect(item.status == 200)
+        guard case .bytes(let body) = item.body else { Issue.record("expected bytes"); return }
+        #expect(String(decoding: body, as: UTF8.self) == "item a b")
+        #expect(try await router.respond(to: HTTPRequest(method: .delete, path: "/api/items/1")).status == 204)
+        let file = try await router.respond(to: HTTPRequest(method: .get, path: "/files/a/b/c.txt"))
+        guard case .bytes(let fileBody) = file.body else { Issue.record("expected bytes"); return }
+        #expect(String(decoding: fileBody, as: UTF8.self) == "file a/b/c.txt")
+        #expect(try await router.respond(to: HTTPRequest(method: .head, path: "/healthz")).status == 200)
+        #expect(try await router.respond(to: HTTPRequest(method: .get, path: "/healthz/")).status == 200)
+    }
+
+    @Test func unknownPathsAre404AndWrongMethods405WithAllow() async throws {
+        let router = router()
+        #expect(try await router.respond(to: HTTPRequest(method: .get, path: "/nope")).status == 404)
+        #expect(try await router.respond(to: HTTPRequest(method: .get, path: "/api/items")).status == 404)
+        let wrong = try await router.respond(to: HTTPRequest(method: .post, path: "/api/items/7"))
+        #expect(wrong.status == 405)
+        #expect(wrong.headers["Allow"] == "GET, DELETE")
+    }
+
+    @Test func bodyLimitsArePerRoute() {
+        let router = router()
+        #expect(router.bodyLimit(.post, "/upload", default: 1000) == 10)
+        #expect(router.bodyLimit(.get, "/healthz", default: 1000) == 1000)
+        #expect(router.bodyLimit(.get, "/unknown", default: 1000) == 1000)
+    }
+
+    @Test func middlewareRunsInOrderAndMayAnswerAlone() async throws {
+        struct Tag: HTTPMiddleware {
+            let name: String
+            func handle(_ request: HTTPRequest, next: HTTPHandler) async throws -> HTTPResponse {
+                if request.headers["x-stop"] == name { return .error(401, "stopped by \(name)") }
+                var response = try await next(request)
+                response.headers.add("x-trail", name)
+                return response
+            }
+        }
+        var router = router()
+        router.use(Tag(name: "outer"))
+        router.use(Tag(name: "inner"))
+        let response = try await router.respond(to: HTTPRequest(method: .get, path: "/healthz"))
+        #expect(response.headers.values("x-trail") == ["inner", "outer"])
+        let stopped = try await router.respond(to: HTTPRequest(method: .get, path: "/healthz", headers: ["X-Stop": "inner"]))
+        #expect(stopped.status == 401)
+        #expect(stopped.headers.values("x-trail") == ["outer"])
+    }
+
+    @Test func queryItemsArePercentDecoded() {
+        let request = HTTPRequest(method: .get, path: "/", query: "a=1&b=hello+world&c=%E2%9C%93&d")
+        #expect(request.queryValue("b") == "hello world")
+        #expect(request.queryValue("c") == "✓")
+        #expect(request.queryValue("d") == "")
+        #expect(request.queryValue("z") == nil)
+    }
+
+    @Test func headersAreCaseInsensitiveAndDescriptionsHideValues() {
+        var headers: HTTPHeaders = ["Authorization": "Bearer secret-token", "X-Many": "1"]
+        headers.add("x-many", "2")
+        #expect(headers["authorization"] == "Bearer secret-token")
+        #expect(headers.values("X-MANY") == ["1", "2"])
+        #expect(!headers.description.contains("secret-token"))
+        headers.set("X-Many", "3")
+        #expect(headers.values("x-many") == ["3"])
+    }
+}
