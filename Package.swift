@@ -71,7 +71,11 @@ let package = Package(
 
         .testTarget(name: "StoreTests", dependencies: ["Store", "StoreCrashProbe", "CLMDB"], swiftSettings: strict),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
-        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2"], swiftSettings: strict),
+        .testTarget(
+            name: "HTTP2Tests",
+            dependencies: ["HTTP2", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto"], swiftSettings: strict),
         .testTarget(
             name: "HermesApplianceTests",

@@ -76,7 +76,7 @@ struct FailureTests {
     @Test func stateDirectoryProblemsAreExplained() throws {
         let directory = temporaryDirectory()
         let file = directory + "/not-a-directory"
-        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
         #expect { try openStore(file) } throws: { ($0 as? StoreError)?.code == .stateDirectoryMissing }
         #expect { try openStore(file + "/below") } throws: { ($0 as? StoreError)?.code == .stateDirectoryMissing }
         #expect {
