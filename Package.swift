@@ -74,6 +74,7 @@ let package = Package(
         .testTarget(
             name: "HTTP2Tests",
             dependencies: ["HTTP2", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Clients"],
             swiftSettings: strict
         ),
         .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto"], swiftSettings: strict),

@@ -27,6 +27,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key for --tls-cert. Env: HERMES_TLS_KEY.", valueName: "file"))
     var tlsKey: String?
 
+    @Option(help: ArgumentHelp("Event-loop threads serving HTTP. Env: HERMES_THREADS. Default: one per core.", valueName: "count"))
+    var threads: Int?
+
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var keyOptions: KeyOptions
 
@@ -35,7 +38,7 @@ struct ServeCommand: AsyncParsableCommand {
         let environment = try storeOptions.resolvedEnvironment(variables)
         let host = self.host ?? variables["HERMES_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
         let port = try self.port ?? Self.port(from: variables["HERMES_PORT"])
-        guard (1...65535).contains(port) else { throw ValidationError("--port/HERMES_PORT must be between 1 and 65535, not \(port)") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port/HERMES_PORT must be between 1 and 65535 (or 0 for any free port), not \(port)") }
 
         do {
             try CryptoLibrary.initialize()
@@ -68,7 +71,10 @@ struct ServeCommand: AsyncParsableCommand {
         var router = Router()
         HealthEndpoint(store: store).register(in: &router)
         let server = HTTPServer(
-            configuration: HTTPServerConfiguration(host: host, port: port, tls: try tlsConfiguration(variables)),
+            configuration: HTTPServerConfiguration(
+                host: host, port: port, tls: try tlsConfiguration(variables),
+                eventLoopThreads: try threads ?? Self.positiveInteger(variables["HERMES_THREADS"], name: "HERMES_THREADS")
+            ),
             router: router,
             logger: logger
         )
@@ -105,6 +111,12 @@ struct ServeCommand: AsyncParsableCommand {
         case (let certificate?, let key?): return .init(certificateChainPath: certificate, privateKeyPath: key)
         default: throw ValidationError("--tls-cert and --tls-key go together: give both PEM files, or neither for plain HTTP")
         }
+    }
+
+    static func positiveInteger(_ text: String?, name: String) throws -> Int? {
+        guard let text, !text.isEmpty else { return nil }
+        guard let value = Int(text), value > 0 else { throw ValidationError("\(name) must be a positive number, not '\(text)'") }
+        return value
     }
 
     static func port(from text: String?) throws -> Int {

@@ -29,7 +29,7 @@ struct DaemonTests {
     @Test(arguments: [SIGTERM, SIGINT])
     func developmentStartGeneratesAKeyAndStopsCleanlyOnSignal(signal: Int32) async throws {
         let state = temporaryStateDirectory() + "/state"
-        let daemon = try DaemonProcess(["serve", "--state-dir", state, "--port", "18080"])
+        let daemon = try DaemonProcess(["serve", "--state-dir", state, "--port", "0"])
         #expect(try await daemon.waitFor("hermes ready"))
         #expect(daemon.standardError.contains("GENERATED A NEW CREDENTIAL ENCRYPTION KEY"))
         let keyFile = state + "/credential-encryption.key"
@@ -44,7 +44,7 @@ struct DaemonTests {
         #expect(daemon.standardError.contains("hermes stopped cleanly"))
 
         // The next start reuses the key instead of generating another.
-        let again = try DaemonProcess(["serve", "--state-dir", state])
+        let again = try DaemonProcess(["serve", "--state-dir", state, "--port", "0"])
         #expect(try await again.waitFor("hermes ready"))
         #expect(again.standardError.contains("using the development credential key"))
         #expect(!again.standardError.contains("GENERATED"))
@@ -66,11 +66,11 @@ struct DaemonTests {
         let key = String(repeating: "ab", count: 32)
         let daemon = try DaemonProcess(
             ["serve", "--log-level", "trace"],
-            environment: ["HERMES_STATE_DIR": state, "HERMES_ENV": "production", "CREDENTIAL_ENCRYPTION_KEY": key, "HERMES_PORT": "18081"]
+            environment: ["HERMES_STATE_DIR": state, "HERMES_ENV": "production", "CREDENTIAL_ENCRYPTION_KEY": key, "HERMES_PORT": "0"]
         )
         #expect(try await daemon.waitFor("hermes ready"))
         #expect(daemon.standardError.contains("CREDENTIAL_ENCRYPTION_KEY"))
-        #expect(daemon.standardError.contains("18081"))
+        #expect(daemon.standardError.contains("http server listening"))
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit() == 0)
         #expect(!daemon.standardError.contains(key))
@@ -99,7 +99,7 @@ struct DaemonTests {
 
     @Test func aBackupIsTakenWhileTheDaemonRuns() async throws {
         let state = temporaryStateDirectory()
-        let daemon = try DaemonProcess(["serve", "--state-dir", state])
+        let daemon = try DaemonProcess(["serve", "--state-dir", state, "--port", "0"])
         #expect(try await daemon.waitFor("hermes ready"))
         let backupFile = temporaryStateDirectory() + "/hermes.backup"
         let backup = try await DaemonProcess.run(["backup", "--state-dir", state, "--output", backupFile])
@@ -124,5 +124,53 @@ struct DaemonTests {
         let rotated = try await DaemonProcess.run(["keys", "rotate", "--state-dir", state], environment: ["CREDENTIAL_ENCRYPTION_KEY": "\(newKey),\(oldKey)"])
         #expect(rotated.status == 0, "\(rotated.error)")
         #expect(rotated.error.contains("rotation.finished=true"))
+    }
+}
+
+@Suite("Daemon HTTP")
+struct DaemonHTTPTests {
+    /// The port the daemon logged it listens on.
+    static func port(of daemon: DaemonProcess) throws -> Int {
+        let log = daemon.standardError
+        guard let range = log.range(of: "http.address=127.0.0.1:") else { throw PortNotLogged() }
+        return Int(log[range.upperBound...].prefix { $0.isNumber }) ?? 0
+    }
+
+    struct PortNotLogged: Error {}
+
+    static func curl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-s", "--max-time", "10"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func healthzAnswersOverHTTP1AndHTTP2AndIsLogged() async throws {
+        let daemon = try DaemonProcess(["serve", "--state-dir", temporaryStateDirectory(), "--port", "0"])
+        #expect(try await daemon.waitFor("hermes ready"))
+        let port = try Self.port(of: daemon)
+        #expect(port > 0)
+        for flag in ["--http1.1", "--http2-prior-knowledge"] {
+            let result = try await Self.curl([flag, "-H", "Authorization: Bearer very-secret-value", "http://127.0.0.1:\(port)/healthz?token=query-secret"])
+            #expect(result.status == 0)
+            #expect(result.output.contains("\"status\":\"ok\""))
+            #expect(result.output.contains("\"store\":\"ok\""))
+            #expect(result.output.contains("\"version\":\"0."))
+        }
+        let missing = try await Self.curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/nothing-here"])
+        #expect(missing.output == "404")
+        #expect(try await daemon.waitFor("http.protocol=HTTP/2"))
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+        let log = daemon.standardError
+        #expect(log.contains("http.path=/healthz"))
+        #expect(log.contains("http.status=404"))
+        #expect(!log.contains("very-secret-value"))
+        #expect(!log.contains("query-secret"))
     }
 }

@@ -31,6 +31,9 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     private var task: Task<Void, Never>?
     private var writabilityWaiters: [CheckedContinuation<Void, any Error>] = []
     private var closed = false
+    private var executor: EventLoopTaskExecutor?
+    /// Writes below the codec (set by the ``ProtocolDetector`` that installs both).
+    var rawOutput: HTTP1ActivityObserver?
 
     init(responder: Responder, limits: HTTPServerConfiguration.Limits, remoteAddress: String?) {
         self.responder = responder
@@ -40,6 +43,7 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        executor = EventLoopTaskExecutor(context.eventLoop)
         armTimer(limits.headerTimeout, reason: .header)
     }
 
@@ -87,7 +91,7 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             case .receiving(let head, let body, _):
                 dispatch(head, body)
             case .discarding:
-                finishExchange()
+                context.close(promise: nil)
             default:
                 break
             }
@@ -131,16 +135,15 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             ? "the request's header block is too large; send fewer or smaller headers"
             : "the request is not valid HTTP/1.1 (\(parserError)); fix the request line and headers"
         responder.logRejected(method: "-", path: "-", status: status, protocolVersion: .http1_1, reason: message)
+        keepAlive = false
         switch state {
-        case .idle, .receiving, .discarding:
-            keepAlive = false
-            write(HTTPResponse.error(status, message), requestID: nil, method: .GET)
+        case .idle, .receiving:
             state = .responding
-        case .responding:
-            break
+            closeAfter(write(HTTPResponse.error(status, message), requestID: nil, method: .GET))
+        case .discarding, .responding:
+            // A response is already out or on its way; a second one would break the codec's order.
+            context.close(promise: nil)
         }
-        context.flush()
-        context.close(promise: nil)
     }
 
     // MARK: Responding
@@ -157,12 +160,20 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             method: HTTPMethod(head.method.rawValue), path: path, query: query, headers: headers, body: body,
             remoteAddress: remoteAddress, protocolVersion: .http1_1, id: responder.nextRequestID()
         )
+        let started = ContinuousClock.now
+        if let response = responder.respondImmediately(to: request) {
+            send(response, for: request, method: head.method, startedAt: started)
+            return
+        }
         let responder = self.responder
         let bound = NIOLoopBound(self, eventLoop: loop)
-        let started = ContinuousClock.now
-        task = Task {
+        task = Task(executorPreference: executor) {
             let response = await responder.respond(to: request)
-            loop.execute { bound.value.send(response, for: request, method: head.method, startedAt: started) }
+            if loop.inEventLoop {
+                bound.value.send(response, for: request, method: head.method, startedAt: started)
+            } else {
+                loop.execute { bound.value.send(response, for: request, method: head.method, startedAt: started) }
+            }
         }
     }
 
@@ -170,9 +181,9 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         guard let context, !closed else { return }
         switch response.body {
         case .bytes(let bytes):
-            write(response, requestID: request.id, method: method)
             responder.logAccess(request, status: response.status, bytes: bytes.count, startedAt: startedAt)
-            finishExchange()
+            let written = write(response, requestID: request.id, method: method)
+            if !keepAlive { closeAfter(written) }
         case .stream(let produce):
             writeHead(response, streaming: true)
             context.flush()
@@ -180,14 +191,14 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             let bound = NIOLoopBound(self, eventLoop: loop)
             let writer = BodyWriter(handler: bound, eventLoop: loop)
             let counter = ByteCounter()
-            task = Task {
+            task = Task(executorPreference: executor) {
                 try? await produce(CountingWriter(inner: writer, counter: counter))
                 loop.execute {
                     let handler = bound.value
-                    guard !handler.closed, let context = handler.context else { return }
-                    context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil)
+                    guard !handler.closed else { return }
                     handler.responder.logAccess(request, status: response.status, bytes: counter.total, startedAt: startedAt)
-                    handler.finishExchange()
+                    let written = handler.endResponse()
+                    if !handler.keepAlive { handler.closeAfter(written) }
                 }
             }
         }
@@ -213,30 +224,38 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         context.write(wrapOutboundOut(.head(head)), promise: nil)
     }
 
-    private func write(_ response: HTTPResponse, requestID: String?, method: NIOHTTP1.HTTPMethod) {
-        guard let context, case .bytes(let bytes) = response.body else { return }
+    /// Writes a whole response; returns when its last part is written (nil when nothing was).
+    @discardableResult
+    private func write(_ response: HTTPResponse, requestID: String?, method: NIOHTTP1.HTTPMethod) -> EventLoopFuture<Void>? {
+        guard let context, case .bytes(let bytes) = response.body else { return nil }
         var response = response
-        response.headers.set("content-length", String(bytes.count))
-        if let requestID { response.headers.set("x-request-id", requestID) }
+        response.headers.setLowercased("content-length", String(bytes.count))
+        if let requestID { response.headers.setLowercased("x-request-id", requestID) }
         writeHead(response, streaming: false)
         if !bytes.isEmpty && method != .HEAD {
             var buffer = context.channel.allocator.buffer(capacity: bytes.count)
             buffer.writeBytes(bytes)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        return endResponse()
     }
 
-    private func finishExchange() {
+    /// Ends the current response; on a keep-alive connection readies it for the next request first.
+    ///
+    /// The state changes before `.end` is written: writing it lets the pipelining handler hand over the
+    /// next pipelined request at once, re-entering ``channelRead(context:data:)``. Returns when `.end` is written.
+    @discardableResult
+    private func endResponse() -> EventLoopFuture<Void>? {
+        guard let context else { return nil }
         task = nil
-        guard let context else { return }
-        guard keepAlive else {
-            context.close(promise: nil)
-            return
+        if keepAlive, case .responding = state {
+            state = .idle
+            waitingForBytes = true
+            armTimer(limits.idleTimeout, reason: .idle)
         }
-        state = .idle
-        waitingForBytes = true
-        armTimer(limits.idleTimeout, reason: .idle)
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+        return promise.futureResult
     }
 
     fileprivate func writeChunk(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
@@ -279,18 +298,50 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         switch (reason, state) {
         case (.idle, .idle) where waitingForBytes:
             context.close(promise: nil)
-        case (.header, .idle), (.idle, .idle), (.request, .receiving):
-            let message = reason == .request
-                ? "the request body was not received within \(limit); send it faster"
-                : "the request head was not received within \(limit); send it faster"
+        case (.header, .idle), (.idle, .idle):
+            // No head was decoded, so the codec has no request to answer (NIO's pipelining handler traps on a
+            // response without one): the 408 goes out below the codec, as raw bytes.
+            let message = "the request head was not received within \(limit); send it faster"
             responder.logRejected(method: "-", path: "-", status: 408, protocolVersion: .http1_1, reason: message)
             keepAlive = false
-            write(HTTPResponse.error(408, message), requestID: nil, method: .GET)
             state = .responding
-            context.close(promise: nil)
+            if let written = rawOutput?.writeRaw(Self.serialized(HTTPResponse.error(408, message))) {
+                closeAfter(written)
+            } else {
+                context.close(promise: nil)
+            }
+        case (.request, .receiving):
+            let message = "the request body was not received within \(limit); send it faster"
+            responder.logRejected(method: "-", path: "-", status: 408, protocolVersion: .http1_1, reason: message)
+            keepAlive = false
+            state = .responding
+            closeAfter(write(HTTPResponse.error(408, message), requestID: nil, method: .GET))
         default:
             break
         }
+    }
+
+    /// Closes the connection once `written` (the last response) has reached the socket.
+    private func closeAfter(_ written: EventLoopFuture<Void>?) {
+        guard let context else { return }
+        guard let written else {
+            context.close(promise: nil)
+            return
+        }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        written.whenComplete { _ in bound.value.context?.close(promise: nil) }
+    }
+
+    /// A complete HTTP/1.1 response with `connection: close`, for writing below the codec.
+    static func serialized(_ response: HTTPResponse) -> [UInt8] {
+        guard case .bytes(let body) = response.body else { return [] }
+        let reason = HTTPResponseStatus(statusCode: response.status).reasonPhrase
+        var head = "HTTP/1.1 \(response.status) \(reason)\r\n"
+        for (name, value) in response.headers where name != "content-length" && name != "connection" {
+            head += "\(name): \(value)\r\n"
+        }
+        head += "content-length: \(body.count)\r\nconnection: close\r\n\r\n"
+        return Array(head.utf8) + body
     }
 
     private func tearDown() {
@@ -321,14 +372,30 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
 }
 
 /// Notices bytes before the HTTP/1 decoder has a whole head, so a slow header can be timed out.
+/// Also writes raw bytes below the codec for answers to requests that never got a decoded head.
 final class HTTP1ActivityObserver: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
     weak var connection: HTTP1ConnectionHandler?
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         connection?.noteBytesArrived()
         context.fireChannelRead(data)
+    }
+
+    /// Writes and flushes `bytes` straight to the transport (TLS included), bypassing the HTTP codec.
+    func writeRaw(_ bytes: [UInt8]) -> EventLoopFuture<Void>? {
+        guard let context else { return nil }
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
+        return promise.futureResult
     }
 }
 

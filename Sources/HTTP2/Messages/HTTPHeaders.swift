@@ -56,6 +56,24 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
     /// Field names only: values may carry secrets (Authorization, cookies, API keys).
     public var description: String { "HTTPHeaders(\(fields.map(\.name).joined(separator: ", ")))" }
 
+    /// Appends a field whose name is known to be lower-case already (HTTP/2 guarantees it).
+    mutating func addLowercased(_ name: String, _ value: String) {
+        fields.append((name, value))
+    }
+
+    /// Replaces the field `name` (lower-case) without re-checking its case.
+    mutating func setLowercased(_ name: String, _ value: String) {
+        guard let first = fields.firstIndex(where: { $0.name == name }) else {
+            fields.append((name, value))
+            return
+        }
+        fields[first].value = value
+        var index = first + 1
+        while index < fields.count {
+            if fields[index].name == name { fields.remove(at: index) } else { index += 1 }
+        }
+    }
+
     @inline(__always)
     static func normalize(_ name: String) -> String {
         name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name

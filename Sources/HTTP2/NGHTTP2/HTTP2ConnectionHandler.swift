@@ -23,7 +23,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var request: HTTPRequest?
         var startedAt = ContinuousClock.now
         var task: Task<Void, Never>?
-        var timeout: Scheduled<Void>?
+        /// When the whole request must have arrived (408 after).
+        var receiveBy = NIODeadline.distantFuture
         var responded = false
         var status = 0
         var outbound: [UInt8] = []
@@ -38,16 +39,22 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var buffered: Int { outbound.count - outboundOffset }
     }
 
+    /// How long a client may go on sending a refused request body before its stream is reset.
+    static let refusedBodyGrace = TimeAmount.milliseconds(500)
+
     private let responder: Responder
     private let limits: HTTPServerConfiguration.Limits
     private let remoteAddress: String?
     private var session: NGHTTP2Session?
     private var context: ChannelHandlerContext?
     private var streams: [Int32: Stream] = [:]
-    private var output: [UInt8] = []
     private var shuttingDown = false
-    private var idleTimer: Scheduled<Void>?
+    private var housekeeping: RepeatedTask?
+    private var now = NIODeadline.now()
+    private var lastActivity = NIODeadline.now()
+    private var servedAny = false
     private var flushScheduled = false
+    private var executor: EventLoopTaskExecutor?
 
     init(responder: Responder, limits: HTTPServerConfiguration.Limits, remoteAddress: String?) {
         self.responder = responder
@@ -59,6 +66,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        executor = EventLoopTaskExecutor(context.eventLoop)
         do {
             let session = try NGHTTP2Session(settings: .init(
                 maximumConcurrentStreams: UInt32(limits.maximumConcurrentStreams),
@@ -72,7 +80,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             context.close(promise: nil)
             return
         }
-        armIdleTimer(limits.headerTimeout)
+        startHousekeeping(context.eventLoop)
         flush()
     }
 
@@ -91,10 +99,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         guard let session else { return }
+        now = .now()
+        lastActivity = now
         do {
             try buffer.withUnsafeReadableBytes { try session.receive($0) }
         } catch {
-            // nghttp2 has queued a GOAWAY with the right error code: send it, then close.
+            // Send the GOAWAY (nghttp2's own if it queued one, else ours with a fitting code), then close.
+            session.terminate(errorCode: (error as? NGHTTP2Failure)?.goawayErrorCode ?? NGHTTP2_PROTOCOL_ERROR.rawValue)
             flush()
             context.close(promise: nil)
         }
@@ -121,15 +132,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     func streamBegan(_ streamID: Int32) {
         let stream = Stream(id: streamID)
+        stream.receiveBy = now + limits.requestTimeout.timeAmount
         streams[streamID] = stream
-        idleTimer?.cancel()
-        idleTimer = nil
-        guard let loop = context?.eventLoop else { return }
-        let bound = NIOLoopBound(self, eventLoop: loop)
-        let limit = limits.requestTimeout
-        stream.timeout = loop.scheduleTask(in: limit.timeAmount) {
-            bound.value.reject(streamID, 408, "the request was not received completely within \(limit); send it faster or in one go")
-        }
+        servedAny = true
     }
 
     func streamHeader(_ streamID: Int32, name: String, value: String) -> Bool {
@@ -146,7 +151,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         case ":path": stream.path = value
         case ":authority": stream.authority = value
         case ":scheme": break
-        default: stream.headers.add(name, value)
+        default: stream.headers.addLowercased(name, value)
         }
         return true
     }
@@ -183,14 +188,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
-        stream.timeout?.cancel()
         stream.task?.cancel()
         for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
         stream.waiters.removeAll()
         if let request = stream.request {
             responder.logAccess(request, status: stream.status, bytes: stream.bytesSent, startedAt: stream.startedAt)
         }
-        if streams.isEmpty { armIdleTimer(shuttingDown ? nil : limits.idleTimeout) }
+        lastActivity = .now()
     }
 
     func streamReadBody(_ streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, endOfBody: Bool, deferred: Bool) {
@@ -213,14 +217,16 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             }
         }
         let finished = stream.outboundEnded && stream.buffered == 0
-        if finished, stream.resetAfterResponse {
-            // The client may still be sending a body we refused: stop it once our answer is out.
-            if let loop = context?.eventLoop {
-                let bound = NIOLoopBound(self, eventLoop: loop)
-                loop.execute {
-                    bound.value.session?.resetStream(streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
-                    bound.value.flush()
-                }
+        if finished, stream.resetAfterResponse, let loop = context?.eventLoop {
+            // The client may still be sending a body we refused: stop it with RST_STREAM(NO_ERROR), but only
+            // a moment after our answer. A reset arriving together with the answer makes clients that are
+            // still sending (curl 7.88) drop the answer and report a stream error instead of the 413.
+            stream.resetAfterResponse = false
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            loop.scheduleTask(in: Self.refusedBodyGrace) {
+                guard bound.value.streams[streamID] != nil else { return }
+                bound.value.session?.resetStream(streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
+                bound.value.flush()
             }
         }
         if count == 0 && !finished { return (0, false, true) }
@@ -231,8 +237,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     private func dispatch(_ stream: Stream) {
         guard let loop = context?.eventLoop, !stream.responded else { return }
-        stream.timeout?.cancel()
-        stream.timeout = nil
+        stream.receiveBy = .distantFuture
         let (path, query) = HTTPRequest.split(target: stream.path)
         var headers = stream.headers
         if let authority = stream.authority, !headers.contains("host") { headers.add("host", authority) }
@@ -243,12 +248,20 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         stream.body = []
         stream.request = request
         stream.startedAt = .now
+        let streamID = stream.id
+        if let response = responder.respondImmediately(to: request) {
+            send(response, on: streamID)
+            return
+        }
         let responder = self.responder
         let bound = NIOLoopBound(self, eventLoop: loop)
-        let streamID = stream.id
-        stream.task = Task {
+        stream.task = Task(executorPreference: executor) {
             let response = await responder.respond(to: request)
-            loop.execute { bound.value.send(response, on: streamID) }
+            if loop.inEventLoop {
+                bound.value.send(response, on: streamID)
+            } else {
+                loop.execute { bound.value.send(response, on: streamID) }
+            }
         }
     }
 
@@ -259,7 +272,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         switch response.body {
         case .bytes(let bytes):
             var headers = response.headers
-            headers.set("content-length", String(bytes.count))
+            headers.setLowercased("content-length", String(bytes.count))
             stream.outbound = bytes
             stream.outboundEnded = true
             _ = session.submitResponse(streamID: streamID, status: response.status, headers: headers, hasBody: !bytes.isEmpty)
@@ -267,19 +280,18 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, hasBody: true)
             let bound = NIOLoopBound(self, eventLoop: loop)
             let writer = BodyWriter(handler: bound, eventLoop: loop, streamID: streamID)
-            stream.task = Task {
+            stream.task = Task(executorPreference: executor) {
                 try? await produce(writer)
                 loop.execute { bound.value.endBody(streamID) }
             }
         }
-        flush()
+        scheduleFlush()
     }
 
     /// Answers a stream with an error the server produced itself (limits), before or instead of the route.
     private func reject(_ streamID: Int32, _ status: Int, _ message: String) {
         guard let stream = streams[streamID], !stream.responded, let session else { return }
-        stream.timeout?.cancel()
-        stream.timeout = nil
+        stream.receiveBy = .distantFuture
         stream.rejection = (status, message)
         stream.responded = true
         stream.status = status
@@ -289,7 +301,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         let response = HTTPResponse.error(status, message)
         if case .bytes(let bytes) = response.body {
             var headers = response.headers
-            headers.set("content-length", String(bytes.count))
+            headers.setLowercased("content-length", String(bytes.count))
             stream.outbound = bytes
             stream.outboundEnded = true
             _ = session.submitResponse(streamID: streamID, status: status, headers: headers, hasBody: true)
@@ -309,42 +321,65 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         } else {
             stream.waiters.append(continuation)
         }
-        flush()
+        scheduleFlush()
     }
 
     fileprivate func endBody(_ streamID: Int32) {
         guard let stream = streams[streamID] else { return }
         stream.outboundEnded = true
         session?.resumeBody(streamID: streamID)
-        flush()
+        scheduleFlush()
     }
 
     // MARK: Connection management
 
+    /// Sends what nghttp2 has queued. Responses finishing in the same event-loop tick share one flush.
+    private func scheduleFlush() {
+        guard !flushScheduled, let loop = context?.eventLoop else { return }
+        flushScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        loop.execute { bound.value.flush() }
+    }
+
     private func flush() {
+        flushScheduled = false
         guard let session, let context else { return }
-        let healthy = session.drainOutput(into: &output)
-        if !output.isEmpty {
-            var buffer = context.channel.allocator.buffer(capacity: output.count)
-            buffer.writeBytes(output)
-            output.removeAll(keepingCapacity: true)
+        var buffer = context.channel.allocator.buffer(capacity: 0)
+        let healthy = session.drainOutput { chunk in buffer.writeBytes(chunk) }
+        if buffer.readableBytes > 0 {
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         }
         if !healthy || !session.isAlive { context.close(promise: nil) }
     }
 
-    private func armIdleTimer(_ timeout: Duration?) {
-        idleTimer?.cancel()
-        idleTimer = nil
-        guard let timeout, let loop = context?.eventLoop else { return }
+    /// One timer per connection instead of one per request: every tick answers streams that took too long
+    /// to arrive with 408 and closes a connection idle past its limit (or silent since it opened).
+    private func startHousekeeping(_ loop: any EventLoop) {
         let bound = NIOLoopBound(self, eventLoop: loop)
-        idleTimer = loop.scheduleTask(in: timeout.timeAmount) {
-            let handler = bound.value
-            guard handler.streams.isEmpty else { return }
-            handler.session?.submitGoaway()
-            handler.flush()
-            handler.context?.close(promise: nil)
+        let tick = Self.tick(for: limits)
+        housekeeping = loop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+            bound.value.tidy()
         }
+    }
+
+    private func tidy() {
+        let now = NIODeadline.now()
+        let limit = limits.requestTimeout
+        for stream in streams.values where !stream.responded && stream.receiveBy < now {
+            reject(stream.id, 408, "the request was not received completely within \(limit); send it faster or in one go")
+        }
+        let allowed = servedAny ? limits.idleTimeout : limits.headerTimeout
+        if streams.isEmpty, !shuttingDown, lastActivity + allowed.timeAmount < now {
+            session?.submitGoaway()
+            flush()
+            context?.close(promise: nil)
+        }
+    }
+
+    /// A quarter of the shortest timeout, between 50 ms and 1 s.
+    static func tick(for limits: HTTPServerConfiguration.Limits) -> TimeAmount {
+        let shortest = min(limits.requestTimeout, limits.headerTimeout, limits.idleTimeout)
+        return min(max((shortest / 4).timeAmount, .milliseconds(50)), .seconds(1))
     }
 
     private func beginShutdown() {
@@ -364,10 +399,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     private func tearDown() {
-        idleTimer?.cancel()
-        idleTimer = nil
+        housekeeping?.cancel()
+        housekeeping = nil
         for stream in streams.values {
-            stream.timeout?.cancel()
             stream.task?.cancel()
             for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
             stream.waiters.removeAll()

@@ -19,6 +19,16 @@ protocol NGHTTP2SessionDelegate: AnyObject {
 struct NGHTTP2Failure: Error, CustomStringConvertible {
     let code: Int32
     var description: String { String(cString: nghttp2_strerror(code)) }
+
+    /// The GOAWAY error code that tells the peer why: floods get ENHANCE_YOUR_CALM, a broken header block
+    /// COMPRESSION_ERROR, anything else PROTOCOL_ERROR.
+    var goawayErrorCode: UInt32 {
+        switch code {
+        case NGHTTP2_ERR_FLOODED.rawValue, NGHTTP2_ERR_TOO_MANY_CONTINUATIONS.rawValue: NGHTTP2_ENHANCE_YOUR_CALM.rawValue
+        case NGHTTP2_ERR_HEADER_COMP.rawValue: NGHTTP2_COMPRESSION_ERROR.rawValue
+        default: NGHTTP2_PROTOCOL_ERROR.rawValue
+        }
+    }
 }
 
 /// A server-side `nghttp2_session` used in memory mode: bytes in through ``receive(_:)``, bytes out through
@@ -28,7 +38,9 @@ struct NGHTTP2Failure: Error, CustomStringConvertible {
 /// that is safe because the C session is deleted in ``close()``/`deinit`, before this object goes away.
 final class NGHTTP2Session {
     private var session: OpaquePointer?
-    weak var delegate: (any NGHTTP2SessionDelegate)?
+    /// Unowned: the connection handler owns this session and closes it in `handlerRemoved`, before it
+    /// goes away itself; a weak reference cost a measurable share of every callback.
+    unowned(unsafe) var delegate: (any NGHTTP2SessionDelegate)?
 
     struct Settings {
         var maximumConcurrentStreams: UInt32
@@ -124,15 +136,16 @@ final class NGHTTP2Session {
         if consumed < 0 { throw NGHTTP2Failure(code: Int32(consumed)) }
     }
 
-    /// Appends every frame nghttp2 wants to send to `output`; returns false on a fatal error.
-    func drainOutput(into output: inout [UInt8]) -> Bool {
+    /// Hands every frame nghttp2 wants to send to `emit` (the bytes are valid only during the call);
+    /// returns false on a fatal error.
+    func drainOutput(_ emit: (UnsafeRawBufferPointer) -> Void) -> Bool {
         guard let session else { return true }
         while true {
             var pointer: UnsafePointer<UInt8>?
             let length = nghttp2_session_mem_send(session, &pointer)
             if length < 0 { return false }
             guard length > 0, let pointer else { return true }
-            output.append(contentsOf: UnsafeBufferPointer(start: pointer, count: length))
+            emit(UnsafeRawBufferPointer(start: pointer, count: length))
         }
     }
 
@@ -145,29 +158,45 @@ final class NGHTTP2Session {
     /// Submits a response head; the body is pulled through the delegate unless `hasBody` is false.
     func submitResponse(streamID: Int32, status: Int, headers: HTTPHeaders, hasBody: Bool) -> Bool {
         guard let session else { return false }
-        var storage: [(name: [UInt8], value: [UInt8])] = [(Array(":status".utf8), Array(String(status).utf8))]
-        for (name, value) in headers where !Self.isConnectionSpecific(name) {
-            storage.append((Array(name.utf8), Array(value.utf8)))
+        // One contiguous byte array holds every name and value for the call (nghttp2 copies them).
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64 + headers.count * 48)
+        var spans: [(name: Range<Int>, value: Range<Int>)] = []
+        spans.reserveCapacity(headers.count + 1)
+        func append(_ name: String, _ value: String) {
+            let nameStart = bytes.count
+            bytes.append(contentsOf: name.utf8)
+            let valueStart = bytes.count
+            bytes.append(contentsOf: value.utf8)
+            spans.append((nameStart..<valueStart, valueStart..<bytes.count))
         }
-        return Self.withNameValues(storage) { pairs in
-            var provider = nghttp2_data_provider()
-            provider.read_callback = { _, streamID, buffer, length, flags, _, userData in
-                guard let owner = NGHTTP2Session.owner(userData), let buffer, let flags else {
-                    return ssize_t(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
-                }
-                guard let delegate = owner.delegate else {
-                    flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
-                    return 0
-                }
-                let result = delegate.streamReadBody(streamID, into: UnsafeMutableRawBufferPointer(start: buffer, count: length))
-                if result.deferred { return ssize_t(NGHTTP2_ERR_DEFERRED.rawValue) }
-                if result.endOfBody { flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue }
-                return result.count
+        append(":status", String(status))
+        for (name, value) in headers where !Self.isConnectionSpecific(name) { append(name, value) }
+        return bytes.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            var pairs = spans.map { span in
+                nghttp2_nv(name: base + span.name.lowerBound, value: base + span.value.lowerBound, namelen: span.name.count, valuelen: span.value.count, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
             }
-            let status = hasBody
-                ? nghttp2_submit_response(session, streamID, pairs.baseAddress, pairs.count, &provider)
-                : nghttp2_submit_response(session, streamID, pairs.baseAddress, pairs.count, nil)
-            return status == 0
+            return pairs.withUnsafeMutableBufferPointer { pairs in
+                var provider = nghttp2_data_provider()
+                provider.read_callback = { _, streamID, buffer, length, flags, _, userData in
+                    guard let owner = NGHTTP2Session.owner(userData), let buffer, let flags else {
+                        return ssize_t(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+                    }
+                    guard let delegate = owner.delegate else {
+                        flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+                        return 0
+                    }
+                    let result = delegate.streamReadBody(streamID, into: UnsafeMutableRawBufferPointer(start: buffer, count: length))
+                    if result.deferred { return ssize_t(NGHTTP2_ERR_DEFERRED.rawValue) }
+                    if result.endOfBody { flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue }
+                    return result.count
+                }
+                let status = hasBody
+                    ? nghttp2_submit_response(session, streamID, pairs.baseAddress, pairs.count, &provider)
+                    : nghttp2_submit_response(session, streamID, pairs.baseAddress, pairs.count, nil)
+                return status == 0
+            }
         }
     }
 
@@ -188,6 +217,13 @@ final class NGHTTP2Session {
         nghttp2_submit_shutdown_notice(session)
     }
 
+    /// Queues a GOAWAY that ends the session, unless nghttp2 already queued one (it does for most protocol
+    /// errors, but not for every fatal one, e.g. a CONTINUATION flood); afterwards the session wants nothing more.
+    func terminate(errorCode: UInt32) {
+        guard let session else { return }
+        nghttp2_session_terminate_session(session, errorCode)
+    }
+
     /// The final GOAWAY, naming the last stream this server processed.
     func submitGoaway(errorCode: UInt32 = NGHTTP2_NO_ERROR.rawValue) {
         guard let session else { return }
@@ -198,24 +234,12 @@ final class NGHTTP2Session {
     static let cancel = NGHTTP2_CANCEL.rawValue
 
     private static func isConnectionSpecific(_ name: String) -> Bool {
-        name == "connection" || name == "keep-alive" || name == "transfer-encoding" || name == "upgrade" || name == "proxy-connection"
-    }
-
-    private static func withNameValues<T>(_ storage: [(name: [UInt8], value: [UInt8])], _ body: (UnsafeBufferPointer<nghttp2_nv>) -> T) -> T {
-        // One contiguous copy keeps every name and value alive for the call; nghttp2 copies them itself.
-        var bytes: [UInt8] = []
-        var offsets: [(Int, Int, Int, Int)] = []
-        for (name, value) in storage {
-            offsets.append((bytes.count, name.count, bytes.count + name.count, value.count))
-            bytes.append(contentsOf: name)
-            bytes.append(contentsOf: value)
-        }
-        return bytes.withUnsafeMutableBufferPointer { buffer in
-            let base = buffer.baseAddress!
-            let pairs = offsets.map { nameOffset, nameLength, valueOffset, valueLength in
-                nghttp2_nv(name: base + nameOffset, value: base + valueOffset, namelen: nameLength, valuelen: valueLength, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
-            }
-            return pairs.withUnsafeBufferPointer { body($0) }
+        switch name.utf8.count {
+        case 7: name == "upgrade"
+        case 10: name == "connection" || name == "keep-alive"
+        case 16: name == "proxy-connection"
+        case 17: name == "transfer-encoding"
+        default: false
         }
     }
 }

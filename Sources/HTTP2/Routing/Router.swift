@@ -1,6 +1,10 @@
 /// Handles one request.
 public typealias HTTPHandler = @Sendable (HTTPRequest) async throws -> HTTPResponse
 
+/// Handles one request without suspending (health checks, metadata documents). The server answers such
+/// routes on the connection's event loop directly, without starting a task, unless middleware applies.
+public typealias ImmediateHTTPHandler = @Sendable (HTTPRequest) throws -> HTTPResponse
+
 /// A step in front of every handler (authentication, metering, CORS, ...). Call `next` to go on, or answer
 /// without it to stop the request there.
 public protocol HTTPMiddleware: Sendable {
@@ -17,6 +21,17 @@ public struct Router: Sendable {
         let segments: [Segment]
         let bodyLimit: Int?
         let handler: HTTPHandler
+        let immediate: ImmediateHTTPHandler?
+    }
+
+    struct ScopedMiddleware: Sendable {
+        let step: any HTTPMiddleware
+        /// Path prefixes it applies to; empty means every path.
+        let prefixes: [String]
+
+        func applies(to path: String) -> Bool {
+            prefixes.isEmpty || prefixes.contains { path == $0 || path.hasPrefix($0 + "/") || ($0.hasSuffix("/") && path.hasPrefix($0)) }
+        }
     }
 
     enum Segment: Sendable, Equatable {
@@ -27,14 +42,23 @@ public struct Router: Sendable {
 
     private var exact: [String: [Route]] = [:]
     private var patterns: [Route] = []
-    private var middleware: [any HTTPMiddleware] = []
+    private var middleware: [ScopedMiddleware] = []
 
     public init() {}
 
     /// Adds a route. `bodyLimit` overrides the server's default request-body limit for it (413 beyond).
     public mutating func add(_ method: HTTPMethod, _ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping HTTPHandler) {
-        let segments = Self.parse(pattern)
-        let route = Route(method: method, segments: segments, bodyLimit: bodyLimit, handler: handler)
+        insert(Route(method: method, segments: Self.parse(pattern), bodyLimit: bodyLimit, handler: handler, immediate: nil), pattern)
+    }
+
+    /// Adds a route whose handler never suspends; see ``ImmediateHTTPHandler``.
+    public mutating func addImmediate(_ method: HTTPMethod, _ pattern: String, _ handler: @escaping ImmediateHTTPHandler) {
+        let route = Route(method: method, segments: Self.parse(pattern), bodyLimit: nil, handler: { try handler($0) }, immediate: handler)
+        insert(route, pattern)
+    }
+
+    private mutating func insert(_ route: Route, _ pattern: String) {
+        let segments = route.segments
         if segments.allSatisfy({ if case .literal = $0 { true } else { false } }) {
             exact[Self.normalized(pattern), default: []].append(route)
         } else {
@@ -48,9 +72,10 @@ public struct Router: Sendable {
     }
     public mutating func delete(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.delete, pattern, handler) }
 
-    /// Adds a middleware; the first added runs first.
-    public mutating func use(_ step: any HTTPMiddleware) {
-        middleware.append(step)
+    /// Adds a middleware for every path, or only for paths under the given prefixes (`"/api"` covers
+    /// `/api` and `/api/…`); the first added runs first.
+    public mutating func use(_ step: any HTTPMiddleware, on prefixes: [String] = []) {
+        middleware.append(ScopedMiddleware(step: step, prefixes: prefixes))
     }
 
     /// What a method and path resolve to.
@@ -100,10 +125,22 @@ public struct Router: Sendable {
                 return .error(404, "nothing is served at \(request.path)")
             }
         }
-        let chain = middleware.reversed().reduce(terminal) { next, step in
-            { request in try await step.handle(request, next: next) }
+        let chain = middleware.reversed().reduce(terminal) { next, scoped in
+            guard scoped.applies(to: request.path) else { return next }
+            return { request in try await scoped.step.handle(request, next: next) }
         }
         return try await chain(request)
+    }
+
+    /// The response of an immediate route no middleware applies to, computed on the spot; nil when the
+    /// request needs the asynchronous path.
+    func respondImmediately(to request: HTTPRequest) throws -> HTTPResponse? {
+        guard case .found(let route, let parameters) = resolve(request.method, request.path), let immediate = route.immediate,
+            !middleware.contains(where: { $0.applies(to: request.path) })
+        else { return nil }
+        var request = request
+        request.parameters = parameters
+        return try immediate(request)
     }
 
     static func parse(_ pattern: String) -> [Segment] {

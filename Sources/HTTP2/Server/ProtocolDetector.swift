@@ -13,10 +13,34 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
     private let responder: Responder
     private let limits: HTTPServerConfiguration.Limits
     private var buffered: ByteBuffer?
+    private var timer: Scheduled<Void>?
 
     init(responder: Responder, limits: HTTPServerConfiguration.Limits) {
         self.responder = responder
         self.limits = limits
+    }
+
+    /// A connection that sends nothing (or never finishes its TLS handshake) is closed after the header
+    /// timeout: until a protocol is chosen no other handler keeps time.
+    func handlerAdded(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: limits.headerTimeout.timeAmount) {
+            bound.value.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// Nothing was requested yet, so a graceful shutdown simply closes.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is GracefulShutdownEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -52,6 +76,7 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
             let observer = HTTP1ActivityObserver()
             let handler = HTTP1ConnectionHandler(responder: responder, limits: limits, remoteAddress: remote)
             observer.connection = handler
+            handler.rawOutput = observer
             try pipeline.addHandler(observer)
             try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
             try pipeline.addHandler(handler)

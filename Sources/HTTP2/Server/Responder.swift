@@ -31,16 +31,36 @@ final class Responder: Sendable {
         var response: HTTPResponse
         do {
             response = try await router.respond(to: request)
-        } catch let error as HTTPError {
-            response = .error(error.status, error.message, headers: error.headers)
-        } catch is CancellationError {
-            response = .error(503, "the request was cancelled")
         } catch {
-            logger.error("handler failed", metadata: ["request.id": "\(request.id)", "error": "\(type(of: error))"])
-            response = .error(500, "the server failed to handle this request; its id is \(request.id)")
+            response = errorResponse(error, request)
         }
-        response.headers.set("x-request-id", request.id)
+        response.headers.setLowercased("x-request-id", request.id)
         return response
+    }
+
+    /// The response of an immediate route, answered without a task; nil when the request needs ``respond(to:)``.
+    func respondImmediately(to request: HTTPRequest) -> HTTPResponse? {
+        var response: HTTPResponse
+        do {
+            guard let answer = try router.respondImmediately(to: request) else { return nil }
+            response = answer
+        } catch {
+            response = errorResponse(error, request)
+        }
+        response.headers.setLowercased("x-request-id", request.id)
+        return response
+    }
+
+    private func errorResponse(_ error: any Error, _ request: HTTPRequest) -> HTTPResponse {
+        switch error {
+        case let error as HTTPError:
+            return .error(error.status, error.message, headers: error.headers)
+        case is CancellationError:
+            return .error(503, "the request was cancelled")
+        default:
+            logger.error("handler failed", metadata: ["request.id": "\(request.id)", "error": "\(type(of: error))"])
+            return .error(500, "the server failed to handle this request; its id is \(request.id)")
+        }
     }
 
     /// One line per finished request. Only the path is logged: queries and headers may carry secrets.

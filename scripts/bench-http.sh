@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# HTTP benchmark: h2load against hermes /healthz and, in the same run and alternating, against nghttpd
+# serving a static file of the same size; HTTP/1.1 with h2load --h1; RSS with 1,000 idle connections;
+# server CPU time per request. Prints a markdown table.
+# Usage: scripts/bench-http.sh [runs]   (default 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+requests=${REQUESTS:-200000}
+for tool in h2load nghttpd; do
+    command -v $tool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client nghttp2-server >/dev/null; break; }
+done
+scripts/install-deps run
+swift build -c release --product hermes --scratch-path .build-release >&2
+binary=.build-release/release/hermes
+
+work=$(mktemp -d)
+trap 'kill $hermes_pid $nghttpd_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+port_hermes=$((20000 + RANDOM % 10000)); port_nghttpd=$((port_hermes + 1))
+
+log_level=${LOG_LEVEL:-notice}
+CREDENTIAL_ENCRYPTION_KEY=$("$binary" keys generate) HERMES_ENV=production \
+    "$binary" serve --state-dir "$work/state" --port $port_hermes --log-level "$log_level" 2>"$work/hermes.log" &
+hermes_pid=$!
+mkdir -p "$work/www"
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port_hermes/healthz" -o "$work/www/healthz" && break; sleep 0.2; done
+nghttpd --no-tls -d "$work/www" $port_nghttpd >/dev/null 2>&1 &
+nghttpd_pid=$!
+sleep 0.5
+
+cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
+rps() { sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p'; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ticks_per_second=$(getconf CLK_TCK)
+
+: >"$work/hermes.h2"; : >"$work/nghttpd.h2"; : >"$work/hermes.h1"; : >"$work/cpu"
+for run in $(seq "$runs"); do
+    before=$(cpu_ticks $hermes_pid)
+    h2load -n "$requests" -c 10 -m 10 "http://127.0.0.1:$port_hermes/healthz" | rps >>"$work/hermes.h2"
+    after=$(cpu_ticks $hermes_pid)
+    awk -v a="$after" -v b="$before" -v t="$ticks_per_second" -v n="$requests" 'BEGIN {printf "%.2f\n", (a - b) * 1000000 / t / n}' >>"$work/cpu"
+    h2load -n "$requests" -c 10 -m 10 "http://127.0.0.1:$port_nghttpd/healthz" | rps >>"$work/nghttpd.h2"
+    h2load --h1 -n "$requests" -c 10 -m 10 "http://127.0.0.1:$port_hermes/healthz" | rps >>"$work/hermes.h1"
+done
+hermes_h2=$(median <"$work/hermes.h2"); nghttpd_h2=$(median <"$work/nghttpd.h2"); hermes_h1=$(median <"$work/hermes.h1")
+cpu_us=$(median <"$work/cpu")
+idle=$(python3 scripts/idle-connections.py 127.0.0.1 $port_hermes 1000 $hermes_pid)
+ratio=$(awk -v a="$hermes_h2" -v b="$nghttpd_h2" 'BEGIN {printf "%.2f", a / b}')
+
+echo "| measure | hermes | reference | ratio | target |"
+echo "|---|---|---|---|---|"
+echo "| h2 req/s, h2load -n $requests -c 10 -m 10, median of $runs | $hermes_h2 | nghttpd --no-tls: $nghttpd_h2 | $ratio | ≥ 1.0 |"
+echo "| HTTP/1.1 req/s, h2load --h1 (same), median of $runs | $hermes_h1 | — | — | — |"
+echo "| server CPU time per h2 request (µs) | $cpu_us | — | — | — |"
+echo "| 1,000 idle connections | $idle | — | — | RSS ≤ 60 MB |"
+echo
+echo "runs h2 hermes: $(tr '\n' ' ' <"$work/hermes.h2"); nghttpd: $(tr '\n' ' ' <"$work/nghttpd.h2"); h1 hermes: $(tr '\n' ' ' <"$work/hermes.h1"); log level: $log_level"
