@@ -77,7 +77,7 @@ let package = Package(
             exclude: ["Clients"],
             swiftSettings: strict
         ),
-        .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto"], swiftSettings: strict),
+        .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto"], exclude: ["Clients"], swiftSettings: strict),
         .testTarget(
             name: "HermesApplianceTests",
             dependencies: ["HermesAppliance", "Store"],

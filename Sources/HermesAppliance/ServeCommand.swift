@@ -70,6 +70,10 @@ struct ServeCommand: AsyncParsableCommand {
 
         var router = Router()
         HealthEndpoint(store: store).register(in: &router)
+        let mcpAuthenticator = StaticAPIKeyAuthenticator.fromEnvironment(variables)
+        if !mcpAuthenticator.isConfigured { logger.warning("MCP_API_KEY is not set: /mcp and /sse refuse every request until it is") }
+        let tools = ToolRuntime(registry: try BuiltinTools.registry(store: store), logger: logger)
+        MCPEndpoint(tools: tools, authenticator: mcpAuthenticator, configuration: .fromEnvironment(variables), logger: logger).register(in: &router)
         let server = HTTPServer(
             configuration: HTTPServerConfiguration(
                 host: host, port: port, tls: try tlsConfiguration(variables),

@@ -1,1 +1,39 @@
-print("x")
+import Glibc
+
+// hermes-bench: performance measurements of Hermes Appliance's foundations.
+//
+//   hermes-bench store [--json] [options]     (see `hermes-bench store --help`)
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let generalUsage = """
+    usage: hermes-bench <benchmark> [options]
+
+    benchmarks:
+      store    the LMDB store: gets, puts, durable appends, credential resolves, expiry sweeps
+
+    Run `hermes-bench store --help` for its options.
+    """
+
+guard let command = arguments.first, command != "-h", command != "--help" else {
+    writeStandardOutput(generalUsage)
+    exit(arguments.isEmpty ? 2 : 0)
+}
+
+switch command {
+case "store":
+    let rest = Array(arguments.dropFirst())
+    if rest.contains("-h") || rest.contains("--help") {
+        writeStandardOutput(StoreBenchmarkOptions.usage)
+        exit(0)
+    }
+    do {
+        let options = try StoreBenchmarkOptions.parse(rest)
+        exit(try await StoreBenchmark(options: options).run())
+    } catch {
+        Reporter(descriptor: 2).line("hermes-bench: \(error)")
+        exit(1)
+    }
+default:
+    Reporter(descriptor: 2).line("hermes-bench: unknown benchmark \(command)\n\n\(generalUsage)")
+    exit(2)
+}

@@ -29,7 +29,21 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     private var timer: Scheduled<Void>?
     private var waitingForBytes = true
     private var task: Task<Void, Never>?
+    /// Whether `task` is a streamed body's producer (rather than the handler computing the response).
+    private var producing = false
     private var writabilityWaiters: [CheckedContinuation<Void, any Error>] = []
+    /// Responses whose last byte has not reached the socket yet, and the last one's completion: a client
+    /// downloading slowly is not idle, and closing under it would cut its response short.
+    private var responsesDraining = 0
+    private var lastDrained: EventLoopFuture<Void>?
+    /// When response bytes last reached the socket; a client that stops reading for the idle timeout while
+    /// a response is going out is cut off by `stallTimer`.
+    private var lastWriteProgress = NIODeadline.now()
+    private var stallTimer: Scheduled<Void>?
+    /// The refusal (413, 431) of a request whose body is being dropped.
+    private var refusal: EventLoopFuture<Void>?
+    /// Closes a connection whose output is closed once the client has had time to read and close.
+    private var closeTimer: Scheduled<Void>?
     private var closed = false
     private var executor: EventLoopTaskExecutor?
     /// Writes below the codec (set by the ``ProtocolDetector`` that installs both).
@@ -77,6 +91,10 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             }
             state = .receiving(head: head, body: [], limit: limit)
             armTimer(limits.requestTimeout, reason: .request)
+            if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                // The client waits for this before sending its body (curl does so for a second).
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            }
         case .body(let chunk):
             guard case .receiving(let head, var body, let limit) = state else { return }
             guard body.count + chunk.readableBytes <= limit else {
@@ -91,7 +109,7 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             case .receiving(let head, let body, _):
                 dispatch(head, body)
             case .discarding:
-                context.close(promise: nil)
+                closeAfter(refusal)  // the refused body is over
             default:
                 break
             }
@@ -106,7 +124,10 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { resumeWriters() }
+        if context.channel.isWritable {
+            lastWriteProgress = .now()
+            resumeWriters()
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -118,8 +139,13 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         shuttingDown = true
         keepAlive = false
         switch state {
-        case .idle: context.close(promise: nil)
-        case .responding: task?.cancel()  // a streamed body ends cleanly; a computed one finishes
+        case .idle:
+            // A response may still be on its way to a slow reader: close behind it (the server's grace
+            // period bounds the wait).
+            if responsesDraining > 0, let lastDrained { closeAfter(lastDrained, lingering: true) } else { context.close(promise: nil) }
+        // A streamed body ends cleanly; a response still being computed is left to finish (cancelling
+        // its handler would turn a request the server accepted into a 503).
+        case .responding where producing: task?.cancel()
         default: break
         }
     }
@@ -183,8 +209,9 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         case .bytes(let bytes):
             responder.logAccess(request, status: response.status, bytes: bytes.count, startedAt: startedAt)
             let written = write(response, requestID: request.id, method: method)
-            if !keepAlive { closeAfter(written) }
+            if !keepAlive { closeAfter(written, lingering: true) }
         case .stream(let produce):
+            producing = true
             writeHead(response, streaming: true)
             context.flush()
             let loop = context.eventLoop
@@ -198,7 +225,7 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
                     guard !handler.closed else { return }
                     handler.responder.logAccess(request, status: response.status, bytes: counter.total, startedAt: startedAt)
                     let written = handler.endResponse()
-                    if !handler.keepAlive { handler.closeAfter(written) }
+                    if !handler.keepAlive { handler.closeAfter(written, lingering: true) }
                 }
             }
         }
@@ -209,10 +236,28 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         responder.logRejected(method: head.method.rawValue, path: HTTPRequest.split(target: head.uri).path, status: status, protocolVersion: .http1_1, reason: message)
         // The unread body cannot be skipped reliably, so the connection closes after the answer.
         keepAlive = false
-        write(HTTPResponse.error(status, message), requestID: nil, method: head.method)
         state = .discarding
-        context?.flush()
-        context?.close(mode: .all, promise: nil)
+        refusal = write(HTTPResponse.error(status, message), requestID: nil, method: head.method)
+        lingerThenClose(after: refusal)
+    }
+
+    /// How long a refused request's body is still read (and dropped) before the connection closes.
+    static let refusedBodyLinger = TimeAmount.seconds(2)
+
+    /// Half-closes once the refusal is written, then goes on reading and dropping the body the client may
+    /// still be sending, until it ends or for ``refusedBodyLinger``. Closing at once, with unread bytes,
+    /// makes the kernel reset the connection, and a client still sending (curl without
+    /// `Expect: 100-continue`) then fails with "connection reset" and never sees the 413.
+    private func lingerThenClose(after written: EventLoopFuture<Void>?) {
+        guard let context else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        if let written {
+            written.whenComplete { _ in bound.value.context?.close(mode: .output, promise: nil) }
+        } else {
+            context.close(mode: .output, promise: nil)
+        }
+        timer?.cancel()
+        timer = context.eventLoop.scheduleTask(in: Self.refusedBodyLinger) { bound.value.context?.close(promise: nil) }
     }
 
     private func writeHead(_ response: HTTPResponse, streaming: Bool) {
@@ -233,9 +278,23 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         if let requestID { response.headers.setLowercased("x-request-id", requestID) }
         writeHead(response, streaming: false)
         if !bytes.isEmpty && method != .HEAD {
-            var buffer = context.channel.allocator.buffer(capacity: bytes.count)
-            buffer.writeBytes(bytes)
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            // Large bodies go out in slices, each reporting when it reached the socket, so a slow but
+            // steady reader counts as progress rather than as a stalled one.
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            var offset = 0
+            while offset < bytes.count {
+                let end = bytes.count - offset > Self.progressSlice ? offset + Self.progressSlice : bytes.count
+                var buffer = context.channel.allocator.buffer(capacity: end - offset)
+                buffer.writeBytes(bytes[offset..<end])
+                if end == bytes.count {
+                    context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+                } else {
+                    let promise = context.eventLoop.makePromise(of: Void.self)
+                    promise.futureResult.whenSuccess { bound.value.lastWriteProgress = .now() }
+                    context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: promise)
+                }
+                offset = end
+            }
         }
         return endResponse()
     }
@@ -248,6 +307,7 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     private func endResponse() -> EventLoopFuture<Void>? {
         guard let context else { return nil }
         task = nil
+        producing = false
         if keepAlive, case .responding = state {
             state = .idle
             waitingForBytes = true
@@ -255,7 +315,48 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         }
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+        trackDrain(promise.futureResult)
         return promise.futureResult
+    }
+
+    /// Bytes per body slice when writing a large response.
+    static let progressSlice = 64 * 1024
+
+    /// Counts a response as draining until `written` completes, watching for a client that stops reading.
+    private func trackDrain(_ written: EventLoopFuture<Void>) {
+        guard let loop = context?.eventLoop else { return }
+        responsesDraining += 1
+        lastDrained = written
+        lastWriteProgress = .now()
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        written.whenComplete { _ in
+            bound.value.responsesDraining -= 1
+            bound.value.lastWriteProgress = .now()
+        }
+        if responsesDraining > 0 { armStallWatch() }
+    }
+
+    /// Starts checking, every idle timeout, that a response going out still makes progress.
+    private func armStallWatch() {
+        guard stallTimer == nil, let loop = context?.eventLoop else { return }
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        stallTimer = loop.scheduleTask(in: limits.idleTimeout.timeAmount) { bound.value.checkStall() }
+    }
+
+    private func checkStall() {
+        stallTimer = nil
+        guard let context, responsesDraining > 0 || !writabilityWaiters.isEmpty else { return }
+        let quiet = NIODeadline.now() - lastWriteProgress
+        let limit = limits.idleTimeout.timeAmount
+        guard quiet >= limit else {
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            stallTimer = context.eventLoop.scheduleTask(in: limit - quiet) { bound.value.checkStall() }
+            return
+        }
+        responder.logger.notice("closing a connection whose client stopped reading its response", metadata: [
+            "http.idle_timeout": "\(limits.idleTimeout)",
+        ])
+        context.close(promise: nil)
     }
 
     fileprivate func writeChunk(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
@@ -270,6 +371,7 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             continuation.resume()
         } else {
             writabilityWaiters.append(continuation)
+            armStallWatch()
         }
     }
 
@@ -297,7 +399,12 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         guard let context else { return }
         switch (reason, state) {
         case (.idle, .idle) where waitingForBytes:
-            context.close(promise: nil)
+            // Idle means nothing left to send either; a stalled reader is the stall watch's business.
+            if responsesDraining > 0 {
+                armTimer(limits.idleTimeout, reason: .idle)
+            } else {
+                context.close(promise: nil)
+            }
         case (.header, .idle), (.idle, .idle):
             // No head was decoded, so the codec has no request to answer (NIO's pipelining handler traps on a
             // response without one): the 408 goes out below the codec, as raw bytes.
@@ -322,14 +429,27 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     /// Closes the connection once `written` (the last response) has reached the socket.
-    private func closeAfter(_ written: EventLoopFuture<Void>?) {
+    ///
+    /// When `lingering` (a well-behaved client at the end of its exchange), only the output closes: the client
+    /// reads the rest, sees the end and closes, which closes the channel. Closing outright with client bytes unread (a pipelined request, say) makes the kernel answer
+    /// with a reset, which destroys whatever the client had not read yet. A client that never closes is
+    /// cut off after the idle timeout.
+    private func closeAfter(_ written: EventLoopFuture<Void>?, lingering: Bool = false) {
         guard let context else { return }
-        guard let written else {
-            context.close(promise: nil)
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        guard lingering else {
+            if let written { written.whenComplete { _ in bound.value.context?.close(promise: nil) } } else { context.close(promise: nil) }
             return
         }
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        written.whenComplete { _ in bound.value.context?.close(promise: nil) }
+        let closeOutput = {
+            guard let context = bound.value.context else { return }
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.whenFailure { _ in bound.value.context?.close(promise: nil) }
+            context.close(mode: .output, promise: promise)
+        }
+        if let written { written.whenComplete { _ in closeOutput() } } else { closeOutput() }
+        closeTimer?.cancel()
+        closeTimer = context.eventLoop.scheduleTask(in: limits.idleTimeout.timeAmount) { bound.value.context?.close(promise: nil) }
     }
 
     /// A complete HTTP/1.1 response with `connection: close`, for writing below the codec.
@@ -348,6 +468,10 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         closed = true
         timer?.cancel()
         timer = nil
+        stallTimer?.cancel()
+        stallTimer = nil
+        closeTimer?.cancel()
+        closeTimer = nil
         task?.cancel()
         let waiters = writabilityWaiters
         writabilityWaiters.removeAll()

@@ -25,6 +25,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var task: Task<Void, Never>?
         /// When the whole request must have arrived (408 after).
         var receiveBy = NIODeadline.distantFuture
+        /// When response bytes were last queued into an empty buffer or handed to nghttp2 (stall detection).
+        var lastProgress = NIODeadline.now()
         var responded = false
         var status = 0
         var outbound: [UInt8] = []
@@ -54,6 +56,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private var lastActivity = NIODeadline.now()
     private var servedAny = false
     private var flushScheduled = false
+    /// Inside ``flush()`` (writes can report writability changes re-entrantly).
+    private var flushing = false
+    /// The session is over; the connection closes once its last bytes are written.
+    private var closing = false
+    /// The peer broke the protocol (the session ended with an error).
+    private var failed = false
+    private var lingerTimer: Scheduled<Void>?
     private var executor: EventLoopTaskExecutor?
 
     init(responder: Responder, limits: HTTPServerConfiguration.Limits, remoteAddress: String?) {
@@ -98,7 +107,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        guard let session else { return }
+        guard let session, !closing else { return }  // a closing connection only drains what arrives
         now = .now()
         lastActivity = now
         do {
@@ -106,14 +115,20 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         } catch {
             // Send the GOAWAY (nghttp2's own if it queued one, else ours with a fitting code), then close.
             session.terminate(errorCode: (error as? NGHTTP2Failure)?.goawayErrorCode ?? NGHTTP2_PROTOCOL_ERROR.rawValue)
+            failed = true
             flush()
-            context.close(promise: nil)
+            closeWhenWritten(lingering: false)
         }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         flush()
         context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { flush() }
+        context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -206,6 +221,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             }
             stream.outboundOffset += count
             stream.bytesSent += count
+            stream.lastProgress = .now()
             if stream.outboundOffset == stream.outbound.count {
                 stream.outbound.removeAll(keepingCapacity: true)
                 stream.outboundOffset = 0
@@ -275,6 +291,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             headers.setLowercased("content-length", String(bytes.count))
             stream.outbound = bytes
             stream.outboundEnded = true
+            stream.lastProgress = .now()
             _ = session.submitResponse(streamID: streamID, status: response.status, headers: headers, hasBody: !bytes.isEmpty)
         case .stream(let produce):
             _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, hasBody: true)
@@ -314,6 +331,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             continuation.resume(throwing: ResponseStreamClosed())
             return
         }
+        if stream.buffered == 0 { stream.lastProgress = .now() }
         stream.outbound.append(contentsOf: bytes)
         session?.resumeBody(streamID: streamID)
         if stream.buffered < limits.streamingHighWatermark {
@@ -341,15 +359,53 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         loop.execute { bound.value.flush() }
     }
 
+    /// Hands nghttp2's queued frames to the socket, but only while the socket keeps up: frames not generated
+    /// yet cost nothing, and DATA nghttp2 has not pulled stays in its stream's buffer, where the high
+    /// watermark makes the producer wait. Flow-control windows alone do not bound memory: a client may
+    /// grant gigabytes and then stop reading. Writability coming back calls this again.
     private func flush() {
         flushScheduled = false
-        guard let session, let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 0)
-        let healthy = session.drainOutput { chunk in buffer.writeBytes(chunk) }
-        if buffer.readableBytes > 0 {
+        guard let session, let context, !closing, !flushing else { return }
+        flushing = true
+        defer { flushing = false }
+        var healthy = true
+        while healthy, context.channel.isWritable, session.wantsToWrite {
+            var buffer = context.channel.allocator.buffer(capacity: 0)
+            healthy = session.drainOutput(limit: Self.flushBudget) { chunk in buffer.writeBytes(chunk) }
+            guard buffer.readableBytes > 0 else { break }
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         }
-        if !healthy || !session.isAlive { context.close(promise: nil) }
+        if !healthy || !session.isAlive { closeWhenWritten(lingering: healthy && !failed) }
+    }
+
+    /// Bytes of frames generated per write while the socket keeps up.
+    static let flushBudget = 256 * 1024
+    /// How long a finished connection waits for its last bytes to go out and for the peer to close.
+    static let lingerLimit = TimeAmount.seconds(10)
+
+    /// Closes once everything written so far has reached the socket (an empty write completes after the
+    /// writes before it). Closing at once would drop what the socket could not take yet, e.g. the end of
+    /// a large response that finished during a graceful shutdown.
+    ///
+    /// Then only the output closes: the peer reads the rest, sees the end and closes its side, which closes
+    /// the channel. Closing outright while the peer's WINDOW_UPDATEs or PINGs sit unread makes the kernel
+    /// answer with a reset, and a reset destroys whatever the peer had not read yet (the end of a response).
+    /// A peer that never closes is cut off after ``lingerLimit``. A peer that broke the protocol gets no such
+    /// courtesy (`lingering: false`): the connection closes as soon as the GOAWAY is out.
+    private func closeWhenWritten(lingering: Bool = true) {
+        guard let context, !closing else { return }
+        closing = true
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            guard lingering else {
+                bound.value.close(promise: nil)
+                return
+            }
+            let promise = bound.value.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.whenFailure { _ in bound.value.close(promise: nil) }
+            bound.value.close(mode: .output, promise: promise)
+        }
+        lingerTimer = context.eventLoop.scheduleTask(in: Self.lingerLimit) { bound.value.close(promise: nil) }
     }
 
     /// One timer per connection instead of one per request: every tick answers streams that took too long
@@ -368,12 +424,34 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         for stream in streams.values where !stream.responded && stream.receiveBy < now {
             reject(stream.id, 408, "the request was not received completely within \(limit); send it faster or in one go")
         }
+        cancelStalledStreams(now)
         let allowed = servedAny ? limits.idleTimeout : limits.headerTimeout
         if streams.isEmpty, !shuttingDown, lastActivity + allowed.timeAmount < now {
             session?.submitGoaway()
             flush()
-            context?.close(promise: nil)
+            closeWhenWritten()
         }
+    }
+
+    /// A response that has had bytes waiting for the idle timeout without any going out belongs to a client
+    /// that stopped reading (or stopped granting flow-control window): its stream is reset, so the producer's
+    /// `write` throws. When the socket itself is stuck, no RST_STREAM could go out: the connection closes.
+    private func cancelStalledStreams(_ now: NIODeadline) {
+        let limit = limits.idleTimeout.timeAmount
+        let stalled = streams.values.filter { $0.responded && $0.buffered > 0 && $0.lastProgress + limit < now }
+        guard !stalled.isEmpty, let context else { return }
+        responder.logger.notice("cancelling responses whose client stopped reading", metadata: [
+            "http.streams": "\(stalled.count)", "http.idle_timeout": "\(limits.idleTimeout)",
+        ])
+        guard context.channel.isWritable else {
+            context.close(promise: nil)
+            return
+        }
+        for stream in stalled {
+            stream.lastProgress = now
+            session?.resetStream(stream.id, errorCode: NGHTTP2Session.cancel)
+        }
+        flush()
     }
 
     /// A quarter of the shortest timeout, between 50 ms and 1 s.
@@ -394,13 +472,15 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         loop.scheduleTask(in: .milliseconds(100)) {
             bound.value.session?.submitGoaway()
             bound.value.flush()
-            if bound.value.streams.isEmpty { bound.value.context?.close(promise: nil) }
+            if bound.value.streams.isEmpty { bound.value.closeWhenWritten() }
         }
     }
 
     private func tearDown() {
         housekeeping?.cancel()
         housekeeping = nil
+        lingerTimer?.cancel()
+        lingerTimer = nil
         for stream in streams.values {
             stream.task?.cancel()
             for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }

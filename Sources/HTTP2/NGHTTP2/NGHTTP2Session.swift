@@ -136,17 +136,26 @@ final class NGHTTP2Session {
         if consumed < 0 { throw NGHTTP2Failure(code: Int32(consumed)) }
     }
 
-    /// Hands every frame nghttp2 wants to send to `emit` (the bytes are valid only during the call);
-    /// returns false on a fatal error.
-    func drainOutput(_ emit: (UnsafeRawBufferPointer) -> Void) -> Bool {
+    /// Hands the frames nghttp2 wants to send to `emit` (the bytes are valid only during the call) until at
+    /// least `limit` bytes went out or nothing is left; returns false on a fatal error.
+    func drainOutput(limit: Int = .max, _ emit: (UnsafeRawBufferPointer) -> Void) -> Bool {
         guard let session else { return true }
-        while true {
+        var total = 0
+        while total < limit {
             var pointer: UnsafePointer<UInt8>?
             let length = nghttp2_session_mem_send(session, &pointer)
             if length < 0 { return false }
             guard length > 0, let pointer else { return true }
             emit(UnsafeRawBufferPointer(start: pointer, count: length))
+            total += length
         }
+        return true
+    }
+
+    /// Whether nghttp2 has frames to send (a body waiting for data does not count).
+    var wantsToWrite: Bool {
+        guard let session else { return false }
+        return nghttp2_session_want_write(session) != 0
     }
 
     /// Whether the session still expects to read or write; when neither, the connection can close.

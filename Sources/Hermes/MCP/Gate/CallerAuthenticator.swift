@@ -1,0 +1,73 @@
+import Crypto
+public import HTTP2
+
+/// Decides who is calling from a request's credentials: the auth step every MCP request passes.
+///
+/// Single-user mode uses ``StaticAPIKeyAuthenticator``; the tenancy work adds customers' API keys and
+/// OAuth bearer tokens behind this same protocol.
+public protocol CallerAuthenticator: Sendable {
+    func authenticate(_ request: HTTPRequest) async -> AuthenticationOutcome
+}
+
+/// The result of authenticating a request.
+public enum AuthenticationOutcome: Sendable {
+    case authenticated(Customer)
+    /// Refused: answered with 401, `WWW-Authenticate: <challenge>` and `message`.
+    case refused(challenge: String, message: String)
+}
+
+/// Single-user mode: one static key (`MCP_API_KEY`), sent as `Authorization: Bearer <key>` or
+/// `x-api-key: <key>`, compared in constant time. Without a configured key every request is refused,
+/// so an unconfigured daemon never serves MCP openly.
+public struct StaticAPIKeyAuthenticator: CallerAuthenticator {
+    private let key: [UInt8]?
+    public let customer: Customer
+
+    /// `apiKey` nil or empty refuses every request.
+    public init(apiKey: String?, customer: Customer = .singleUser) {
+        key = apiKey.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
+        self.customer = customer
+    }
+
+    /// Reads `MCP_API_KEY` from `variables`.
+    public static func fromEnvironment(_ variables: [String: String]) -> StaticAPIKeyAuthenticator {
+        StaticAPIKeyAuthenticator(apiKey: variables["MCP_API_KEY"])
+    }
+
+    public var isConfigured: Bool { key != nil }
+
+    public func authenticate(_ request: HTTPRequest) async -> AuthenticationOutcome {
+        let challenge = "Bearer realm=\"hermes\""
+        guard let key else {
+            return .refused(challenge: challenge, message: "MCP is not available: the server has no MCP_API_KEY configured; set it and restart")
+        }
+        guard let presented = Self.presentedKey(request) else {
+            return .refused(challenge: challenge, message: "authentication required: send the API key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'")
+        }
+        guard ConstantTime.equals(Array(presented.utf8), key) else {
+            return .refused(challenge: challenge + ", error=\"invalid_token\"", message: "the API key is not valid; check MCP_API_KEY on the server and the key your client sends")
+        }
+        return .authenticated(customer)
+    }
+
+    /// The key from `Authorization: Bearer …` (scheme case-insensitive) or `x-api-key`.
+    static func presentedKey(_ request: HTTPRequest) -> String? {
+        if let authorization = request.headers["authorization"] {
+            let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            if parts.count == 2, parts[0].lowercased() == "bearer" {
+                return String(parts[1]).trimmingSpaces
+            }
+        }
+        if let key = request.headers["x-api-key"], !key.isEmpty { return key.trimmingSpaces }
+        return nil
+    }
+}
+
+extension String {
+    fileprivate var trimmingSpaces: String {
+        var text = Substring(self)
+        while text.first == " " || text.first == "\t" { text = text.dropFirst() }
+        while text.last == " " || text.last == "\t" { text = text.dropLast() }
+        return String(text)
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// Limits and policies of the MCP endpoint. The defaults suit one box serving a handful of assistants.
+public struct MCPConfiguration: Sendable {
+    /// Origins (`scheme://host[:port]`) browsers may call from. A request with an `Origin` header not on
+    /// the list gets 403 (DNS-rebinding protection); requests without one (non-browser clients) pass.
+    /// Loopback origins (`http://localhost`, `http://127.0.0.1`, `http://[::1]`, any port) are always
+    /// allowed; `"*"` allows every origin.
+    public var allowedOrigins: [String]
+    /// Streamable HTTP and legacy SSE sessions open at once; a new session beyond it gets 503.
+    public var maximumSessions: Int
+    /// A session with no request and no open stream for this long ends (its id then gets 404).
+    public var sessionIdleTimeout: Duration
+    /// How often an idle SSE stream gets a keep-alive comment (proxies close silent connections).
+    public var keepAliveInterval: Duration
+    /// Events of a session kept for resumption with `Last-Event-ID` (count and bytes, whichever is hit first).
+    public var replayBufferEvents: Int
+    public var replayBufferBytes: Int
+    /// Events queued for one stream whose client is not reading; beyond it the stream is closed (a
+    /// Streamable HTTP client can resume from the replay buffer; a legacy SSE session ends).
+    public var maximumQueuedEvents: Int
+    /// Requests of one session running at once; more get a JSON-RPC error.
+    public var maximumRequestsInFlight: Int
+    /// Tools per `tools/list` page.
+    public var toolsPageSize: Int
+    /// Largest request body accepted on `POST /mcp` and `POST /messages` (413 beyond).
+    public var maximumBodyBytes: Int
+
+    public init(
+        allowedOrigins: [String] = [],
+        maximumSessions: Int = 10_000,
+        sessionIdleTimeout: Duration = .seconds(30 * 60),
+        keepAliveInterval: Duration = .seconds(15),
+        replayBufferEvents: Int = 64,
+        replayBufferBytes: Int = 256 * 1024,
+        maximumQueuedEvents: Int = 256,
+        maximumRequestsInFlight: Int = 32,
+        toolsPageSize: Int = 100,
+        maximumBodyBytes: Int = 4 << 20
+    ) {
+        self.allowedOrigins = allowedOrigins
+        self.maximumSessions = maximumSessions
+        self.sessionIdleTimeout = sessionIdleTimeout
+        self.keepAliveInterval = keepAliveInterval
+        self.replayBufferEvents = replayBufferEvents
+        self.replayBufferBytes = replayBufferBytes
+        self.maximumQueuedEvents = max(maximumQueuedEvents, replayBufferEvents + 16)
+        self.maximumRequestsInFlight = maximumRequestsInFlight
+        self.toolsPageSize = max(1, toolsPageSize)
+        self.maximumBodyBytes = maximumBodyBytes
+    }
+
+    /// Reads `MCP_ALLOWED_ORIGINS` (comma-separated origins) from `variables`.
+    public static func fromEnvironment(_ variables: [String: String]) -> MCPConfiguration {
+        let origins = (variables["MCP_ALLOWED_ORIGINS"] ?? "").split(separator: ",")
+            .map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return MCPConfiguration(allowedOrigins: origins)
+    }
+}

@@ -1,0 +1,161 @@
+/// Where the messages a request produces before its answer (progress, log messages) go.
+typealias MessageSink = @Sendable (JSONValue) -> Void
+
+/// The MCP methods: initialize, ping, tools/list, tools/call, logging/setLevel, and the client's
+/// notifications. Transport-neutral: it reads a request and a session and returns the answer.
+struct MCPProtocolHandler: Sendable {
+    let tools: any ToolCaller
+    let pageSize: Int
+
+    static let serverName = "hermes-appliance"
+    static let instructions = "Hermes Appliance lets you send and read messages and posts on messaging and social platforms. Call whoami to see who you are acting for; the sandbox_* tools work without any platform."
+
+    // MARK: Notifications
+
+    func receive(notification method: String, params: JSONObject?, session: MCPSession) {
+        switch method {
+        case "notifications/initialized":
+            session.markInitialized()
+        case "notifications/cancelled":
+            if let id = params?["requestId"].flatMap(JSONRPCID.init) { session.cancel(id) }
+        default:
+            // notifications/progress, notifications/roots/list_changed, …: nothing to do.
+            break
+        }
+        session.touch()
+    }
+
+    // MARK: Requests
+
+    /// The response to one request, or nil when the client cancelled it (no response is due then).
+    func respond(id: JSONRPCID, method: String, params: JSONObject?, session: MCPSession, sink: @escaping MessageSink) async -> JSONValue? {
+        session.touch()
+        do {
+            switch method {
+            case "initialize": return JSONRPC.result(id, initialize(params, session: session))
+            case "ping": return JSONRPC.result(id, .object(JSONObject()))
+            case "tools/list": return JSONRPC.result(id, try listTools(params, session: session))
+            case "tools/call": return try await callTool(id: id, params, session: session, sink: sink)
+            case "logging/setLevel": return JSONRPC.result(id, try setLevel(params, session: session))
+            default:
+                return JSONRPC.error(id, code: JSONRPCErrorCode.methodNotFound, message: "the method '\(method)' is not supported; this server offers initialize, ping, tools/list, tools/call and logging/setLevel")
+            }
+        } catch {
+            return JSONRPC.error(id, code: error.code, message: error.message)
+        }
+    }
+
+    /// Negotiates the protocol revision and describes the server.
+    func initialize(_ params: JSONObject?, session: MCPSession) -> JSONValue {
+        let version = MCPProtocolVersion.negotiate(params?["protocolVersion"]?.stringValue)
+        session.negotiated(version, clientName: params?["clientInfo"]?["name"]?.stringValue)
+        var info: JSONObject = ["name": .string(Self.serverName), "version": .string(HermesVersion.current)]
+        if version.hasStructuredToolResults { info["title"] = "Hermes Appliance" }
+        return [
+            "protocolVersion": .string(version.rawValue),
+            "capabilities": ["tools": ["listChanged": false], "logging": [:]],
+            "serverInfo": .object(info),
+            "instructions": .string(Self.instructions),
+        ]
+    }
+
+    func listTools(_ params: JSONObject?, session: MCPSession) throws(MCPMethodError) -> JSONValue {
+        let all = tools.tools(for: session.customer)
+        var offset = 0
+        if let cursor = params?["cursor"], !cursor.isNull {
+            guard let text = cursor.stringValue, text.hasPrefix("o"), let start = Int(text.dropFirst()), (0...all.count).contains(start) else {
+                throw .invalidParams("the cursor \(cursor) was not issued by this server; list again without a cursor")
+            }
+            offset = start
+        }
+        let end = min(all.count, offset + pageSize)
+        let version = session.version
+        var result: JSONObject = ["tools": .array(all[offset..<end].map { Self.describe($0, version: version) })]
+        if end < all.count { result["nextCursor"] = .string("o\(end)") }
+        return .object(result)
+    }
+
+    /// A tool as `tools/list` shows it to a client on `version` (fields newer than its revision left out).
+    static func describe(_ tool: Tool, version: MCPProtocolVersion) -> JSONValue {
+        var object: JSONObject = ["name": .string(tool.name)]
+        if version.hasStructuredToolResults { object["title"] = .string(tool.title) }
+        object["description"] = .string(tool.description)
+        object["inputSchema"] = tool.inputSchema
+        if version.hasStructuredToolResults, let output = tool.outputSchema { object["outputSchema"] = output }
+        if version.hasToolAnnotations {
+            var annotations = tool.annotations.json
+            if case .object(var members) = annotations {
+                members["title"] = .string(tool.title)
+                annotations = .object(members)
+            }
+            object["annotations"] = annotations
+        }
+        return .object(object)
+    }
+
+    func setLevel(_ params: JSONObject?, session: MCPSession) throws(MCPMethodError) -> JSONValue {
+        guard let name = params?["level"]?.stringValue, let level = MCPLogLevel(rawValue: name) else {
+            throw .invalidParams("params.level must be one of \(MCPLogLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        session.setLogLevel(level)
+        return .object(JSONObject())
+    }
+
+    func callTool(id: JSONRPCID, _ params: JSONObject?, session: MCPSession, sink: @escaping MessageSink) async throws(MCPMethodError) -> JSONValue? {
+        guard let name = params?["name"]?.stringValue else {
+            throw .invalidParams("tools/call needs params.name, the name of the tool to call (see tools/list)")
+        }
+        let context = Self.context(params, session: session, sink: sink)
+        let arguments = params?["arguments"]
+        // The tool runs on this task (no extra task or executor hop per call); notifications/cancelled and
+        // the session's end cancel this task through the handle registered here.
+        let registered = withUnsafeCurrentTask { task in
+            task.map { session.begin(id, canceller: RequestCanceller(task: $0)) } ?? false
+        }
+        guard registered else {
+            throw MCPMethodError(code: JSONRPCErrorCode.serverBusy, message: "too many requests are running in this session; wait for some to finish, then retry")
+        }
+        let outcome: Result<ToolResult, ToolCallFailure>
+        do throws(ToolCallFailure) {
+            outcome = .success(try await tools.handleToolCall(name: name, arguments: arguments, customer: session.customer, context: context))
+        } catch {
+            outcome = .failure(error)
+        }
+        session.finish(id)
+        switch outcome {
+        case .success(let result):
+            return JSONRPC.result(id, Self.encode(result, version: session.version))
+        case .failure(let failure) where failure.kind == .unknownTool:
+            throw .invalidParams(failure.message)
+        case .failure:
+            return nil
+        }
+    }
+
+    /// Progress goes out only when the request asked for it (`_meta.progressToken`); log messages only at
+    /// or above the session's level.
+    static func context(_ params: JSONObject?, session: MCPSession, sink: @escaping MessageSink) -> ToolCallContext {
+        let token = params?["_meta"]?["progressToken"].flatMap(JSONRPCID.init)
+        let version = session.version
+        return ToolCallContext(
+            progress: { progress, total, message in
+                guard let token else { return }
+                var params: JSONObject = ["progressToken": token.json, "progress": .number(progress)]
+                if let total { params["total"] = .number(total) }
+                if let message, version >= .v2025_03_26 { params["message"] = .string(message) }
+                sink(JSONRPC.notification("notifications/progress", params))
+            },
+            log: { level, data in
+                guard level >= session.logLevel else { return }
+                sink(JSONRPC.notification("notifications/message", ["level": .string(level.rawValue), "logger": "hermes", "data": data]))
+            }
+        )
+    }
+
+    static func encode(_ result: ToolResult, version: MCPProtocolVersion) -> JSONValue {
+        var object: JSONObject = ["content": .array(result.content.map(\.json))]
+        if version.hasStructuredToolResults, let structured = result.structuredContent { object["structuredContent"] = structured }
+        object["isError"] = .bool(result.isError)
+        return .object(object)
+    }
+}

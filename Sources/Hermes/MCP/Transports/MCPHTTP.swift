@@ -1,0 +1,109 @@
+import HTTP2
+
+/// HTTP pieces both MCP transports share: error bodies, content negotiation, event-stream responses.
+enum MCPHTTP {
+    /// An HTTP error whose body is a JSON-RPC error without an id, as the Streamable HTTP spec suggests
+    /// (clients such as the Python SDK surface its message).
+    static func jsonRPCError(status: Int, code: Int64, _ message: String, id: JSONRPCID? = nil, headers extra: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var response = HTTPResponse.json(JSONWriter.encode(JSONRPC.error(id, code: code, message: message)), status: status)
+        for (name, value) in extra { response.headers.add(name, value) }
+        return response
+    }
+
+    static func json(_ value: JSONValue, headers extra: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var response = HTTPResponse.json(JSONWriter.encode(value))
+        for (name, value) in extra { response.headers.add(name, value) }
+        return response
+    }
+
+    static func accepted() -> HTTPResponse { HTTPResponse(status: 202) }
+
+    /// What the client's `Accept` header allows. No header allows everything.
+    struct Accepts {
+        var json: Bool
+        var eventStream: Bool
+
+        init(_ header: String?) {
+            guard let header, !header.isEmpty else {
+                json = true
+                eventStream = true
+                return
+            }
+            let any = header.containsASCII("*/*")
+            json = any || header.containsASCII("application/json") || header.containsASCII("application/*")
+            eventStream = any || header.containsASCII("text/event-stream") || header.containsASCII("text/*")
+        }
+    }
+
+    /// Whether the request body is declared as JSON (a missing Content-Type is tolerated).
+    static func isJSON(contentType: String?) -> Bool {
+        guard let contentType else { return true }
+        return contentType.containsASCII("application/json") || contentType.containsASCII("+json")
+    }
+
+    static let eventStreamHeaders: HTTPHeaders = [
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache, no-transform",
+        "x-accel-buffering": "no",
+    ]
+
+    /// A `text/event-stream` response that writes a subscription's events until it ends or the client
+    /// leaves; `prelude` is written first (the legacy `endpoint` event), `onEnd` runs when it stops.
+    static func eventStream(
+        _ subscription: StreamSubscription,
+        session: MCPSession,
+        headers extra: HTTPHeaders = HTTPHeaders(),
+        prelude: [UInt8]? = nil,
+        onEnd: @escaping @Sendable () -> Void = {}
+    ) -> HTTPResponse {
+        var headers = eventStreamHeaders
+        for (name, value) in extra { headers.add(name, value) }
+        return HTTPResponse(status: 200, headers: headers, body: .stream { writer in
+            defer {
+                session.detach(subscription)
+                onEnd()
+            }
+            if let prelude { try await writer.write(prelude) }
+            if let id = subscription.primingID { try await writer.write(ServerSentEvents.priming(id: id)) }
+            for await item in subscription.items {
+                switch item {
+                case .event(let bytes): try await writer.write(bytes)
+                case .keepAlive: try await writer.write(ServerSentEvents.keepAlive)
+                }
+            }
+        })
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        String(drop(while: { set.contains($0) }).reversed().drop(while: { set.contains($0) }).reversed())
+    }
+}
+
+extension String {
+    /// Whether `needle` (lower-case ASCII) occurs in this string, ignoring ASCII case. Header values are
+    /// ASCII; this avoids Foundation's locale-aware search on the hot path.
+    func containsASCII(_ needle: StaticString) -> Bool {
+        let count = needle.utf8CodeUnitCount
+        return needle.withUTF8Buffer { pattern in
+            var text = self
+            return text.withUTF8 { bytes in
+                guard bytes.count >= count else { return false }
+                for start in 0...(bytes.count - count) {
+                    var matched = true
+                    for offset in 0..<count {
+                        var byte = bytes[start + offset]
+                        if byte >= 0x41 && byte <= 0x5A { byte |= 0x20 }
+                        if byte != pattern[offset] {
+                            matched = false
+                            break
+                        }
+                    }
+                    if matched { return true }
+                }
+                return false
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+import HTTP2
+
+/// MCP Streamable HTTP at `/mcp` (protocol revisions 2025-03-26 and later).
+///
+/// - `POST` carries one JSON-RPC message (or, for sessions on 2025-03-26, a batch). Notifications and
+///   responses get 202 with no body. Requests are answered with **`application/json`** — one response
+///   (or an array for a batch) — which is the fastest and what every client reads. The answer is a
+///   **`text/event-stream`** instead when the client accepts only that, or when a request asks for
+///   progress (`_meta.progressToken`) and the client accepts event streams: then progress notifications
+///   and log messages arrive before the response on the same stream, and a client that loses the stream
+///   can resume it with `Last-Event-ID`.
+/// - `GET` opens the session's standalone server-to-client stream (one at a time; a new GET replaces the
+///   old stream), or resumes any stream of the session from `Last-Event-ID`.
+/// - `DELETE` ends the session (204); later requests with its id get 404.
+///
+/// `initialize` creates the session and returns its id in `Mcp-Session-Id`; every later request must
+/// carry it (400 without, 404 for an unknown or ended one). `MCP-Protocol-Version`, when sent, must name
+/// a supported revision (400 otherwise); absent, 2025-03-26 is assumed.
+struct StreamableHTTPTransport: Sendable {
+    let sessions: SessionRegistry
+    let handler: MCPProtocolHandler
+
+    static let sessionHeader = "mcp-session-id"
+    static let versionHeader = "mcp-protocol-version"
+
+    // MARK: POST
+
+    func post(_ request: HTTPRequest, customer: Customer) async -> HTTPResponse {
+        guard MCPHTTP.isJSON(contentType: request.headers["content-type"]) else {
+            return MCPHTTP.jsonRPCError(status: 415, code: JSONRPCErrorCode.invalidRequest, "the body must be a JSON-RPC message sent as Content-Type: application/json")
+        }
+        let accepts = MCPHTTP.Accepts(request.headers["accept"])
+        guard accepts.json || accepts.eventStream else {
+            return MCPHTTP.jsonRPCError(status: 406, code: JSONRPCErrorCode.invalidRequest, "the Accept header must allow application/json or text/event-stream (or */*)")
+        }
+        if let problem = Self.versionProblem(request) { return problem }
+
+        let document: JSONValue
+        do {
+            document = try JSONParser.parse(request.body)
+        } catch {
+            return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.parseError, "the body is not valid JSON (\(error)); send one JSON-RPC message")
+        }
+        let batch: Bool
+        let elements: [JSONValue]
+        if case .array(let list) = document {
+            guard !list.isEmpty else {
+                return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "the batch is empty; send at least one JSON-RPC message")
+            }
+            batch = true
+            elements = list
+        } else {
+            batch = false
+            elements = [document]
+        }
+        var messages: [JSONRPCMessage] = []
+        var invalid: [JSONValue] = []
+        for element in elements {
+            switch JSONRPC.message(element) {
+            case .success(let message): messages.append(message)
+            case .failure(let problem):
+                guard batch else {
+                    return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "not a valid JSON-RPC 2.0 message: \(problem.reason)", id: problem.id)
+                }
+                invalid.append(JSONRPC.error(problem.id, code: JSONRPCErrorCode.invalidRequest, message: "not a valid JSON-RPC 2.0 message: \(problem.reason)"))
+            }
+        }
+
+        if messages.contains(where: Self.isInitialize) {
+            guard !batch, case .request(let id, _, let params) = messages[0] else {
+                return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "initialize must be sent on its own, not in a batch")
+            }
+            return await initialize(id: id, params: params, customer: customer, accepts: accepts)
+        }
+        let session: MCPSession
+        switch lookup(request, customer: customer) {
+        case .success(let found): session = found
+        case .failure(let response): return response.response
+        }
+        if batch, !session.version.allowsBatches {
+            return MCPHTTP.jsonRPCError(
+                status: 400, code: JSONRPCErrorCode.invalidRequest,
+                "JSON-RPC batches are accepted only from clients on protocol 2025-03-26; this session uses \(session.version.rawValue), so send one message per request"
+            )
+        }
+        return await answer(messages, invalid: invalid, batch: batch, session: session, accepts: accepts)
+    }
+
+    private static func isInitialize(_ message: JSONRPCMessage) -> Bool {
+        if case .request(_, "initialize", _) = message { true } else { false }
+    }
+
+    private func initialize(id: JSONRPCID, params: JSONObject?, customer: Customer, accepts: MCPHTTP.Accepts) async -> HTTPResponse {
+        let version = MCPProtocolVersion.negotiate(params?["protocolVersion"]?.stringValue)
+        let session: MCPSession
+        do {
+            session = try sessions.create(transport: .streamableHTTP, customer: customer, version: version)
+        } catch {
+            return MCPHTTP.jsonRPCError(
+                status: 503, code: JSONRPCErrorCode.serverBusy,
+                "too many MCP sessions are open on this server; close unused sessions (DELETE /mcp) or retry later", id: id,
+                headers: ["retry-after": "30"]
+            )
+        }
+        return await answer([.request(id: id, method: "initialize", params: params)], invalid: [], batch: false, session: session, accepts: accepts, headers: [Self.sessionHeader: session.id])
+    }
+
+    /// Handles notifications and responses at once, then answers the requests as JSON or as an event stream.
+    private func answer(
+        _ messages: [JSONRPCMessage], invalid: [JSONValue], batch: Bool, session: MCPSession, accepts: MCPHTTP.Accepts,
+        headers: HTTPHeaders = HTTPHeaders()
+    ) async -> HTTPResponse {
+        var requests: [(id: JSONRPCID, method: String, params: JSONObject?)] = []
+        for message in messages {
+            switch message {
+            case .notification(let method, let params): handler.receive(notification: method, params: params, session: session)
+            case .response: session.touch()
+            case .request(let id, let method, let params): requests.append((id, method, params))
+            }
+        }
+        if requests.isEmpty, invalid.isEmpty { return MCPHTTP.accepted() }
+
+        let wantsProgress = requests.contains { $0.params?["_meta"]?["progressToken"] != nil }
+        if accepts.eventStream, !accepts.json || wantsProgress, let subscription = session.openAnswerStream() {
+            let handler = self.handler
+            let stream = subscription.stream
+            Task {
+                for error in invalid { session.publish(error, on: stream) }
+                for request in requests {
+                    let response = await handler.respond(id: request.id, method: request.method, params: request.params, session: session) { message in
+                        session.publish(message, on: stream)
+                    }
+                    if let response { session.publish(response, on: stream) }
+                }
+                session.complete(stream: stream)
+            }
+            return MCPHTTP.eventStream(subscription, session: session, headers: headers)
+        }
+
+        let handler = self.handler
+        let responses = await session.whileClientWaits { () async -> [JSONValue] in
+            var responses = invalid
+            for request in requests {
+                // Messages produced on the way go to the standalone stream (GET), buffered for resumption.
+                let response = await handler.respond(id: request.id, method: request.method, params: request.params, session: session) { message in
+                    session.publish(message, on: 0)
+                }
+                responses.append(response ?? JSONRPC.error(request.id, code: JSONRPCErrorCode.requestCancelled, message: "the request was cancelled"))
+            }
+            return responses
+        }
+        return MCPHTTP.json(batch ? .array(responses) : responses[0], headers: headers)
+    }
+
+    // MARK: GET
+
+    func get(_ request: HTTPRequest, customer: Customer) -> HTTPResponse {
+        guard MCPHTTP.Accepts(request.headers["accept"]).eventStream else {
+            return MCPHTTP.jsonRPCError(status: 406, code: JSONRPCErrorCode.invalidRequest, "GET /mcp opens a server-sent event stream; send Accept: text/event-stream")
+        }
+        if let problem = Self.versionProblem(request) { return problem }
+        let session: MCPSession
+        switch lookup(request, customer: customer) {
+        case .success(let found): session = found
+        case .failure(let response): return response.response
+        }
+        var stream = 0
+        var after: UInt64? = nil
+        if let lastEventID = request.headers["last-event-id"], !lastEventID.isEmpty {
+            switch session.resumePoint(lastEventID) {
+            case .success(let point):
+                stream = point.stream
+                after = point.after
+            case .failure:
+                return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "the Last-Event-ID \(lastEventID.prefix(100)) was not issued in this session; reconnect without it")
+            }
+        }
+        guard let subscription = session.subscribe(stream: stream, after: after) else {
+            return Self.unknownSession
+        }
+        return MCPHTTP.eventStream(subscription, session: session)
+    }
+
+    // MARK: DELETE
+
+    func delete(_ request: HTTPRequest, customer: Customer) -> HTTPResponse {
+        if let problem = Self.versionProblem(request) { return problem }
+        switch lookup(request, customer: customer) {
+        case .success(let session):
+            sessions.end(session, reason: "deleted by the client")
+            return HTTPResponse(status: 204)
+        case .failure(let response):
+            return response.response
+        }
+    }
+
+    // MARK: Shared checks
+
+    struct Refusal: Error {
+        let response: HTTPResponse
+    }
+
+    private func lookup(_ request: HTTPRequest, customer: Customer) -> Result<MCPSession, Refusal> {
+        guard let id = request.headers[Self.sessionHeader], !id.isEmpty else {
+            return .failure(Refusal(response: MCPHTTP.jsonRPCError(
+                status: 400, code: JSONRPCErrorCode.invalidRequest,
+                "the Mcp-Session-Id header is missing; send initialize first and then the session id it returns with every request"
+            )))
+        }
+        guard let session = sessions.session(id, customer: customer, transport: .streamableHTTP) else {
+            return .failure(Refusal(response: Self.unknownSession))
+        }
+        return .success(session)
+    }
+
+    static var unknownSession: HTTPResponse {
+        MCPHTTP.jsonRPCError(status: 404, code: JSONRPCErrorCode.invalidRequest, "this MCP session is unknown or has ended; start a new one with initialize")
+    }
+
+    /// 400 when `MCP-Protocol-Version` names a revision this server does not speak; absent is fine.
+    static func versionProblem(_ request: HTTPRequest) -> HTTPResponse? {
+        guard let value = request.headers[versionHeader] else { return nil }
+        let trimmed = Substring(value).trimmingCharacters(in: " \t")
+        guard MCPProtocolVersion(rawValue: trimmed) == nil else { return nil }
+        return MCPHTTP.jsonRPCError(
+            status: 400, code: JSONRPCErrorCode.invalidRequest,
+            "unsupported MCP-Protocol-Version '\(trimmed.prefix(40))'; this server supports \(MCPProtocolVersion.supportedList)"
+        )
+    }
+}

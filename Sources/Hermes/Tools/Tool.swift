@@ -1,0 +1,144 @@
+/// A tool: what the client sees in `tools/list`, and the code that runs on `tools/call`.
+public struct Tool: Sendable {
+    /// Unique name, e.g. `whoami` (letters, digits, `_`, `-`, `.`; 1 to 128 characters).
+    public let name: String
+    /// A short human-readable name.
+    public let title: String
+    /// What the tool does and when to use it; the model reads this.
+    public let description: String
+    /// JSON Schema of the arguments (an object schema), checked before the handler runs.
+    public let inputSchema: JSONValue
+    /// JSON Schema of `structuredContent`, for tools whose results are structured.
+    public let outputSchema: JSONValue?
+    public let annotations: ToolAnnotations
+    let validator: JSONSchema
+    let handler: @Sendable (ToolInvocation) async throws -> ToolResult
+
+    /// Creates a tool; throws when the name is malformed or a schema uses something the validator does
+    /// not check (see ``JSONSchema``), so a tool can never silently skip validation.
+    public init(
+        name: String,
+        title: String,
+        description: String,
+        inputSchema: JSONValue,
+        outputSchema: JSONValue? = nil,
+        annotations: ToolAnnotations,
+        handler: @escaping @Sendable (ToolInvocation) async throws -> ToolResult
+    ) throws(JSONSchemaError) {
+        let allowed = name.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+        }
+        guard allowed, (1...128).contains(name.utf8.count) else {
+            throw JSONSchemaError(path: "name", reason: "tool name '\(name)' must be 1 to 128 letters, digits, '_', '-' or '.'")
+        }
+        let validator = try JSONSchema(inputSchema)
+        guard validator.types == ["object"] else {
+            throw JSONSchemaError(path: "inputSchema", reason: "the input schema of '\(name)' must have \"type\": \"object\"")
+        }
+        if let outputSchema { _ = try JSONSchema(outputSchema) }
+        self.name = name
+        self.title = title
+        self.description = description
+        self.inputSchema = inputSchema
+        self.outputSchema = outputSchema
+        self.annotations = annotations
+        self.validator = validator
+        self.handler = handler
+    }
+}
+
+/// Hints about a tool's behaviour for clients (they are hints: clients must not rely on them for safety).
+public struct ToolAnnotations: Sendable, Equatable {
+    /// The tool does not change anything.
+    public var readOnlyHint: Bool
+    /// The tool may destroy or overwrite data (meaningful when not read-only).
+    public var destructiveHint: Bool
+    /// Calling it again with the same arguments has no further effect.
+    public var idempotentHint: Bool
+    /// The tool reaches the outside world (platforms), not only this daemon.
+    public var openWorldHint: Bool
+
+    public init(readOnlyHint: Bool, destructiveHint: Bool, idempotentHint: Bool, openWorldHint: Bool) {
+        self.readOnlyHint = readOnlyHint
+        self.destructiveHint = destructiveHint
+        self.idempotentHint = idempotentHint
+        self.openWorldHint = openWorldHint
+    }
+
+    var json: JSONValue {
+        [
+            "readOnlyHint": .bool(readOnlyHint), "destructiveHint": .bool(destructiveHint),
+            "idempotentHint": .bool(idempotentHint), "openWorldHint": .bool(openWorldHint),
+        ]
+    }
+}
+
+/// One call of a tool, as its handler sees it: arguments already validated.
+public struct ToolInvocation: Sendable {
+    public let arguments: JSONObject
+    public let customer: Customer
+    public let context: ToolCallContext
+
+    public init(arguments: JSONObject, customer: Customer, context: ToolCallContext) {
+        self.arguments = arguments
+        self.customer = customer
+        self.context = context
+    }
+
+    public func string(_ name: String) -> String? { arguments[name]?.stringValue }
+    public func integer(_ name: String) -> Int64? { arguments[name]?.integerValue }
+}
+
+/// A tool's answer: content blocks for the model, optional structured content, and whether it is an error.
+public struct ToolResult: Sendable, Equatable {
+    public var content: [ToolContent]
+    public var structuredContent: JSONValue?
+    public var isError: Bool
+
+    public init(content: [ToolContent], structuredContent: JSONValue? = nil, isError: Bool = false) {
+        self.content = content
+        self.structuredContent = structuredContent
+        self.isError = isError
+    }
+
+    /// A successful text result.
+    public static func text(_ text: String) -> ToolResult { ToolResult(content: [.text(text)]) }
+
+    /// A successful structured result, with its JSON text as the content block (for older clients).
+    public static func structured(_ value: JSONValue) -> ToolResult {
+        ToolResult(content: [.text(value.description)], structuredContent: value)
+    }
+
+    /// A failed call: the message tells the caller what went wrong and what to do.
+    public static func error(_ message: String) -> ToolResult { ToolResult(content: [.text(message)], isError: true) }
+
+    /// The text of the content blocks, joined.
+    public var text: String {
+        content.map { block in
+            switch block {
+            case .text(let text): text
+            }
+        }.joined(separator: "\n")
+    }
+}
+
+/// A content block of a tool result.
+public enum ToolContent: Sendable, Equatable {
+    case text(String)
+
+    var json: JSONValue {
+        switch self {
+        case .text(let text): ["type": "text", "text": .string(text)]
+        }
+    }
+}
+
+/// Thrown by a tool handler for a failure the caller can act on; its message becomes the error result.
+public struct ToolError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { message }
+}

@@ -1,0 +1,68 @@
+/// The one way to run a tool: MCP's `tools/call`, REST's tool endpoint and tests all go through it.
+///
+/// ```swift
+/// let result = try await caller.handleToolCall(name: "whoami", arguments: [:], customer: .singleUser)
+/// ```
+public protocol ToolCaller: Sendable {
+    /// The tools `customer` may see and call, in a stable order.
+    func tools(for customer: Customer) -> [Tool]
+
+    /// Validates `arguments` against the tool's input schema, then runs the tool for `customer`.
+    ///
+    /// A bad argument or a failing handler gives a result with `isError: true` and a message a person can act
+    /// on; only an unknown tool name and cancellation are thrown.
+    func handleToolCall(name: String, arguments: JSONValue?, customer: Customer, context: ToolCallContext) async throws(ToolCallFailure) -> ToolResult
+}
+
+extension ToolCaller {
+    public func handleToolCall(name: String, arguments: JSONValue?, customer: Customer) async throws(ToolCallFailure) -> ToolResult {
+        try await handleToolCall(name: name, arguments: arguments, customer: customer, context: ToolCallContext())
+    }
+}
+
+/// Why a tool call produced no result.
+public struct ToolCallFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// No tool has this name (for this customer).
+        case unknownTool
+        /// The call was cancelled before it finished; no result must be sent.
+        case cancelled
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public static func unknownTool(_ name: String, known: [String]) -> ToolCallFailure {
+        ToolCallFailure(kind: .unknownTool, message: "there is no tool named '\(name)'; the tools are: \(known.joined(separator: ", "))")
+    }
+
+    public static let cancelled = ToolCallFailure(kind: .cancelled, message: "the tool call was cancelled")
+
+    public var description: String { message }
+}
+
+/// What a running tool may send back before its result: progress and log messages. The transport
+/// decides where they go (MCP: the request's event stream); REST and tests ignore them.
+public struct ToolCallContext: Sendable {
+    /// Reports progress; `total` and `message` are optional.
+    public var progress: @Sendable (_ progress: Double, _ total: Double?, _ message: String?) -> Void
+    /// Sends a log message to the client at a level (the client's `logging/setLevel` filters it).
+    public var log: @Sendable (_ level: MCPLogLevel, _ data: JSONValue) -> Void
+
+    public init(
+        progress: @escaping @Sendable (Double, Double?, String?) -> Void = { _, _, _ in },
+        log: @escaping @Sendable (MCPLogLevel, JSONValue) -> Void = { _, _ in }
+    ) {
+        self.progress = progress
+        self.log = log
+    }
+}
+
+/// Syslog severities, as MCP's `logging/setLevel` and `notifications/message` name them.
+public enum MCPLogLevel: String, Sendable, CaseIterable, Comparable {
+    case debug, info, notice, warning, error, critical, alert, emergency
+
+    private var rank: Int { Self.allCases.firstIndex(of: self)! }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
+}
