@@ -6,8 +6,12 @@ final class WriteRequest: @unchecked Sendable {
     // `@unchecked Sendable`: `run` is called only on the writer thread; `finish` exactly once, after commit.
     let run: (WriteTransaction) throws -> Void
     let finish: (Result<Void, any Error>) -> Void
+    /// Whether the commit must reach the disk before `finish`. Non-durable writes (expiry sweeps) commit
+    /// without fsync in batches of their own; the next durable commit syncs them along.
+    let durable: Bool
 
-    init(run: @escaping (WriteTransaction) throws -> Void, finish: @escaping (Result<Void, any Error>) -> Void) {
+    init(durable: Bool = true, run: @escaping (WriteTransaction) throws -> Void, finish: @escaping (Result<Void, any Error>) -> Void) {
+        self.durable = durable
         self.run = run
         self.finish = finish
     }
@@ -23,6 +27,8 @@ public struct StoreStatistics: Sendable, Equatable {
     public var longestTransactionNanoseconds: UInt64 = 0
     /// Times the map was grown after filling.
     public var mapGrowths: Int = 0
+    /// How long the last non-durable (sweep) transaction took, in nanoseconds.
+    public var lastNonDurableTransactionNanoseconds: UInt64 = 0
 }
 
 /// The single writer: a dedicated thread that takes every queued write, runs them in one LMDB write
@@ -73,7 +79,9 @@ final class Writer: @unchecked Sendable {
         while true {
             let batch: [WriteRequest] = lock.withLock {
                 while queue.isEmpty && !stopping { lock.wait() }
-                let count = min(queue.count, maximumBatch)
+                // A batch is all durable or all not: only then can its commit skip the fsync.
+                let durable = queue.first?.durable ?? true
+                let count = min(queue.prefix { $0.durable == durable }.count, maximumBatch)
                 defer { queue.removeFirst(count) }
                 return Array(queue.prefix(count))
             }
@@ -96,7 +104,8 @@ final class Writer: @unchecked Sendable {
         attempt: while !pending.isEmpty {
             let started = monotonicNanoseconds()
             var txnPointer: OpaquePointer?
-            var status = mdb_txn_begin(environment.env, nil, 0, &txnPointer)
+            let durable = pending[0].durable
+            var status = mdb_txn_begin(environment.env, nil, durable ? 0 : UInt32(MDB_NOSYNC), &txnPointer)
             if status == MDB_MAP_RESIZED {
                 environment.adoptMapSizeFromOtherProcess()
                 continue attempt
@@ -122,7 +131,7 @@ final class Writer: @unchecked Sendable {
                 }
             }
             status = mdb_txn_commit(txn)
-            recordDuration(since: started)
+            recordDuration(since: started, durable: durable)
             if status == MDB_MAP_FULL {
                 if growMap() { continue attempt }
                 fail(pending, environment.mapFullError(), also: failures)
@@ -154,8 +163,11 @@ final class Writer: @unchecked Sendable {
         for (request, error) in failures { request.finish(.failure(error)) }
     }
 
-    private func recordDuration(since started: UInt64) {
+    private func recordDuration(since started: UInt64, durable: Bool) {
         let elapsed = monotonicNanoseconds() - started
-        statisticsState.withLock { $0.longestTransactionNanoseconds = max($0.longestTransactionNanoseconds, elapsed) }
+        statisticsState.withLock {
+            $0.longestTransactionNanoseconds = max($0.longestTransactionNanoseconds, elapsed)
+            if !durable { $0.lastNonDurableTransactionNanoseconds = elapsed }
+        }
     }
 }
