@@ -4,7 +4,7 @@
 # hermes and, in the same run, the Python SDK's own server (mcp 2.3.0 MCPServer, streamable-http,
 # json_response=True) serving the same trivial tool (`whoami`, no arguments, a small structured result).
 # Also: p99 latency (from h2load's per-request log) and hermes' RSS with 1,000 open GET /mcp streams.
-# Prints a markdown table (the numbers behind docs/benchmarks-mcp.md).
+# Prints a markdown table (the numbers behind the MCP section of docs/benchmarks.md).
 #
 # Load shapes (the same for both servers):
 #   one session, HTTP/1.1: 16 keep-alive connections sharing one session, one request in flight on each
