@@ -292,7 +292,8 @@ struct MCPStreamableHTTPTests {
     @Test func sessionsAreBoundedAndIdleOnesExpire() async throws {
         try await withMCPServer(configure: {
             $0.maximumSessions = 3
-            $0.sessionIdleTimeout = .milliseconds(600)
+            // Long enough that three initializes on a loaded machine finish before the first expires.
+            $0.sessionIdleTimeout = .seconds(3)
             $0.keepAliveInterval = .milliseconds(200)
         }) { server, driver in
             var sessions: [String] = []
@@ -309,7 +310,7 @@ struct MCPStreamableHTTPTests {
             // A session with an open stream is not idle.
             let kept = try await driver.initialize(server)
             _ = try await driver.open("get", "GET", server.mcp, headers: MCPMessages.headers(session: kept))
-            try await Task.sleep(for: .milliseconds(1200))
+            try await Task.sleep(for: .seconds(4))
             let alive = try await driver.post(server, session: kept, MCPMessages.request(3, "ping"))
             #expect(alive.status == 200, "\(alive)")
         }

@@ -11,7 +11,7 @@ struct MCPStreamingTests {
             let call = MCPMessages.call(7, "count_slowly", ["steps": 3], progressToken: "p1")
             let head = try await driver.open("post", "POST", server.mcp, headers: MCPMessages.headers(session: session), body: call)
             #expect(head.status == 200 && head.headers["content-type"] == "text/event-stream", "\(head)")
-            let events = try await driver.events("post", count: 5)
+            let events = try await driver.events("post", count: 100)
             #expect(events.ended, "the stream ends after the response: \(events)")
             // 2025-11-25: a priming event (id, no data) first.
             let priming = try #require(events.events.first)
@@ -30,7 +30,7 @@ struct MCPStreamingTests {
             // A client that accepts only event streams gets one.
             let sseOnly = try await driver.open("sse-only", "POST", server.mcp, headers: MCPMessages.headers(session: session, ["accept": "text/event-stream"]), body: MCPMessages.request(9, "ping"))
             #expect(sseOnly.headers["content-type"] == "text/event-stream", "\(sseOnly)")
-            let pong = try await driver.events("sse-only", count: 2)
+            let pong = try await driver.events("sse-only", count: 100)
             #expect(pong.messages.last?["id"] == 9 && pong.ended, "\(pong)")
         }
     }
@@ -41,7 +41,7 @@ struct MCPStreamingTests {
                 let session = try await driver.initialize(server, version: version)
                 _ = try await driver.open("post-\(version)", "POST", server.mcp, headers: MCPMessages.headers(session: session, version: version),
                                           body: MCPMessages.call(2, "count_slowly", ["steps": 1], progressToken: 5))
-                let answer = try await driver.events("post-\(version)", count: 3)
+                let answer = try await driver.events("post-\(version)", count: 100)
                 #expect(answer.ended, "\(answer)")
                 #expect((answer.events.first?.data ?? "").isEmpty == primed, "\(version): \(answer)")
                 #expect(answer.messages.count == 2, "\(version): \(answer)")
@@ -210,7 +210,7 @@ struct MCPStreamingTests {
             let stream = try await driver.open("post", "POST", server.mcp, headers: MCPMessages.headers(session: session),
                                                body: MCPMessages.call(3, "count_slowly", ["steps": 2], progressToken: 1), http2: true)
             #expect(stream.httpVersion == "HTTP/2" && stream.headers["content-type"] == "text/event-stream", "\(stream)")
-            let events = try await driver.events("post", count: 4)
+            let events = try await driver.events("post", count: 100)
             #expect(events.ended && events.messages.last?["id"] == 3, "\(events)")
         }
     }
