@@ -292,16 +292,22 @@ struct MCPStreamableHTTPTests {
     @Test func sessionsAreBoundedAndIdleOnesExpire() async throws {
         try await withMCPServer(configure: {
             $0.maximumSessions = 3
-            // Long enough that three initializes on a loaded machine finish before the first expires.
+            // Well above how long an initialize plus a GET can take on a loaded machine.
             $0.sessionIdleTimeout = .seconds(3)
             $0.keepAliveInterval = .milliseconds(200)
         }) { server, driver in
             var sessions: [String] = []
-            for _ in 0..<3 { sessions.append(try await driver.initialize(server)) }
+            for index in 0..<3 {
+                let session = try await driver.initialize(server)
+                sessions.append(session)
+                // An open stream keeps a session from going idle, however slow this machine is.
+                _ = try await driver.open("hold-\(index)", "GET", server.mcp, headers: MCPMessages.headers(session: session))
+            }
             let refused = try await driver.request("POST", server.mcp, headers: MCPMessages.standard, body: MCPMessages.initialize())
             #expect(refused.status == 503, "\(refused)")
             #expect(refused.headers["retry-after"] != nil)
             // Idle sessions expire: their ids get 404 and their places free up.
+            for index in 0..<3 { try await driver.close("hold-\(index)") }
             let activity = await server.waitForActivity { $0.sessions == 0 }
             #expect(activity.sessions == 0, "\(activity)")
             let expired = try await driver.post(server, session: sessions[0], MCPMessages.request(2, "ping"))
