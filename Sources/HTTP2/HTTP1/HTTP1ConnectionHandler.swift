@@ -80,13 +80,13 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             let headerBytes = head.headers.reduce(head.uri.utf8.count) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
             keepAlive = head.isKeepAlive && !shuttingDown
             if headerBytes > limits.maximumHeaderBytes {
-                refuse(head, 431, "the request's header fields exceed \(limits.maximumHeaderBytes) bytes; send fewer or smaller headers")
+                refuse(head, 431, LimitMessage.headersTooLarge(limits.maximumHeaderBytes))
                 return
             }
             let path = HTTPRequest.split(target: head.uri).path
             let limit = responder.bodyLimit(HTTPMethod(head.method.rawValue), path)
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
-                refuse(head, 413, Self.tooLarge(limit))
+                refuse(head, 413, LimitMessage.bodyTooLarge(limit))
                 return
             }
             state = .receiving(head: head, body: [], limit: limit)
@@ -98,7 +98,7 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         case .body(let chunk):
             guard case .receiving(let head, var body, let limit) = state else { return }
             guard body.count + chunk.readableBytes <= limit else {
-                refuse(head, 413, Self.tooLarge(limit))
+                refuse(head, 413, LimitMessage.bodyTooLarge(limit))
                 return
             }
             state = .responding  // drop the reference so appending does not copy
@@ -441,7 +441,7 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             if let written { written.whenComplete { _ in bound.value.context?.close(promise: nil) } } else { context.close(promise: nil) }
             return
         }
-        let closeOutput = {
+        let closeOutput: @Sendable () -> Void = {
             guard let context = bound.value.context else { return }
             let promise = context.eventLoop.makePromise(of: Void.self)
             promise.futureResult.whenFailure { _ in bound.value.context?.close(promise: nil) }
@@ -478,9 +478,6 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         for waiter in waiters { waiter.resume(throwing: ResponseStreamClosed()) }
     }
 
-    private static func tooLarge(_ limit: Int) -> String {
-        "the request body exceeds the limit of \(limit) bytes for this endpoint; send a smaller body"
-    }
 
     struct BodyWriter: ResponseBodyWriter {
         let handler: NIOLoopBound<HTTP1ConnectionHandler>

@@ -156,7 +156,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         guard let stream = streams[streamID] else { return true }
         stream.headerBytes += name.utf8.count + value.utf8.count + 32
         if stream.headerBytes > limits.maximumHeaderBytes {
-            stream.rejection = (431, "the request's header fields exceed \(limits.maximumHeaderBytes) bytes; send fewer or smaller headers")
+            stream.rejection = (431, LimitMessage.headersTooLarge(limits.maximumHeaderBytes))
             stream.headers = HTTPHeaders()
             return true
         }
@@ -180,7 +180,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         let (path, _) = HTTPRequest.split(target: stream.path)
         stream.bodyLimit = responder.bodyLimit(HTTPMethod(stream.method), path)
         if let length = stream.headers["content-length"].flatMap(Int.init), length > stream.bodyLimit {
-            reject(streamID, 413, Self.tooLarge(stream.bodyLimit))
+            reject(streamID, 413, LimitMessage.bodyTooLarge(stream.bodyLimit))
             return
         }
         if endStream { dispatch(stream) }
@@ -189,7 +189,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     func streamData(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let stream = streams[streamID], stream.rejection == nil, !stream.responded else { return true }
         guard stream.body.count + bytes.count <= stream.bodyLimit else {
-            reject(streamID, 413, Self.tooLarge(stream.bodyLimit))
+            reject(streamID, 413, LimitMessage.bodyTooLarge(stream.bodyLimit))
             return true
         }
         stream.body.append(contentsOf: bytes)
@@ -489,9 +489,6 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         streams.removeAll()
     }
 
-    private static func tooLarge(_ limit: Int) -> String {
-        "the request body exceeds the limit of \(limit) bytes for this endpoint; send a smaller body"
-    }
 
     /// Hands streamed chunks to the event loop and waits while the client is not reading.
     struct BodyWriter: ResponseBodyWriter {

@@ -61,3 +61,15 @@ public struct HTTPServerConfiguration: Sendable {
         self.eventLoopThreads = eventLoopThreads
     }
 }
+
+/// The messages both protocol handlers send when a request breaks a limit, so HTTP/1.1 and HTTP/2
+/// clients read the same words.
+enum LimitMessage {
+    static func headersTooLarge(_ limit: Int) -> String {
+        "the request's header fields exceed \(limit) bytes; send fewer or smaller headers"
+    }
+
+    static func bodyTooLarge(_ limit: Int) -> String {
+        "the request body exceeds the limit of \(limit) bytes for this endpoint; send a smaller body"
+    }
+}
