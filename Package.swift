@@ -35,10 +35,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Crypto", dependencies: ["CSodium"], swiftSettings: strict),
+        // JSON values, a strict parser and a compact writer: MCP messages, OAuth documents, stored records.
+        .target(name: "JSON", swiftSettings: strict),
         .target(
             name: "HTTP2",
             dependencies: [
-                "CNGHTTP2",
+                "CNGHTTP2", "JSON",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -51,7 +53,7 @@ let package = Package(
         // The domain: credentials, tenancy, MCP, REST, webhooks, written against the layers above.
         .target(
             name: "Hermes",
-            dependencies: ["Store", "Crypto", "HTTP2", "Platforms", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Store", "Crypto", "JSON", "HTTP2", "Platforms", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 
@@ -77,7 +79,7 @@ let package = Package(
             exclude: ["Clients"],
             swiftSettings: strict
         ),
-        .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto"], exclude: ["Clients"], swiftSettings: strict),
+        .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto", "JSON"], exclude: ["Clients"], swiftSettings: strict),
         .testTarget(
             name: "HermesApplianceTests",
             dependencies: ["HermesAppliance", "Store"],

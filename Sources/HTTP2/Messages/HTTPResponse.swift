@@ -1,3 +1,4 @@
+import JSON
 /// Writes a streamed response body. `write` suspends while the client is not reading (HTTP/2 flow control,
 /// HTTP/1.1 socket writability), so a slow reader never makes the server buffer without bound; it throws
 /// once the client has gone or the server is shutting down.
@@ -42,7 +43,7 @@ public struct HTTPResponse: Sendable {
 
     /// A JSON error body `{"error":{"status":…,"message":"…"}}` with a message a person can act on.
     public static func error(_ status: Int, _ message: String, headers extra: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
-        var response = json(Array("{\"error\":{\"status\":\(status),\"message\":\(JSONString.quote(message))}}".utf8), status: status)
+        var response = json(Array("{\"error\":{\"status\":\(status),\"message\":\(JSONWriter.quote(message))}}".utf8), status: status)
         for (name, value) in extra { response.headers.add(name, value) }
         return response
     }
@@ -61,30 +62,4 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "HTTP \(status): \(message)" }
-}
-
-enum JSONString {
-    /// A JSON string literal for `text`.
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-}
-
-private extension String {
-    init(format value: UInt32) {
-        let hex = String(value, radix: 16)
-        self = "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-    }
 }

@@ -1,3 +1,4 @@
+import JSON
 /// A JSON-RPC request id: a string or an integer (MCP forbids null).
 public enum JSONRPCID: Sendable, Hashable, CustomStringConvertible {
     case string(String)

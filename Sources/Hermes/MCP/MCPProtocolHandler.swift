@@ -1,3 +1,4 @@
+import JSON
 /// Where the messages a request produces before its answer (progress, log messages) go.
 typealias MessageSink = @Sendable (JSONValue) -> Void
 

@@ -1,3 +1,4 @@
+import JSON
 /// Server-sent event framing (`text/event-stream`).
 enum ServerSentEvents {
     /// `id: …` (when given), `event: …`, one `data:` line (JSON from ``JSONWriter`` has no line breaks), blank line.

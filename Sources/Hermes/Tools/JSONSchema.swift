@@ -1,3 +1,4 @@
+public import JSON
 /// A JSON Schema (the subset tools use), compiled once and checked against tool arguments.
 ///
 /// No JSON Schema validator is among the packages this project builds on, so this one checks exactly the

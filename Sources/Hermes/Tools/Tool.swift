@@ -1,3 +1,4 @@
+public import JSON
 /// A tool: what the client sees in `tools/list`, and the code that runs on `tools/call`.
 public struct Tool: Sendable {
     /// Unique name, e.g. `whoami` (letters, digits, `_`, `-`, `.`; 1 to 128 characters).

@@ -1,3 +1,4 @@
+public import JSON
 /// The one way to run a tool: MCP's `tools/call`, REST's tool endpoint and tests all go through it.
 ///
 /// ```swift

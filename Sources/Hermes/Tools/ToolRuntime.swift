@@ -1,3 +1,4 @@
+public import JSON
 public import Logging
 
 /// Runs tools from a registry: the daemon's ``ToolCaller``.

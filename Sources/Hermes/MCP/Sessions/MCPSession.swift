@@ -1,3 +1,4 @@
+import JSON
 import Synchronization
 
 /// What an open server-sent-event stream is handed: an event to write, or a keep-alive comment.

@@ -1,3 +1,4 @@
+import JSON
 import HTTP2
 
 /// MCP's legacy HTTP+SSE transport (protocol 2024-11-05), still used by older clients.

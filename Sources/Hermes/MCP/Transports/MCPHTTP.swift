@@ -1,3 +1,4 @@
+import JSON
 import HTTP2
 
 /// HTTP pieces both MCP transports share: error bodies, content negotiation, event-stream responses.

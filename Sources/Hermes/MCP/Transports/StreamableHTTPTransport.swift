@@ -1,3 +1,4 @@
+import JSON
 import HTTP2
 
 /// MCP Streamable HTTP at `/mcp` (protocol revisions 2025-03-26 and later).

@@ -3,6 +3,14 @@
 /// The output never contains a raw line break (they are escaped inside strings), so one message fits on
 /// one server-sent-event `data:` line.
 public enum JSONWriter {
+    /// `text` as a JSON string literal, quotes included.
+    public static func quote(_ text: String) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 2)
+        writeString(text, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
     public static func encode(_ value: JSONValue) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
@@ -62,7 +70,8 @@ public enum JSONWriter {
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
-    static func writeString(_ text: String, into out: inout [UInt8]) {
+    /// Appends `text` as a JSON string literal (quotes included).
+    public static func writeString(_ text: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { utf8 in
