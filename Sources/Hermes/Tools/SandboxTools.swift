@@ -1,4 +1,4 @@
-public import JSON
+import JSON
 import Foundation
 public import Store
 

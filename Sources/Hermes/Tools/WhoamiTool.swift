@@ -1,4 +1,4 @@
-public import JSON
+import JSON
 /// `whoami`: who is calling, in which mode, on which plan. Needs nothing but the caller.
 public enum WhoamiTool {
     public static func make() throws(JSONSchemaError) -> Tool {
