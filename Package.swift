@@ -50,17 +50,29 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Platforms", dependencies: ["CCurl"], swiftSettings: strict),
+        // Customers, API keys, plans, usage metering and audit logs, on the store.
+        .target(
+            name: "Tenancy",
+            dependencies: ["Store", "Crypto", "JSON", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // The OAuth 2.1 authorization server (metadata, registration, consent, tokens) on the router.
+        .target(
+            name: "OAuth",
+            dependencies: ["Tenancy", "Store", "Crypto", "JSON", "HTTP2", "Platforms", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // The domain: credentials, tenancy, MCP, REST, webhooks, written against the layers above.
         .target(
             name: "Hermes",
-            dependencies: ["Store", "Crypto", "JSON", "HTTP2", "Platforms", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Store", "Crypto", "JSON", "HTTP2", "Platforms", "Tenancy", "OAuth", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 
         .executableTarget(
             name: "HermesAppliance",
             dependencies: [
-                "Hermes", "Store", "Crypto", "HTTP2", "Platforms",
+                "Hermes", "Store", "Crypto", "HTTP2", "Platforms", "Tenancy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -72,6 +84,13 @@ let package = Package(
         .executableTarget(name: "HermesBenchmarks", dependencies: ["Store", "Crypto"], swiftSettings: strict),
 
         .testTarget(name: "StoreTests", dependencies: ["Store", "StoreCrashProbe", "CLMDB"], swiftSettings: strict),
+        .testTarget(name: "TenancyTests", dependencies: ["Tenancy", "Store", "Crypto"], swiftSettings: strict),
+        .testTarget(
+            name: "OAuthTests",
+            dependencies: ["OAuth", "Tenancy", "Store", "Crypto", "JSON", "HTTP2", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Clients"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
         .testTarget(
             name: "HTTP2Tests",

@@ -1,7 +1,7 @@
 import CSodium
 
 /// Hex encoding through libsodium, whose decoder and encoder run in time independent of the data.
-enum Hex {
+public enum Hex {
     /// Lowercase hex of `bytes`.
     static func encode(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         guard let input = bytes.baseAddress, bytes.count > 0 else { return "" }
@@ -13,12 +13,13 @@ enum Hex {
         }
     }
 
-    static func encode(_ bytes: [UInt8]) -> String {
+    /// Lowercase hex of `bytes`.
+    public static func encode(_ bytes: [UInt8]) -> String {
         bytes.withUnsafeBufferPointer { encode($0) }
     }
 
     /// Decodes hex digits (either case) of even length; `nil` for anything else, including separators.
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         var text = text
         return text.withUTF8 { decode($0) }
     }

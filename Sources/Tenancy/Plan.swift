@@ -1,0 +1,41 @@
+/// What a customer's plan allows: monthly tool calls, request rate, platforms and audit-log retention.
+///
+/// The table lives in code so that every daemon of a version enforces the same limits; change it with a
+/// release, not per host.
+public struct Plan: Sendable, Hashable {
+    public let name: String
+    /// Tool calls per calendar month (UTC).
+    public let monthlyToolCalls: Int
+    /// Authenticated requests per minute (a token bucket: bursts up to this many, refilled evenly).
+    public let requestsPerMinute: Int
+    /// Platforms the plan may use; nil means all of them.
+    public let platforms: Set<String>?
+    /// Days an audit record is kept before the sweeper deletes it.
+    public let auditRetentionDays: Int
+
+    public init(name: String, monthlyToolCalls: Int, requestsPerMinute: Int, platforms: Set<String>?, auditRetentionDays: Int) {
+        self.name = name
+        self.monthlyToolCalls = monthlyToolCalls
+        self.requestsPerMinute = requestsPerMinute
+        self.platforms = platforms
+        self.auditRetentionDays = auditRetentionDays
+    }
+
+    public static let free = Plan(name: "free", monthlyToolCalls: 500, requestsPerMinute: 30, platforms: ["telegram", "discord", "obsidian"], auditRetentionDays: 7)
+    public static let starter = Plan(name: "starter", monthlyToolCalls: 5_000, requestsPerMinute: 120, platforms: ["whatsapp", "telegram", "discord", "obsidian"], auditRetentionDays: 30)
+    public static let growth = Plan(name: "growth", monthlyToolCalls: 50_000, requestsPerMinute: 600, platforms: nil, auditRetentionDays: 90)
+    public static let enterprise = Plan(name: "enterprise", monthlyToolCalls: 1_000_000, requestsPerMinute: 3_000, platforms: nil, auditRetentionDays: 365)
+
+    /// Every plan, cheapest first.
+    public static let all: [Plan] = [free, starter, growth, enterprise]
+
+    /// The plan with this name, or nil.
+    public static func named(_ name: String) -> Plan? { all.first { $0.name == name } }
+
+    /// The plan with this name; an unknown name (a record written by a newer version) gets the free plan's
+    /// limits rather than none.
+    public static func limits(for name: String) -> Plan { named(name) ?? free }
+
+    /// Whether the plan may use `platform`.
+    public func allows(platform: String) -> Bool { platforms?.contains(platform) ?? true }
+}

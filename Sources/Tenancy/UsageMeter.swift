@@ -1,0 +1,211 @@
+public import Logging
+public import Store
+import Synchronization
+
+/// Counts tool calls per customer, month (UTC) and tool, enforces monthly quotas and per-minute request
+/// rates.
+///
+/// Counting happens in memory and is written to the `usage` keyspace in one transaction per flush
+/// (every second while serving, and on shutdown), so metering adds no disk write to a request; a crash
+/// loses at most the last second of counts, never a customer's data. Rates are token buckets in memory:
+/// they guard the process they run in, as the Redis counters of the old service did.
+public final class UsageMeter: Sendable {
+    public let store: Store
+    let logger: Logger
+    private let state = Mutex(State())
+
+    /// How long stored monthly counters are kept.
+    static let retentionDays: Int64 = 400
+
+    struct Period: Hashable {
+        var customerID: String
+        var month: String
+    }
+
+    struct Counts {
+        /// Per tool: what the store held when loaded plus everything counted since.
+        var perTool: [String: Int] = [:]
+        var total = 0
+        /// Per tool: counted but not yet written.
+        var pending: [String: Int] = [:]
+    }
+
+    struct Bucket {
+        var tokens: Double
+        var updated: Int64
+    }
+
+    struct State {
+        var periods: [Period: Counts] = [:]
+        var buckets: [String: Bucket] = [:]
+    }
+
+    static let usage = Keyspace<String, [UInt8]>(.usage)
+
+    public init(store: Store, logger: Logger = Logger(label: "hermes.usage")) {
+        self.store = store
+        self.logger = logger
+    }
+
+    // MARK: Rate
+
+    /// Takes one request from the customer's per-minute budget.
+    public func admitRequest(customerID: String, plan: Plan) -> LimitDecision {
+        let now = store.clock.now().millisecondsSince1970
+        let capacity = Double(plan.requestsPerMinute)
+        let perMillisecond = capacity / 60_000
+        return state.withLock { state in
+            var bucket = state.buckets[customerID] ?? Bucket(tokens: capacity, updated: now)
+            bucket.tokens = min(capacity, bucket.tokens + Double(max(0, now - bucket.updated)) * perMillisecond)
+            bucket.updated = now
+            defer { state.buckets[customerID] = bucket }
+            if bucket.tokens >= 1 {
+                bucket.tokens -= 1
+                return .allowed
+            }
+            let wait = Int(((1 - bucket.tokens) / perMillisecond / 1000).rounded(.up))
+            return .refused(LimitExceeded(
+                limit: .requestsPerMinute, retryAfterSeconds: max(1, wait),
+                message: "too many requests: the \(plan.name) plan allows \(plan.requestsPerMinute) requests per minute; retry in \(max(1, wait)) s or move to a larger plan"
+            ))
+        }
+    }
+
+    // MARK: Quota
+
+    /// Counts one call of `tool` against the customer's monthly quota, or refuses it when the quota is used up.
+    public func admitToolCall(customerID: String, plan: Plan, tool: String) throws -> LimitDecision {
+        let now = store.clock.now()
+        let day = CalendarDay(now)
+        let period = Period(customerID: customerID, month: day.monthText)
+        try load(period)
+        return state.withLock { state in
+            var counts = state.periods[period] ?? Counts()
+            guard counts.total < plan.monthlyToolCalls else {
+                let seconds = Int((day.startOfNextMonth.millisecondsSince1970 - now.millisecondsSince1970 + 999) / 1000)
+                return .refused(LimitExceeded(
+                    limit: .monthlyToolCalls, retryAfterSeconds: max(1, seconds),
+                    message: "monthly quota used up: the \(plan.name) plan allows \(plan.monthlyToolCalls) tool calls per month and \(counts.total) were made in \(day.monthText); it resets at the start of next month (UTC), or move to a larger plan"
+                ))
+            }
+            counts.total += 1
+            counts.perTool[tool, default: 0] += 1
+            counts.pending[tool, default: 0] += 1
+            state.periods[period] = counts
+            return .allowed
+        }
+    }
+
+    /// The customer's usage in the month containing `moment` (default now).
+    public func usage(customerID: String, at moment: Timestamp? = nil) throws -> MonthlyUsage {
+        let month = CalendarDay(moment ?? store.clock.now()).monthText
+        let period = Period(customerID: customerID, month: month)
+        try load(period)
+        let counts = state.withLock { $0.periods[period] ?? Counts() }
+        return MonthlyUsage(month: month, toolCalls: counts.total, perTool: counts.perTool)
+    }
+
+    /// Loads a period's stored counters once, outside the lock.
+    private func load(_ period: Period) throws {
+        if state.withLock({ $0.periods[period] != nil }) { return }
+        let stored = try store.read { try $0.scan(Self.usage, prefix: Array(Self.prefix(period).utf8)) }
+        var counts = Counts()
+        for entry in stored {
+            let tool = String(entry.key.dropFirst(period.customerID.count + period.month.count + 2))
+            let value = Self.decodeCount(entry.value)
+            counts.perTool[tool] = value
+            counts.total += value
+        }
+        state.withLock { state in
+            if state.periods[period] == nil { state.periods[period] = counts }
+        }
+    }
+
+    // MARK: Persisting
+
+    /// Writes every pending count (non-blocking for callers: counting goes on while it runs).
+    public func flush() async throws {
+        let pending: [(Period, [String: Int])] = state.withLock { state in
+            var taken: [(Period, [String: Int])] = []
+            for (period, counts) in state.periods where !counts.pending.isEmpty {
+                taken.append((period, counts.pending))
+                state.periods[period]?.pending = [:]
+            }
+            return taken
+        }
+        guard !pending.isEmpty else { return }
+        let deadline = store.clock.now().adding(seconds: Self.retentionDays * 86_400)
+        do {
+            try await store.write { transaction in
+                for (period, tools) in pending {
+                    for (tool, delta) in tools {
+                        let key = Self.prefix(period) + tool
+                        let current = try transaction.get(Self.usage, key).map(Self.decodeCount) ?? 0
+                        try transaction.put(Self.usage, key, Self.encodeCount(current + delta), expiresAt: deadline)
+                    }
+                }
+            }
+        } catch {
+            // Put the counts back so the next flush writes them.
+            state.withLock { state in
+                for (period, tools) in pending {
+                    for (tool, delta) in tools { state.periods[period]?.pending[tool, default: 0] += delta }
+                }
+            }
+            throw error
+        }
+    }
+
+    /// Flushes every `interval` until cancelled, then once more.
+    public func run(interval: Duration = .seconds(1)) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            await flushLogging()
+        }
+        await flushLogging()
+    }
+
+    private func flushLogging() async {
+        do {
+            try await flush()
+        } catch {
+            logger.error("writing usage counters failed; they are kept and retried", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static func prefix(_ period: Period) -> String { "\(period.customerID):\(period.month):" }
+
+    static func encodeCount(_ count: Int) -> [UInt8] { withUnsafeBytes(of: UInt64(count).bigEndian) { Array($0) } }
+
+    static func decodeCount(_ bytes: [UInt8]) -> Int {
+        guard bytes.count == 8 else { return 0 }
+        return Int(bytes.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+    }
+}
+
+/// Whether a request or tool call may go ahead.
+public enum LimitDecision: Sendable, Equatable {
+    case allowed
+    case refused(LimitExceeded)
+}
+
+/// A limit that was hit: answered with 429, `Retry-After` and the message.
+public struct LimitExceeded: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Limit: String, Sendable {
+        case requestsPerMinute = "requests_per_minute"
+        case monthlyToolCalls = "monthly_tool_calls"
+    }
+
+    public var limit: Limit
+    public var retryAfterSeconds: Int
+    public var message: String
+
+    public var description: String { message }
+}
+
+/// A customer's tool calls in one month.
+public struct MonthlyUsage: Sendable, Equatable {
+    public var month: String
+    public var toolCalls: Int
+    public var perTool: [String: Int]
+}
