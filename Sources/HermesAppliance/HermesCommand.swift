@@ -13,7 +13,7 @@ struct HermesCommand: AsyncParsableCommand {
             environment variables named in each command's --help.
             """,
         version: HermesVersion.current,
-        subcommands: [ServeCommand.self, BackupCommand.self, KeysCommand.self, VersionCommand.self],
+        subcommands: [ServeCommand.self, CustomersCommand.self, BackupCommand.self, KeysCommand.self, VersionCommand.self],
         defaultSubcommand: nil
     )
 }

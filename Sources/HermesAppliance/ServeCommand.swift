@@ -7,6 +7,7 @@ import Logging
 import Platforms
 import ServiceLifecycle
 import Store
+import Tenancy
 
 /// `hermes serve`: runs the daemon until SIGTERM or SIGINT.
 struct ServeCommand: AsyncParsableCommand {
@@ -26,6 +27,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key for --tls-cert. Env: HERMES_TLS_KEY.", valueName: "file"))
     var tlsKey: String?
+
+    @Option(name: .customLong("public-url"), help: ArgumentHelp("The URL clients reach this server at (https://hermes.example.com): the OAuth issuer and the resource MCP tokens are for. Env: HERMES_PUBLIC_URL. Default: http://<host>:<port>.", valueName: "url"))
+    var publicURL: String?
 
     @Option(help: ArgumentHelp("Event-loop threads serving HTTP. Env: HERMES_THREADS. Default: one per core.", valueName: "count"))
     var threads: Int?
@@ -68,12 +72,34 @@ struct ServeCommand: AsyncParsableCommand {
             "lib.curl": "\(CurlLibrary.version)",
         ])
 
+        let resource = ProtectedResource(publicURL: try resolvedPublicURL(variables, host: host, port: port))
+        let directory = CustomerDirectory(store: store)
+        let meter = UsageMeter(store: store, logger: logger)
+        let singleUser = StaticAPIKeyAuthenticator(
+            apiKey: variables["MCP_API_KEY"],
+            customer: Customer(id: "single-user", kind: .singleUser, plan: "single-user", displayName: "single user", credentials: EnvironmentCredentials(variables))
+        )
+        if try directory.hasCustomers() {
+            let count = try directory.list().count
+            logger.info("serving customers: requests need a customer API key or an OAuth token", metadata: ["customers": "\(count)"])
+        } else if !singleUser.isConfigured {
+            logger.warning("MCP_API_KEY is not set and no customer exists: /mcp, /sse and /api refuse every request until one of them is (`hermes customers create`)")
+        }
+        let authenticator = TenantAuthenticator(
+            directory: directory, meter: meter, tokens: nil, singleUser: singleUser,
+            resource: resource, credentials: CredentialVault(store: store, keyRing: keyRing)
+        )
+        let mcpConfiguration = MCPConfiguration.fromEnvironment(variables)
+
         var router = Router()
         HealthEndpoint(store: store).register(in: &router)
-        let mcpAuthenticator = StaticAPIKeyAuthenticator.fromEnvironment(variables)
-        if !mcpAuthenticator.isConfigured { logger.warning("MCP_API_KEY is not set: /mcp and /sse refuse every request until it is") }
         let tools = ToolRuntime(registry: try BuiltinTools.registry(store: store), logger: logger)
-        MCPEndpoint(tools: tools, authenticator: mcpAuthenticator, configuration: .fromEnvironment(variables), logger: logger).register(in: &router)
+        MCPEndpoint(
+            tools: tools, authenticator: authenticator, admission: MeteredToolCalls(meter: meter),
+            configuration: mcpConfiguration, logger: logger
+        ).register(in: &router)
+        router.use(AccessGate(allowedOrigins: mcpConfiguration.allowedOrigins, authenticator: authenticator, style: .plain, logger: logger), on: ["/api"])
+        UsageEndpoint(meter: meter).register(in: &router)
         let server = HTTPServer(
             configuration: HTTPServerConfiguration(
                 host: host, port: port, tls: try tlsConfiguration(variables),
@@ -90,12 +116,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
 
         let group = ServiceGroup(
-            services: [SweeperService(store: store), HTTPServerService(server: server)],
+            services: [SweeperService(store: store), UsageMeterService(meter: meter), HTTPServerService(server: server), ReadinessAnnouncer(logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger
         )
-        logger.info("hermes ready")
         do {
             try await group.run()
         } catch {
@@ -115,6 +140,18 @@ struct ServeCommand: AsyncParsableCommand {
         case (let certificate?, let key?): return .init(certificateChainPath: certificate, privateKeyPath: key)
         default: throw ValidationError("--tls-cert and --tls-key go together: give both PEM files, or neither for plain HTTP")
         }
+    }
+
+    func resolvedPublicURL(_ variables: [String: String], host: String, port: Int) throws -> String {
+        guard let text = publicURL ?? variables["HERMES_PUBLIC_URL"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+            let shownHost = host.contains(":") ? "[\(host)]" : host
+            return "http://\(shownHost):\(port)"
+        }
+        let lowered = text.lowercased()
+        guard lowered.hasPrefix("https://") || lowered.hasPrefix("http://"), !text.contains("?"), !text.contains("#"), text.count > 8 else {
+            throw ValidationError("--public-url/HERMES_PUBLIC_URL must be an http(s) URL without query or fragment, such as https://hermes.example.com, not '\(text)'")
+        }
+        return text
     }
 
     static func positiveInteger(_ text: String?, name: String) throws -> Int? {
@@ -137,6 +174,43 @@ struct HTTPServerService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         await server.shutdown()
+    }
+}
+
+/// Logs "hermes ready" once the service group's signal handlers are in place, so a supervisor (or a test)
+/// that signals the daemon as soon as it reads the line always gets a graceful shutdown.
+///
+/// The group registers its SIGTERM and SIGINT sources with libdispatch, which installs the actual handlers
+/// asynchronously; until then a signal would still take its default action.
+struct ReadinessAnnouncer: Service {
+    let logger: Logger
+
+    func run() async throws {
+        for _ in 0..<2_000 where !Self.shutdownSignalsAreHandled() {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        logger.info("hermes ready")
+        try? await gracefulShutdown()
+    }
+
+    static func shutdownSignalsAreHandled() -> Bool {
+        [SIGTERM, SIGINT].allSatisfy { signal in
+            var current = sigaction()
+            sigaction(signal, nil, &current)
+            return unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) != unsafeBitCast(SIG_DFL, to: Int.self)
+        }
+    }
+}
+
+/// Writes usage counters every second; once more on shutdown.
+struct UsageMeterService: Service {
+    let meter: UsageMeter
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await meter.run()
+        }
+        try? await meter.flush()
     }
 }
 

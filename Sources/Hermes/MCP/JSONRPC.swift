@@ -57,6 +57,8 @@ enum JSONRPCErrorCode {
     static let requestCancelled: Int64 = -32800
     /// A server-side limit was reached (too many requests in flight in one session).
     static let serverBusy: Int64 = -32000
+    /// A plan limit was reached (requests per minute, monthly tool calls); the HTTP status is 429.
+    static let limitExceeded: Int64 = -32029
 }
 
 /// Reading and writing JSON-RPC 2.0 envelopes.

@@ -41,23 +41,27 @@ public import Logging
 /// ```
 ///
 /// Routes: `POST`/`GET`/`DELETE /mcp` (Streamable HTTP, see ``StreamableHTTPTransport``), `GET /sse` and
-/// `POST /messages` (legacy SSE). Every request to them first passes ``MCPGate``: origin check, CORS,
+/// `POST /messages` (legacy SSE). Every request to them first passes ``AccessGate``: origin check, CORS,
 /// authentication.
 public struct MCPEndpoint: Sendable {
     public let configuration: MCPConfiguration
     let sessions: SessionRegistry
     let streamable: StreamableHTTPTransport
     let legacy: LegacySSETransport
-    let gate: MCPGate
+    let gate: AccessGate
 
-    public init(tools: any ToolCaller, authenticator: any CallerAuthenticator, configuration: MCPConfiguration = MCPConfiguration(), logger: Logger) {
+    /// `admission` checks each `tools/call` against the caller's limits before it runs (429 when refused).
+    public init(
+        tools: any ToolCaller, authenticator: any CallerAuthenticator, admission: any ToolCallAdmission = UnlimitedToolCalls(),
+        configuration: MCPConfiguration = MCPConfiguration(), logger: Logger
+    ) {
         self.configuration = configuration
         let sessions = SessionRegistry(configuration: configuration, logger: logger)
-        let handler = MCPProtocolHandler(tools: tools, pageSize: configuration.toolsPageSize)
+        let handler = MCPProtocolHandler(tools: tools, pageSize: configuration.toolsPageSize, admission: admission)
         self.sessions = sessions
         streamable = StreamableHTTPTransport(sessions: sessions, handler: handler)
         legacy = LegacySSETransport(sessions: sessions, handler: handler)
-        gate = MCPGate(allowedOrigins: configuration.allowedOrigins, authenticator: authenticator, logger: logger)
+        gate = AccessGate(allowedOrigins: configuration.allowedOrigins, authenticator: authenticator, style: .jsonRPC, logger: logger)
     }
 
     /// Adds the MCP routes and their gate to `router`.

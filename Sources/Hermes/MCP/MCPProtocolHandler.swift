@@ -1,3 +1,4 @@
+import Tenancy
 import JSON
 /// Where the messages a request produces before its answer (progress, log messages) go.
 typealias MessageSink = @Sendable (JSONValue) -> Void
@@ -7,6 +8,7 @@ typealias MessageSink = @Sendable (JSONValue) -> Void
 struct MCPProtocolHandler: Sendable {
     let tools: any ToolCaller
     let pageSize: Int
+    let admission: any ToolCallAdmission
 
     static let serverName = "hermes-appliance"
     static let instructions = "Hermes Appliance lets you send and read messages and posts on messaging and social platforms. Call whoami to see who you are acting for; the sandbox_* tools work without any platform."
@@ -27,6 +29,16 @@ struct MCPProtocolHandler: Sendable {
     }
 
     // MARK: Requests
+
+    /// The first `tools/call` among `requests` the caller's limits refuse, checked (and counted) before any
+    /// of them runs, so the transport can answer the POST with 429.
+    func refusedToolCall(_ requests: [(id: JSONRPCID, method: String, params: JSONObject?)], customer: Customer) -> (id: JSONRPCID, limit: LimitExceeded)? {
+        for request in requests where request.method == "tools/call" {
+            guard let name = request.params?["name"]?.stringValue else { continue }
+            if case .refused(let exceeded) = admission.admit(tool: name, customer: customer) { return (request.id, exceeded) }
+        }
+        return nil
+    }
 
     /// The response to one request, or nil when the client cancelled it (no response is due then).
     func respond(id: JSONRPCID, method: String, params: JSONObject?, session: MCPSession, sink: @escaping MessageSink) async -> JSONValue? {

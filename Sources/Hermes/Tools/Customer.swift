@@ -1,8 +1,9 @@
-/// Who a tool call runs for.
+/// Who a tool call runs for, and the only way a tool reaches platform credentials.
 ///
-/// Today the daemon runs in single-user mode: every authenticated caller is ``singleUser``. The tenancy
-/// work adds real customers (their id and plan come from the `customers` keyspace) without changing
-/// the tool runtime: tools read the customer from their invocation and never from anywhere else.
+/// A single-user daemon has one caller, ``singleUser``, whose credentials come from environment variables.
+/// A multi-customer daemon resolves every request to the customer behind its API key or OAuth token;
+/// ``credential(for:)`` then opens that customer's sealed credential and nobody else's (the vault binds each
+/// envelope to its customer and platform).
 public struct Customer: Sendable, Hashable, CustomStringConvertible {
     /// How the caller is known to the daemon.
     public enum Kind: String, Sendable, Hashable {
@@ -19,16 +20,79 @@ public struct Customer: Sendable, Hashable, CustomStringConvertible {
     public var plan: String
     /// A name to show people, when there is one.
     public var displayName: String?
+    /// Where this caller's platform credentials come from.
+    public let credentials: any CredentialSource
 
-    public init(id: String, kind: Kind, plan: String, displayName: String? = nil) {
+    public init(id: String, kind: Kind, plan: String, displayName: String? = nil, credentials: any CredentialSource = NoCredentials()) {
         self.id = id
         self.kind = kind
         self.plan = plan
         self.displayName = displayName
+        self.credentials = credentials
     }
 
-    /// The caller of a single-user daemon.
+    /// The caller of a single-user daemon, without platform credentials.
     public static let singleUser = Customer(id: "single-user", kind: .singleUser, plan: "single-user", displayName: "single user")
 
+    /// This caller's credential for `platform` (a token or a JSON blob of secrets), or nil if none is set.
+    public func credential(for platform: String) throws -> [UInt8]? {
+        try credentials.credential(customerID: id, platform: platform)
+    }
+
+    /// The platforms this caller has credentials for.
+    public func connectedPlatforms() throws -> [String] {
+        try credentials.platforms(customerID: id)
+    }
+
     public var description: String { "\(kind.rawValue):\(id)" }
+
+    public static func == (lhs: Customer, rhs: Customer) -> Bool {
+        lhs.id == rhs.id && lhs.kind == rhs.kind && lhs.plan == rhs.plan && lhs.displayName == rhs.displayName
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(kind)
+    }
+}
+
+/// Reads platform credentials for a customer.
+public protocol CredentialSource: Sendable {
+    func credential(customerID: String, platform: String) throws -> [UInt8]?
+    func platforms(customerID: String) throws -> [String]
+}
+
+/// No credentials at all (tests, and a single-user daemon whose environment names none).
+public struct NoCredentials: CredentialSource {
+    public init() {}
+    public func credential(customerID: String, platform: String) throws -> [UInt8]? { nil }
+    public func platforms(customerID: String) throws -> [String] { [] }
+}
+
+/// Single-user mode: credentials from environment variables, one per platform.
+public struct EnvironmentCredentials: CredentialSource {
+    /// The variable each platform's credential is read from.
+    public static let variables: [(platform: String, variable: String)] = [
+        ("whatsapp", "WHATSAPP_ACCESS_TOKEN"), ("instagram", "INSTAGRAM_ACCESS_TOKEN"), ("linkedin", "LINKEDIN_ACCESS_TOKEN"),
+        ("telegram", "TELEGRAM_BOT_TOKEN"), ("discord", "DISCORD_BOT_TOKEN"), ("x", "X_ACCESS_TOKEN"), ("obsidian", "OBSIDIAN_VAULT_PATH"),
+    ]
+
+    private let values: [String: [UInt8]]
+
+    public init(_ environment: [String: String]) {
+        var values: [String: [UInt8]] = [:]
+        for (platform, variable) in Self.variables {
+            if let value = environment[variable], !value.isEmpty { values[platform] = Array(value.utf8) }
+        }
+        self.values = values
+    }
+
+    public func credential(customerID: String, platform: String) throws -> [UInt8]? { values[platform] }
+    public func platforms(customerID: String) throws -> [String] { values.keys.sorted() }
+}
+
+extension CredentialVault: CredentialSource {
+    public func credential(customerID: String, platform: String) throws -> [UInt8]? {
+        try resolve(customerID: customerID, platform: platform)
+    }
 }

@@ -5,7 +5,7 @@ public enum WhoamiTool {
         try Tool(
             name: "whoami",
             title: "Who am I",
-            description: "Tells who is calling this server: the customer id, whether the server runs for a single user or for many customers, and the plan. Takes no arguments.",
+            description: "Tells who is calling this server: the customer id, whether the server runs for a single user or for many customers, and the plan, and which platforms have credentials. Takes no arguments.",
             inputSchema: ["type": "object", "properties": [:], "additionalProperties": false],
             outputSchema: [
                 "type": "object",
@@ -14,6 +14,7 @@ public enum WhoamiTool {
                     "mode": ["type": "string", "enum": ["single-user", "customer"]],
                     "plan": ["type": "string"],
                     "name": ["type": "string"],
+                    "platforms": ["type": "array", "items": ["type": "string"], "description": "platforms the caller has credentials for"],
                 ],
                 "required": ["customer", "mode", "plan"],
             ],
@@ -22,6 +23,7 @@ public enum WhoamiTool {
             let customer = invocation.customer
             var object: JSONObject = ["customer": .string(customer.id), "mode": .string(customer.kind.rawValue), "plan": .string(customer.plan)]
             if let name = customer.displayName { object["name"] = .string(name) }
+            object["platforms"] = .array(try customer.connectedPlatforms().map(JSONValue.string))
             return .structured(.object(object))
         }
     }

@@ -66,6 +66,9 @@ struct LegacySSETransport: Sendable {
                 return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "not a valid JSON-RPC 2.0 message: \(problem.reason)", id: problem.id)
             }
         }
+        if let refused = handler.refusedToolCall(requests, customer: customer) {
+            return MCPHTTP.limitExceeded(refused.limit, id: refused.id)
+        }
         if !requests.isEmpty {
             let handler = self.handler
             Task {

@@ -1,3 +1,4 @@
+import Tenancy
 import JSON
 import HTTP2
 
@@ -18,6 +19,11 @@ enum MCPHTTP {
     }
 
     static func accepted() -> HTTPResponse { HTTPResponse(status: 202) }
+
+    /// 429 with `Retry-After` and a JSON-RPC error naming the limit, for the request it refused.
+    static func limitExceeded(_ exceeded: LimitExceeded, id: JSONRPCID?) -> HTTPResponse {
+        jsonRPCError(status: 429, code: JSONRPCErrorCode.limitExceeded, exceeded.message, id: id, headers: ["retry-after": "\(exceeded.retryAfterSeconds)"])
+    }
 
     /// What the client's `Accept` header allows. No header allows everything.
     struct Accepts {

@@ -120,6 +120,9 @@ struct StreamableHTTPTransport: Sendable {
             }
         }
         if requests.isEmpty, invalid.isEmpty { return MCPHTTP.accepted() }
+        if let refused = handler.refusedToolCall(requests, customer: session.customer) {
+            return MCPHTTP.limitExceeded(refused.limit, id: refused.id)
+        }
 
         let wantsProgress = requests.contains { $0.params?["_meta"]?["progressToken"] != nil }
         if accepts.eventStream, !accepts.json || wantsProgress, let subscription = session.openAnswerStream() {

@@ -1,5 +1,6 @@
 import Crypto
 public import HTTP2
+public import Tenancy
 
 /// Decides who is calling from a request's credentials: the auth step every MCP request passes.
 ///
@@ -14,6 +15,10 @@ public enum AuthenticationOutcome: Sendable {
     case authenticated(Customer)
     /// Refused: answered with 401, `WWW-Authenticate: <challenge>` and `message`.
     case refused(challenge: String, message: String)
+    /// Known but not allowed (a disabled customer): answered with 403 and `message`.
+    case forbidden(customerID: String, message: String)
+    /// Over a rate limit: answered with 429, `Retry-After` and the limit's message.
+    case limited(customerID: String, LimitExceeded)
 }
 
 /// Single-user mode: one static key (`MCP_API_KEY`), sent as `Authorization: Bearer <key>` or
