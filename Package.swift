@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto", "JSON"], exclude: ["Clients"], swiftSettings: strict),
         .testTarget(
             name: "HermesApplianceTests",
-            dependencies: ["HermesAppliance", "Store"],
+            dependencies: ["HermesAppliance", "Hermes", "Store", "Crypto"],
             swiftSettings: strict
         ),
     ],

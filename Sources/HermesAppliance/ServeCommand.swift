@@ -72,7 +72,22 @@ struct ServeCommand: AsyncParsableCommand {
             "lib.curl": "\(CurlLibrary.version)",
         ])
 
-        let resource = ProtectedResource(publicURL: try resolvedPublicURL(variables, host: host, port: port))
+        let server = HTTPServer(
+            configuration: HTTPServerConfiguration(
+                host: host, port: port, tls: try tlsConfiguration(variables),
+                eventLoopThreads: try threads ?? Self.positiveInteger(variables["HERMES_THREADS"], name: "HERMES_THREADS")
+            ),
+            logger: logger
+        )
+        let boundPort: Int
+        do {
+            boundPort = try await server.bind()
+        } catch {
+            store.close()
+            throw ValidationError("cannot listen on \(host):\(port): \(error)")
+        }
+        let resource = ProtectedResource(publicURL: try resolvedPublicURL(variables, host: host, port: boundPort))
+        logger.info("public url", metadata: ["http.public_url": "\(resource.publicURL)"])
         let directory = CustomerDirectory(store: store)
         let meter = UsageMeter(store: store, logger: logger)
         let singleUser = StaticAPIKeyAuthenticator(
@@ -100,19 +115,11 @@ struct ServeCommand: AsyncParsableCommand {
         ).register(in: &router)
         router.use(AccessGate(allowedOrigins: mcpConfiguration.allowedOrigins, authenticator: authenticator, style: .plain, logger: logger), on: ["/api"])
         UsageEndpoint(meter: meter).register(in: &router)
-        let server = HTTPServer(
-            configuration: HTTPServerConfiguration(
-                host: host, port: port, tls: try tlsConfiguration(variables),
-                eventLoopThreads: try threads ?? Self.positiveInteger(variables["HERMES_THREADS"], name: "HERMES_THREADS")
-            ),
-            router: router,
-            logger: logger
-        )
         do {
-            try await server.start()
+            try await server.start(router: router)
         } catch {
             store.close()
-            throw ValidationError("cannot listen on \(host):\(port): \(error)")
+            throw ValidationError("cannot serve on \(host):\(port): \(error)")
         }
 
         let group = ServiceGroup(

@@ -16,7 +16,7 @@ import Synchronization
 /// ```
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
-    private let responder: Responder
+    private let responder: Mutex<Responder?>
     private let logger: Logger
     private let group: any EventLoopGroup
     private let state = Mutex(State())
@@ -28,10 +28,17 @@ public final class HTTPServer: Sendable {
         var refused = 0
     }
 
-    public init(configuration: HTTPServerConfiguration, router: Router, logger: Logger) {
+    public convenience init(configuration: HTTPServerConfiguration, router: Router, logger: Logger) {
+        self.init(configuration: configuration, logger: logger)
+        responder.withLock { $0 = Responder(router: router, limits: configuration.limits, logger: logger) }
+    }
+
+    /// A server whose routes are given later, to ``start(router:)``, once ``bind()`` has told the port
+    /// (for routes that must name the server's own URL when it listens on port 0).
+    public init(configuration: HTTPServerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        responder = Responder(router: router, limits: configuration.limits, logger: logger)
+        responder = Mutex(nil)
         if let threads = configuration.eventLoopThreads {
             group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         } else {
@@ -51,11 +58,26 @@ public final class HTTPServer: Sendable {
 
     /// Binds and starts accepting connections.
     public func start() async throws {
+        _ = try await bind()
+        try await accept()
+    }
+
+    /// Starts accepting connections with `router`, after ``bind()``.
+    public func start(router: Router) async throws {
+        responder.withLock { $0 = Responder(router: router, limits: configuration.limits, logger: logger) }
+        try await accept()
+    }
+
+    /// Binds the listening socket without accepting connections yet (they wait in the backlog); returns the
+    /// bound port. Idempotent.
+    @discardableResult
+    public func bind() async throws -> Int {
+        if let port = localPort { return port }
         let tls = try configuration.tls.map(Self.makeTLSContext)
-        let responder = self.responder
         let limits = configuration.limits
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.autoRead, value: false)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
@@ -63,6 +85,7 @@ public final class HTTPServer: Sendable {
                 guard self.admit(channel) else {
                     return channel.close()
                 }
+                guard let responder = self.responder.withLock({ $0 }) else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
@@ -71,6 +94,12 @@ public final class HTTPServer: Sendable {
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
         state.withLock { $0.serverChannel = channel }
+        return channel.localAddress?.port ?? configuration.port
+    }
+
+    private func accept() async throws {
+        guard let channel = state.withLock({ $0.serverChannel }) else { return }
+        try await channel.setOption(.autoRead, value: true).get()
         logger.info("http server listening", metadata: [
             "http.address": "\(configuration.host):\(channel.localAddress?.port ?? configuration.port)",
             "http.tls": "\(configuration.tls != nil)",

@@ -1,0 +1,218 @@
+import Crypto
+import Foundation
+import Hermes
+import Store
+import Testing
+
+/// One HTTP exchange through curl (HTTP/1.1), status, headers and body apart.
+struct CurlResponse {
+    var status: Int
+    var headers: [String: String]
+    var body: String
+
+    static func send(_ method: String, _ url: String, headers: [String: String] = [:], body: String? = nil) async throws -> CurlResponse {
+        var arguments = ["-s", "-i", "--http1.1", "--max-time", "10", "-X", method]
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { arguments += ["-H", "\(name): \(value)"] }
+        if let body { arguments += ["--data-binary", body] }
+        let result = try await DaemonHTTPTests.curl(arguments + [url])
+        let text = result.output
+        guard let split = text.range(of: "\r\n\r\n") else { return CurlResponse(status: 0, headers: [:], body: text) }
+        var lines = text[..<split.lowerBound].components(separatedBy: "\r\n")
+        let status = Int(lines.removeFirst().split(separator: " ").dropFirst().first ?? "") ?? 0
+        var parsed: [String: String] = [:]
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            parsed[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return CurlResponse(status: status, headers: parsed, body: String(text[split.upperBound...]))
+    }
+
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
+}
+
+/// A client of the daemon's MCP endpoint with one customer's credential.
+struct MCPCaller {
+    let base: String
+    let headers: [String: String]
+    var session: String?
+
+    init(base: String, key: String, header: String = "authorization") {
+        self.base = base
+        headers = header == "authorization" ? ["Authorization": "Bearer \(key)"] : [header: key]
+    }
+
+    mutating func initialize() async throws -> CurlResponse {
+        let response = try await post(#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"daemon-test","version":"1"}}}"#)
+        session = response.headers["mcp-session-id"]
+        return response
+    }
+
+    func call(_ tool: String, _ arguments: String = "{}", id: Int = 2) async throws -> CurlResponse {
+        try await post(#"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"\#(tool)","arguments":\#(arguments)}}"#)
+    }
+
+    func post(_ body: String) async throws -> CurlResponse {
+        var all = headers.merging(["Content-Type": "application/json", "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"]) { $1 }
+        if let session { all["Mcp-Session-Id"] = session }
+        return try await CurlResponse.send("POST", base + "/mcp", headers: all, body: body)
+    }
+
+    /// `structuredContent` of a tools/call answer.
+    static func structured(_ response: CurlResponse) -> [String: Any] {
+        ((response.json["result"] as? [String: Any])?["structuredContent"] as? [String: Any]) ?? [:]
+    }
+}
+
+@Suite("Customers through the daemon", .serialized)
+struct TenancyDaemonTests {
+    static let masterKey = String(repeating: "5a", count: 32)
+
+    static func cli(_ arguments: [String], state: String) async throws -> (status: Int32?, output: String, error: String) {
+        try await DaemonProcess.run(["customers"] + arguments + ["--state-dir", state])
+    }
+
+    static func apiKey(in output: String) -> String? {
+        output.split(separator: "\n").first { $0.hasPrefix("api key:") }.map { String($0.dropFirst("api key:".count)).trimmingCharacters(in: .whitespaces) }
+    }
+
+    @Test func customersReplaceTheSingleUserAndNeverSeeEachOther() async throws {
+        let state = temporaryStateDirectory()
+        let daemon = try DaemonProcess(["serve", "--state-dir", state, "--port", "0"], environment: ["MCP_API_KEY": "single-user-key", "CREDENTIAL_ENCRYPTION_KEY": Self.masterKey])
+        #expect(try await daemon.waitFor("hermes ready"))
+        let port = try DaemonHTTPTests.port(of: daemon)
+        let base = "http://127.0.0.1:\(port)"
+
+        // Single-user mode while no customer exists.
+        let single = try await CurlResponse.send("GET", base + "/api/usage", headers: ["Authorization": "Bearer single-user-key"])
+        #expect(single.status == 200)
+        #expect(single.json["mode"] as? String == "single-user")
+        let empty = try await Self.cli(["list"], state: state)
+        #expect(empty.output.contains("single-user mode"))
+
+        // Two customers, created while the daemon runs.
+        let createdA = try await Self.cli(["create", "--email", "ada@example.com", "--plan", "free"], state: state)
+        #expect(createdA.status == 0, "\(createdA.error)")
+        let createdB = try await Self.cli(["create", "--email", "bob@example.com", "--plan", "starter"], state: state)
+        let keyA = try #require(Self.apiKey(in: createdA.output))
+        let keyB = try #require(Self.apiKey(in: createdB.output))
+        #expect(keyA.hasPrefix("hk_") && keyA != keyB)
+        let idA = try #require(createdA.output.split(separator: "\n").first { $0.hasPrefix("customer:") }?.split(separator: " ").last.map(String.init))
+        let idB = try #require(createdB.output.split(separator: "\n").first { $0.hasPrefix("customer:") }?.split(separator: " ").last.map(String.init))
+        let duplicate = try await Self.cli(["create", "--email", "ADA@example.com"], state: state)
+        #expect(duplicate.status != 0 && duplicate.error.contains("exists already"))
+
+        // The static key stops working; the challenge points OAuth clients at the resource metadata.
+        let refused = try await CurlResponse.send("GET", base + "/api/usage", headers: ["Authorization": "Bearer single-user-key"])
+        #expect(refused.status == 401)
+        #expect(refused.headers["www-authenticate"] == "Bearer resource_metadata=\"\(base)/.well-known/oauth-protected-resource\", error=\"invalid_token\"")
+        let anonymousMCP = try await CurlResponse.send("POST", base + "/mcp", headers: ["Content-Type": "application/json"], body: "{}")
+        #expect(anonymousMCP.status == 401)
+        #expect(anonymousMCP.headers["www-authenticate"] == "Bearer resource_metadata=\"\(base)/.well-known/oauth-protected-resource/mcp\"")
+
+        // Each key reaches its own customer, by either header.
+        let usageA = try await CurlResponse.send("GET", base + "/api/usage", headers: ["x-api-key": keyA])
+        #expect(usageA.status == 200)
+        #expect(usageA.json["customer"] as? String == idA)
+        #expect((usageA.json["limits"] as? [String: Any])?["monthly_tool_calls"] as? Int == 500)
+
+        // B has a sealed Telegram credential, A has none: neither sees the other's.
+        let store = try Store(StoreConfiguration(location: .directory(state), mapSize: 1 << 30))
+        try CryptoLibrary.initialize()
+        let vault = CredentialVault(store: store, keyRing: try KeyRing(parsing: Self.masterKey))
+        try await vault.save(Array("bot-token-of-bob".utf8), customerID: idB, platform: "telegram")
+        store.close()
+
+        var callerA = MCPCaller(base: base, key: keyA)
+        var callerB = MCPCaller(base: base, key: keyB, header: "x-api-key")
+        #expect(try await callerA.initialize().status == 200)
+        #expect(try await callerB.initialize().status == 200)
+        let whoA = MCPCaller.structured(try await callerA.call("whoami"))
+        let whoB = MCPCaller.structured(try await callerB.call("whoami"))
+        #expect(whoA["customer"] as? String == idA && whoA["plan"] as? String == "free" && whoA["mode"] as? String == "customer")
+        #expect(whoA["platforms"] as? [String] == [])
+        #expect(whoB["customer"] as? String == idB && whoB["platforms"] as? [String] == ["telegram"])
+        _ = try await callerA.call("sandbox_send_message", #"{"to":"carol","text":"from ada"}"#, id: 3)
+        let readB = MCPCaller.structured(try await callerB.call("sandbox_read_messages", #"{"to":"carol"}"#, id: 4))
+        #expect((readB["messages"] as? [Any])?.isEmpty == true)
+        let readA = MCPCaller.structured(try await callerA.call("sandbox_read_messages", #"{"to":"carol"}"#, id: 5))
+        #expect((readA["messages"] as? [[String: Any]])?.first?["text"] as? String == "from ada")
+        // B's session id is useless with A's key.
+        var stolen = MCPCaller(base: base, key: keyA)
+        stolen.session = callerB.session
+        #expect(try await stolen.call("whoami").status == 404)
+
+        // Disable, enable, rotate.
+        #expect(try await Self.cli(["disable", "ada@example.com"], state: state).status == 0)
+        let disabled = try await CurlResponse.send("GET", base + "/api/usage", headers: ["x-api-key": keyA])
+        #expect(disabled.status == 403 && disabled.body.contains("disabled"))
+        #expect(try await Self.cli(["enable", idA], state: state).status == 0)
+        #expect(try await CurlResponse.send("GET", base + "/api/usage", headers: ["x-api-key": keyA]).status == 200)
+        let rotated = try await Self.cli(["rotate-key", idA], state: state)
+        let newKeyA = try #require(Self.apiKey(in: rotated.output))
+        #expect(try await CurlResponse.send("GET", base + "/api/usage", headers: ["x-api-key": keyA]).status == 401)
+        #expect(try await CurlResponse.send("GET", base + "/api/usage", headers: ["x-api-key": newKeyA]).status == 200)
+
+        let shown = try await Self.cli(["show", idA], state: state)
+        #expect(shown.output.contains("ada@example.com") && shown.output.contains("tool calls in"))
+        let listed = try await Self.cli(["list"], state: state)
+        #expect(listed.output.contains("ada@example.com") && listed.output.contains("bob@example.com"))
+        let missing = try await Self.cli(["disable", "nobody@example.com"], state: state)
+        #expect(missing.status != 0 && missing.error.contains("customers list"))
+
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+        for secret in [keyA, keyB, newKeyA, "bot-token-of-bob", Self.masterKey] {
+            #expect(!daemon.standardError.contains(secret), "a secret reached the log")
+        }
+    }
+
+    @Test func limitsAnswer429WithRetryAfter() async throws {
+        let state = temporaryStateDirectory()
+        let daemon = try DaemonProcess(["serve", "--state-dir", state, "--port", "0"], environment: ["CREDENTIAL_ENCRYPTION_KEY": Self.masterKey])
+        #expect(try await daemon.waitFor("hermes ready"))
+        let base = "http://127.0.0.1:\(try DaemonHTTPTests.port(of: daemon))"
+        let created = try await Self.cli(["create", "--email", "quota@example.com", "--plan", "free"], state: state)
+        let key = try #require(Self.apiKey(in: created.output))
+        let id = try #require(created.output.split(separator: "\n").first { $0.hasPrefix("customer:") }?.split(separator: " ").last.map(String.init))
+
+        // 499 of the free plan's 500 monthly tool calls are used already (counts live in the store).
+        let store = try Store(StoreConfiguration(location: .directory(state), mapSize: 1 << 30))
+        let month = String(ISO8601DateFormatter().string(from: Date()).prefix(7))
+        try await store.put(Keyspace<String, [UInt8]>(.usage), "\(id):\(month):whoami", withUnsafeBytes(of: UInt64(499).bigEndian) { Array($0) })
+        store.close()
+
+        var caller = MCPCaller(base: base, key: key)
+        #expect(try await caller.initialize().status == 200)
+        #expect(try await caller.call("whoami").status == 200)
+        let over = try await caller.call("whoami", id: 3)
+        #expect(over.status == 429)
+        #expect(Int(over.headers["retry-after"] ?? "") ?? 0 > 0)
+        let error = over.json["error"] as? [String: Any]
+        #expect(error?["message"] as? String ?? "" == "" ? false : (error?["message"] as! String).contains("500 tool calls per month"))
+        #expect(over.json["id"] as? Int == 3)
+        let usage = try await CurlResponse.send("GET", base + "/api/usage", headers: ["x-api-key": key])
+        #expect((usage.json["usage"] as? [String: Any])?["tool_calls"] as? Int == 500)
+
+        // The free plan allows 30 requests a minute; a burst beyond gets 429 with Retry-After.
+        var limited: CurlResponse?
+        for _ in 0..<40 {
+            let response = try await CurlResponse.send("GET", base + "/api/usage", headers: ["x-api-key": key])
+            if response.status == 429 {
+                limited = response
+                break
+            }
+            #expect(response.status == 200)
+        }
+        let refusal = try #require(limited)
+        #expect(Int(refusal.headers["retry-after"] ?? "") ?? 0 >= 1)
+        #expect(refusal.body.contains("30 requests per minute"))
+
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+        // The counts were written on shutdown.
+        let reopened = try Store(StoreConfiguration(location: .directory(state), mapSize: 1 << 30))
+        defer { reopened.close() }
+        let stored = try reopened.get(Keyspace<String, [UInt8]>(.usage), "\(id):\(month):whoami")
+        #expect(stored.map { $0.reduce(0) { $0 << 8 | Int($1) } } == 500)
+    }
+}
