@@ -57,8 +57,12 @@ struct AccessLogTests {
             let slowLine = try #require(server.logs.accessLines.first { $0.metadata["request.id"] == slowID })
             #expect((Int(slowLine.metadata["http.duration_us"] ?? "") ?? 0) >= 250_000, "\(slowLine)")
 
-            // The refused upload is logged (without its query) as rejected.
-            #expect(server.logs.all.contains { $0.message == "request rejected" && $0.metadata["http.status"] == "413" && $0.metadata["http.path"] == "/upload" })
+            // The refused upload is logged (without its query) as rejected, under the id the client got.
+            let refusedID = try #require(Self.requestID(refused.output), "no x-request-id on the 413: \(refused)")
+            let rejected = try #require(server.logs.all.first { $0.message == "request rejected" && $0.metadata["request.id"] == refusedID })
+            #expect(rejected.metadata["http.status"] == "413" && rejected.metadata["http.path"] == "/upload")
+            #expect((Int(rejected.metadata["http.bytes"] ?? "") ?? 0) > 20, "\(rejected)")
+            #expect(rejected.metadata["http.protocol"] == "HTTP/1.1")
 
             for record in server.logs.all {
                 let text = record.message + " " + record.metadata.map { "\($0.key)=\($0.value)" }.joined(separator: " ")

@@ -160,12 +160,12 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         let message = status == 431
             ? "the request's header block is too large; send fewer or smaller headers"
             : "the request is not valid HTTP/1.1 (\(parserError)); fix the request line and headers"
-        responder.logRejected(method: "-", path: "-", status: status, protocolVersion: .http1_1, reason: message)
+        let response = responder.rejection(status, message, method: "-", path: "-", protocolVersion: .http1_1)
         keepAlive = false
         switch state {
         case .idle, .receiving:
             state = .responding
-            closeAfter(write(HTTPResponse.error(status, message), requestID: nil, method: .GET))
+            closeAfter(write(response, requestID: nil, method: .GET))
         case .discarding, .responding:
             // A response is already out or on its way; a second one would break the codec's order.
             context.close(promise: nil)
@@ -233,11 +233,11 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private func refuse(_ head: HTTPRequestHead, _ status: Int, _ message: String) {
         timer?.cancel()
-        responder.logRejected(method: head.method.rawValue, path: HTTPRequest.split(target: head.uri).path, status: status, protocolVersion: .http1_1, reason: message)
+        let response = responder.rejection(status, message, method: head.method.rawValue, path: HTTPRequest.split(target: head.uri).path, protocolVersion: .http1_1)
         // The unread body cannot be skipped reliably, so the connection closes after the answer.
         keepAlive = false
         state = .discarding
-        refusal = write(HTTPResponse.error(status, message), requestID: nil, method: head.method)
+        refusal = write(response, requestID: nil, method: head.method)
         lingerThenClose(after: refusal)
     }
 
@@ -409,20 +409,20 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             // No head was decoded, so the codec has no request to answer (NIO's pipelining handler traps on a
             // response without one): the 408 goes out below the codec, as raw bytes.
             let message = "the request head was not received within \(limit); send it faster"
-            responder.logRejected(method: "-", path: "-", status: 408, protocolVersion: .http1_1, reason: message)
+            let response = responder.rejection(408, message, method: "-", path: "-", protocolVersion: .http1_1)
             keepAlive = false
             state = .responding
-            if let written = rawOutput?.writeRaw(Self.serialized(HTTPResponse.error(408, message))) {
+            if let written = rawOutput?.writeRaw(Self.serialized(response)) {
                 closeAfter(written)
             } else {
                 context.close(promise: nil)
             }
         case (.request, .receiving):
             let message = "the request body was not received within \(limit); send it faster"
-            responder.logRejected(method: "-", path: "-", status: 408, protocolVersion: .http1_1, reason: message)
+            let response = responder.rejection(408, message, method: "-", path: "-", protocolVersion: .http1_1)
             keepAlive = false
             state = .responding
-            closeAfter(write(HTTPResponse.error(408, message), requestID: nil, method: .GET))
+            closeAfter(write(response, requestID: nil, method: .GET))
         default:
             break
         }

@@ -314,8 +314,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         stream.status = status
         stream.body = []
         stream.resetAfterResponse = true
-        responder.logRejected(method: stream.method, path: HTTPRequest.split(target: stream.path).path, status: status, protocolVersion: .http2, reason: message)
-        let response = HTTPResponse.error(status, message)
+        let response = responder.rejection(status, message, method: stream.method, path: HTTPRequest.split(target: stream.path).path, protocolVersion: .http2)
         if case .bytes(let bytes) = response.body {
             var headers = response.headers
             headers.setLowercased("content-length", String(bytes.count))

@@ -79,14 +79,22 @@ final class Responder: Sendable {
         ])
     }
 
-    /// Logs a response the server produced itself (limits, malformed input).
-    func logRejected(method: String, path: String, status: Int, protocolVersion: HTTPProtocolVersion, reason: String) {
+    /// The answer the server itself gives to a request it refuses (limits, malformed input): an error body
+    /// with the message, a request id in `x-request-id`, and one log line with the id, status and bytes.
+    func rejection(_ status: Int, _ message: String, method: String, path: String, protocolVersion: HTTPProtocolVersion) -> HTTPResponse {
+        var response = HTTPResponse.error(status, message)
+        let id = nextRequestID()
+        response.headers.setLowercased("x-request-id", id)
+        let bytes = if case .bytes(let body) = response.body { body.count } else { 0 }
         logger.notice("request rejected", metadata: [
+            "request.id": "\(id)",
             "http.method": "\(method)",
             "http.path": "\(path)",
             "http.status": "\(status)",
+            "http.bytes": "\(bytes)",
             "http.protocol": "\(protocolVersion.rawValue)",
-            "reason": "\(reason)",
+            "reason": "\(message)",
         ])
+        return response
     }
 }
