@@ -12,6 +12,9 @@ public struct Tool: Sendable {
     /// JSON Schema of `structuredContent`, for tools whose results are structured.
     public let outputSchema: JSONValue?
     public let annotations: ToolAnnotations
+    /// The platform the tool acts on (`whatsapp`, `telegram`, …), nil for tools of the daemon itself; a
+    /// customer whose plan does not include the platform neither sees nor runs it.
+    public let platform: String?
     let validator: JSONSchema
     let handler: @Sendable (ToolInvocation) async throws -> ToolResult
 
@@ -24,6 +27,7 @@ public struct Tool: Sendable {
         inputSchema: JSONValue,
         outputSchema: JSONValue? = nil,
         annotations: ToolAnnotations,
+        platform: String? = nil,
         handler: @escaping @Sendable (ToolInvocation) async throws -> ToolResult
     ) throws(JSONSchemaError) {
         let allowed = name.utf8.allSatisfy { byte in
@@ -44,6 +48,7 @@ public struct Tool: Sendable {
         self.inputSchema = inputSchema
         self.outputSchema = outputSchema
         self.annotations = annotations
+        self.platform = platform
         self.validator = validator
         self.handler = handler
     }

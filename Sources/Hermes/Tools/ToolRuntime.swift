@@ -1,5 +1,6 @@
 public import JSON
 public import Logging
+import Tenancy
 
 /// Runs tools from a registry: the daemon's ``ToolCaller``.
 ///
@@ -16,10 +17,21 @@ public struct ToolRuntime: ToolCaller {
         self.logger = logger
     }
 
-    public func tools(for customer: Customer) -> [Tool] { registry.tools }
+    public func tools(for customer: Customer) -> [Tool] {
+        registry.tools.filter { Self.planIncludes($0, customer) }
+    }
+
+    /// Whether the caller's plan includes the tool's platform (single users have every platform).
+    static func planIncludes(_ tool: Tool, _ customer: Customer) -> Bool {
+        guard let platform = tool.platform, customer.kind == .customer else { return true }
+        return Plan.limits(for: customer.plan).allows(platform: platform)
+    }
 
     public func handleToolCall(name: String, arguments: JSONValue?, customer: Customer, context: ToolCallContext) async throws(ToolCallFailure) -> ToolResult {
-        guard let tool = registry.tool(named: name) else { throw .unknownTool(name, known: registry.names) }
+        guard let tool = registry.tool(named: name) else { throw .unknownTool(name, known: tools(for: customer).map(\.name)) }
+        guard Self.planIncludes(tool, customer) else {
+            return .error("the \(customer.plan) plan does not include \(tool.platform ?? "this platform"); ask the operator to move you to a plan that does")
+        }
         // Absent and null arguments both mean "no arguments".
         let arguments = arguments.flatMap { $0.isNull ? nil : $0 } ?? .object(JSONObject())
         if let violation = tool.validator.validate(arguments) {
