@@ -1,0 +1,223 @@
+import CCurl
+import Glibc
+import Synchronization
+
+/// A small outbound HTTP client on libcurl, for fetching documents (OAuth client metadata) and for the
+/// platform clients.
+///
+/// Every transfer runs on a thread of its own, never on an event loop or the cooperative pool, because
+/// `curl_easy_perform` blocks. The number of transfers at once is bounded (``Configuration/maximumConcurrentTransfers``);
+/// callers beyond it wait. Limits are enforced by libcurl itself: a total timeout, a connect timeout, a cap
+/// on the response body (the transfer is aborted once it is exceeded) and, when redirects are followed,
+/// https-only redirects.
+///
+/// Certificates are always verified. To trust a private CA (tests, internal deployments), give its PEM
+/// bundle in ``Configuration/caBundlePath``.
+public final class HTTPClient: Sendable {
+    /// Limits and trust settings.
+    public struct Configuration: Sendable {
+        /// The longest a whole transfer may take.
+        public var timeout: Duration
+        /// The longest connecting (TCP and TLS) may take.
+        public var connectTimeout: Duration
+        /// The largest response body accepted; a larger one fails with ``HTTPClientError/Code/responseTooLarge``.
+        public var maximumResponseBytes: Int
+        /// Whether plain `http://` URLs may be fetched. Off by default: only https.
+        public var allowsPlainHTTP: Bool
+        /// How many redirects to follow (0: none, the 3xx response is returned). Redirects go to https only.
+        public var maximumRedirects: Int
+        /// A PEM file of CA certificates to trust instead of the system's; nil for the system store.
+        public var caBundlePath: String?
+        /// Sent as `User-Agent`.
+        public var userAgent: String
+        /// Transfers running at once; more wait for a free slot.
+        public var maximumConcurrentTransfers: Int
+
+        public init(
+            timeout: Duration = .seconds(10),
+            connectTimeout: Duration = .seconds(5),
+            maximumResponseBytes: Int = 1 << 20,
+            allowsPlainHTTP: Bool = false,
+            maximumRedirects: Int = 0,
+            caBundlePath: String? = nil,
+            userAgent: String = "hermes-appliance",
+            maximumConcurrentTransfers: Int = 16
+        ) {
+            self.timeout = timeout
+            self.connectTimeout = connectTimeout
+            self.maximumResponseBytes = maximumResponseBytes
+            self.allowsPlainHTTP = allowsPlainHTTP
+            self.maximumRedirects = maximumRedirects
+            self.caBundlePath = caBundlePath
+            self.userAgent = userAgent
+            self.maximumConcurrentTransfers = max(1, maximumConcurrentTransfers)
+        }
+    }
+
+    /// A request to send.
+    public struct Request: Sendable {
+        public var method: String
+        public var url: String
+        /// Header fields as (name, value); names are sent as given.
+        public var headers: [(String, String)]
+        public var body: [UInt8]?
+
+        public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) {
+            self.method = method
+            self.url = url
+            self.headers = headers
+            self.body = body
+        }
+    }
+
+    /// A received response.
+    public struct Response: Sendable {
+        public var status: Int
+        /// Header fields of the final response, names lower-cased, in order.
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8]
+
+        /// The first value of the header `name` (case-insensitive).
+        public func header(_ name: String) -> String? {
+            let lowered = name.lowercased()
+            return headers.first { $0.name == lowered }?.value
+        }
+
+        /// The body as UTF-8 text.
+        public var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    public let configuration: Configuration
+    private let gate: TransferGate
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        gate = TransferGate(limit: configuration.maximumConcurrentTransfers)
+        CurlGlobal.ensureInitialized()
+    }
+
+    /// Sends `request` and returns the response, whatever its status.
+    ///
+    /// - Throws: ``HTTPClientError`` when the URL is refused, the transfer fails or times out, or the
+    ///   body is larger than allowed.
+    public func send(_ request: Request) async throws(HTTPClientError) -> Response {
+        let scheme = request.url.prefix { $0 != ":" }.lowercased()
+        guard scheme == "https" || (scheme == "http" && configuration.allowsPlainHTTP) else {
+            throw HTTPClientError(.refusedURL, "only https URLs may be fetched, not \(Self.redacted(request.url))")
+        }
+        await gate.acquire()
+        defer { gate.release() }
+        let configuration = self.configuration
+        let outcome: Result<Response, HTTPClientError> = await withCheckedContinuation { continuation in
+            startTransferThread {
+                continuation.resume(returning: CurlTransfer(configuration: configuration, request: request).perform())
+            }
+        }
+        return try outcome.get()
+    }
+
+    /// A GET of `url`.
+    public func get(_ url: String, headers: [(String, String)] = []) async throws(HTTPClientError) -> Response {
+        try await send(Request(url: url, headers: headers))
+    }
+
+    /// The URL without its query (which may carry tokens), for messages.
+    static func redacted(_ url: String) -> String {
+        String(url.prefix { $0 != "?" && $0 != "#" })
+    }
+}
+
+/// An error from ``HTTPClient``: compare by ``code``; ``description`` says what happened.
+public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+        /// The URL's scheme is not allowed (only https unless plain http is enabled).
+        public static let refusedURL = Code("refusedURL")
+        /// The transfer took longer than the configured timeout.
+        public static let timedOut = Code("timedOut")
+        /// The response body exceeded the configured maximum.
+        public static let responseTooLarge = Code("responseTooLarge")
+        /// The TLS handshake or certificate verification failed.
+        public static let tlsFailed = Code("tlsFailed")
+        /// Connecting, resolving, sending or receiving failed.
+        public static let transferFailed = Code("transferFailed")
+        public var description: String { name }
+    }
+
+    public let code: Code
+    private let message: String
+
+    init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    public static func == (lhs: HTTPClientError, rhs: HTTPClientError) -> Bool { lhs.code == rhs.code }
+}
+
+/// Limits how many transfers run at once; waiters resume in arrival order.
+private final class TransferGate: Sendable {
+    private struct State {
+        var running = 0
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let limit: Int
+    private let state = Mutex(State())
+
+    init(limit: Int) { self.limit = limit }
+
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let admitted = state.withLock { state in
+                if state.running < limit {
+                    state.running += 1
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if admitted { continuation.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.running -= 1
+                return nil
+            }
+            return state.waiters.removeFirst()  // the slot passes to the next waiter
+        }
+        next?.resume()
+    }
+}
+
+/// `curl_global_init`, once per process.
+enum CurlGlobal {
+    private static let status: CURLcode = curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+
+    static func ensureInitialized() {
+        precondition(status == CURLE_OK, "curl_global_init failed (\(status.rawValue)); libcurl cannot be used")
+    }
+}
+
+/// Starts a detached thread for one blocking transfer.
+private func startTransferThread(_ body: @escaping @Sendable () -> Void) {
+    final class Box: @unchecked Sendable {
+        // `@unchecked Sendable`: handed to exactly one new thread, which takes ownership.
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    let context = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    let status = pthread_create(&thread, nil, { raw in
+        Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+        return nil
+    }, context)
+    precondition(status == 0, "pthread_create failed with \(status): the system is out of threads")
+    pthread_detach(thread)
+}
