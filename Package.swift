@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "TenancyTests", dependencies: ["Tenancy", "Store", "Crypto"], swiftSettings: strict),
         .testTarget(
             name: "OAuthTests",
-            dependencies: ["OAuth", "Tenancy", "Store", "Crypto", "JSON", "HTTP2", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["OAuth", "Tenancy", "Store", "Crypto", "JSON", "HTTP2", "Platforms", .product(name: "Logging", package: "swift-log")],
             exclude: ["Clients"],
             swiftSettings: strict
         ),

@@ -1,0 +1,94 @@
+/// How the authorization server behaves: its public identity, lifetimes and limits.
+public struct OAuthConfiguration: Sendable {
+    /// The issuer: the daemon's public base URL (`serve --public-url`, `HERMES_PUBLIC_URL`), an origin such
+    /// as `https://hermes.example.com` with no path and no trailing slash (one is removed). Endpoint URLs
+    /// in the metadata are built from it, and the protected MCP resource is `<issuer>/mcp`.
+    public var issuer: String
+    /// Scopes clients may ask for. `offline_access` is always included.
+    public var scopes: [String]
+    /// Granted when a request names no scope.
+    public var defaultScopes: [String]
+    /// How long an authorization code may be redeemed (RFC 6749 recommends at most 10 minutes).
+    public var codeLifetime: Duration
+    /// How long an access token works.
+    public var accessTokenLifetime: Duration
+    /// How long a refresh token works if unused; each refresh starts this afresh for the new one.
+    public var refreshTokenLifetime: Duration
+    /// How long a consent page (its CSRF token) stays valid.
+    public var consentLifetime: Duration
+    /// Consent pages open at once; more are refused until some finish or expire (bounds memory).
+    public var maximumPendingConsents: Int
+    /// Wrong API keys allowed on one consent page before the client has to start again.
+    public var maximumSignInAttempts: Int
+    /// Dynamically registered clients that have never completed a sign-in are deleted after this.
+    public var unusedClientLifetime: Duration
+    /// At most this many never-used registered clients exist at once (registration answers 429 beyond).
+    public var maximumUnusedClients: Int
+    /// Registrations allowed per remote address per hour.
+    public var registrationsPerAddressPerHour: Int
+    /// Client ID Metadata Documents (an https `client_id` whose document is fetched).
+    public var clientMetadataDocuments: ClientMetadataDocuments
+
+    /// Settings for fetching Client ID Metadata Documents.
+    public struct ClientMetadataDocuments: Sendable {
+        /// Whether https `client_id`s are accepted (and advertised in the metadata).
+        public var enabled: Bool
+        /// How long a fetched document is trusted before it is fetched again.
+        public var cacheLifetime: Duration
+        /// The longest a fetch may take.
+        public var timeout: Duration
+        /// The largest document accepted.
+        public var maximumBytes: Int
+        /// A PEM bundle of CA certificates to trust instead of the system's (tests, private CAs).
+        public var caBundlePath: String?
+
+        public init(enabled: Bool = true, cacheLifetime: Duration = .seconds(3600), timeout: Duration = .seconds(5), maximumBytes: Int = 64 * 1024, caBundlePath: String? = nil) {
+            self.enabled = enabled
+            self.cacheLifetime = cacheLifetime
+            self.timeout = timeout
+            self.maximumBytes = maximumBytes
+            self.caBundlePath = caBundlePath
+        }
+    }
+
+    public init(
+        issuer: String,
+        scopes: [String] = ["mcp"],
+        defaultScopes: [String] = ["mcp"],
+        codeLifetime: Duration = .seconds(300),
+        accessTokenLifetime: Duration = .seconds(3600),
+        refreshTokenLifetime: Duration = .seconds(30 * 86_400),
+        consentLifetime: Duration = .seconds(600),
+        maximumPendingConsents: Int = 10_000,
+        maximumSignInAttempts: Int = 5,
+        unusedClientLifetime: Duration = .seconds(86_400),
+        maximumUnusedClients: Int = 10_000,
+        registrationsPerAddressPerHour: Int = 60,
+        clientMetadataDocuments: ClientMetadataDocuments = ClientMetadataDocuments()
+    ) {
+        self.issuer = issuer
+        self.scopes = scopes
+        self.defaultScopes = defaultScopes
+        self.codeLifetime = codeLifetime
+        self.accessTokenLifetime = accessTokenLifetime
+        self.refreshTokenLifetime = refreshTokenLifetime
+        self.consentLifetime = consentLifetime
+        self.maximumPendingConsents = maximumPendingConsents
+        self.maximumSignInAttempts = maximumSignInAttempts
+        self.unusedClientLifetime = unusedClientLifetime
+        self.maximumUnusedClients = maximumUnusedClients
+        self.registrationsPerAddressPerHour = registrationsPerAddressPerHour
+        self.clientMetadataDocuments = clientMetadataDocuments
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, for timestamps.
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    /// Whole seconds, for `expires_in`.
+    var wholeSeconds: Int64 { components.seconds }
+}

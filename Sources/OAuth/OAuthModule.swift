@@ -1,1 +1,0 @@
-// The OAuth 2.1 authorization server; its sources arrive with the OAuth work.
