@@ -1,0 +1,210 @@
+import Foundation
+import JSON
+@testable import OAuth
+import Platforms
+import Store
+import Tenancy
+import Testing
+
+/// A child process with output in files and stdin kept open (closing it ends `cimd_server.py`).
+final class Child: @unchecked Sendable {
+    // `@unchecked Sendable`: used by one test at a time.
+    let process = Process()
+    private let outputURL: URL
+    private let errorURL: URL
+    private let input = Pipe()
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        let directory = Paths.temporaryDirectory("child")
+        outputURL = URL(fileURLWithPath: directory + "/stdout")
+        errorURL = URL(fileURLWithPath: directory + "/stderr")
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var variables = ProcessInfo.processInfo.environment
+        variables["PYTHONUNBUFFERED"] = "1"
+        variables["PYTHONDONTWRITEBYTECODE"] = "1"
+        for name in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"] { variables[name] = nil }
+        process.environment = variables
+        process.standardInput = input
+        process.standardOutput = try FileHandle(forWritingTo: outputURL)
+        process.standardError = try FileHandle(forWritingTo: errorURL)
+        try process.run()
+    }
+
+    static func python(_ script: String, _ arguments: [String]) throws -> Child {
+        guard FileManager.default.isExecutableFile(atPath: Paths.python) else {
+            throw HarnessFailure(description: "no Python environment at \(Paths.python): run scripts/python-env first")
+        }
+        return try Child(Paths.python, [Paths.script(script)] + arguments)
+    }
+
+    var output: String { (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "" }
+    var error: String { (try? String(contentsOf: errorURL, encoding: .utf8)) ?? "" }
+
+    /// Waits for the first line of output.
+    func firstLine(seconds: Double = 20) async throws -> String {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if let line = output.split(separator: "\n").first { return String(line) }
+            if !process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw HarnessFailure(description: "no output from the child: \(error.suffix(2000))")
+    }
+
+    /// Waits for exit (killing after `seconds`); the exit status, nil when killed.
+    func finish(seconds: Double = 90) async -> Int32? {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        try? input.fileHandleForWriting.close()
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        for _ in 0..<300 where process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
+        return process.isRunning || process.terminationReason != .exit ? nil : process.terminationStatus
+    }
+
+    func stop() async {
+        try? input.fileHandleForWriting.close()
+        _ = await finish(seconds: 5)
+    }
+}
+
+/// A throwaway CA and a certificate for localhost/127.0.0.1 signed by it, made with openssl.
+struct TestCertificates {
+    let directory: String
+    var ca: String { directory + "/ca.pem" }
+    var certificate: String { directory + "/server.pem" }
+    var key: String { directory + "/server.key" }
+
+    static func make() throws -> TestCertificates {
+        let directory = Paths.temporaryDirectory("certs")
+        let script = """
+        set -e
+        cd '\(directory)'
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj '/CN=Hermes OAuth test CA' -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign' 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj '/CN=localhost' 2>/dev/null
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null
+        """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw HarnessFailure(description: "openssl failed to make test certificates") }
+        return TestCertificates(directory: directory)
+    }
+}
+
+@Suite("OAuth with real clients", .serialized)
+struct ClientIntegrationTests {
+    @Test("the Python MCP SDK's OAuthClientProvider completes discovery, registration, consent, token and refresh", arguments: ["client_secret_post", "none"])
+    func pythonSDK(method: String) async throws {
+        try await withHarness { h in
+            let (customer, apiKey) = try await h.directory.create(email: "sdk@example.com", plan: "starter")
+            let child = try Child.python("oauth_sdk_flow.py", ["--url", h.base + "/mcp", "--api-key", apiKey, "--auth-method", method])
+            let status = await child.finish()
+            #expect(status == 0, "the SDK script failed: \(child.error.suffix(4000))")
+            let line = try #require(child.output.split(separator: "\n").last.map(String.init), "no report: \(child.error.suffix(3000))")
+            let report = try JSONParser.parse(line)
+            #expect(report["consent_status"] == 200)
+            #expect(report["consent_shows_name"] == true)
+            #expect(report["consent_post_status"] == 302)
+            #expect(report["resource"]?.stringValue == h.base + "/mcp")
+            #expect(report["scope"]?.stringValue?.split(separator: " ").contains("offline_access") == true)
+            #expect(report["registered_method"]?.stringValue == method)
+            #expect(report["access_prefix"] == "hat_")
+            #expect(report["refresh_prefix"] == "hrt_")
+            let steps = try #require(report["steps"]?.arrayValue)
+            #expect(steps.count == 2)
+            for step in steps {
+                #expect(step["status"] == 200, "\(step)")
+                #expect(step["body"]?["customer"]?.stringValue == customer.id)
+            }
+            #expect(report["refreshed_access_differs"] == true)
+            #expect(report["refreshed_refresh_differs"] == true)
+            let events = try h.auditEvents(customer.id)
+            #expect(events.contains("oauth.code_issued") && events.contains("oauth.token_issued") && events.contains("oauth.token_refreshed"))
+        }
+    }
+
+    @Test("a Client ID Metadata Document client is fetched over https (test CA), checked and completes the flow")
+    func metadataDocumentClient() async throws {
+        let certificates = try TestCertificates.make()
+        let documents = try Child.python("cimd_server.py", ["--cert", certificates.certificate, "--key", certificates.key])
+        do {
+            try await exerciseMetadataDocuments(documents, certificates)
+        } catch {
+            await documents.stop()
+            throw error
+        }
+        await documents.stop()
+    }
+
+    private func exerciseMetadataDocuments(_ documents: Child, _ certificates: TestCertificates) async throws {
+        let port = try #require(Int(try await documents.firstLine()))
+        let origin = "https://localhost:\(port)"
+        let setter = HTTPClient(configuration: .init(caBundlePath: certificates.ca))
+        func publish(_ path: String, _ document: JSONValue) async throws {
+            let response = try await setter.send(.init(method: "POST", url: origin + "/_set?path=" + path, body: JSONWriter.encode(document)))
+            #expect(response.status == 204)
+        }
+        try await withHarness(configure: { $0.clientMetadataDocuments.caBundlePath = certificates.ca }) { h in
+            let (customer, apiKey) = try await h.directory.create(email: "cimd@example.com", plan: "starter")
+            let good = origin + "/clients/good.json"
+            try await publish("/clients/good.json", ["client_id": .string(good), "client_name": "CIMD Test App", "redirect_uris": ["http://127.0.0.1:9/callback"], "token_endpoint_auth_method": "none"])
+            let client = OAuthHarness.Registered(id: good, secret: nil, redirectURI: "http://127.0.0.1:9/callback")
+            let pkce = OAuthHarness.PKCE()
+            let form = try await h.openConsent(client, pkce: pkce)
+            #expect(form.page.contains("CIMD Test App"))
+            let parameters = try OAuthHarness.redirectParameters(try await h.submit(form, apiKey: apiKey))
+            let code = try #require(parameters["code"])
+            let tokens = try await h.exchange(client, code: code, pkce: pkce)
+            #expect(tokens.status == 200, "\(tokens.text)")
+            let access = try #require(tokens.json?["access_token"]?.stringValue)
+            let call = try await h.callMCP(access)
+            #expect(call.json?["client"]?.stringValue == good)
+            #expect(call.json?["customer"]?.stringValue == customer.id)
+
+            // A document naming another client_id is refused.
+            let liar = origin + "/clients/liar.json"
+            try await publish("/clients/liar.json", ["client_id": "https://someone-else.example/client.json", "redirect_uris": ["http://127.0.0.1:9/callback"]])
+            let refused = try await h.get("/oauth/authorize?" + h.authorizeQuery(.init(id: liar, secret: nil, redirectURI: "http://127.0.0.1:9/callback"), pkce: pkce))
+            #expect(refused.status == 400 && refused.header("location") == nil)
+            #expect(refused.text.contains("different client_id"))
+            // A redirect URI the document does not list is refused.
+            let wrongRedirect = try await h.get("/oauth/authorize?" + h.authorizeQuery(.init(id: good, secret: nil, redirectURI: "http://127.0.0.1:9/elsewhere"), pkce: pkce))
+            #expect(wrongRedirect.status == 400 && wrongRedirect.header("location") == nil)
+            // A missing document is refused, and so is an unknown client at the token endpoint.
+            let missing = origin + "/clients/missing.json"
+            let notFound = try await h.get("/oauth/authorize?" + h.authorizeQuery(.init(id: missing, secret: nil, redirectURI: "http://127.0.0.1:9/callback"), pkce: pkce))
+            #expect(notFound.status == 400 && notFound.text.contains("404"))
+            let token = try await h.refresh(.init(id: missing, secret: nil, redirectURI: ""), "hrt_x")
+            #expect(token.status == 401 && token.json?["error"] == "invalid_client")
+        }
+        // Without the test CA the certificate is not trusted: the fetch fails, nothing is accepted.
+        try await withHarness { h in
+            let good = origin + "/clients/good.json"
+            let page = try await h.get("/oauth/authorize?" + h.authorizeQuery(.init(id: good, secret: nil, redirectURI: "http://127.0.0.1:9/callback"), pkce: .init()))
+            #expect(page.status == 400 && page.text.contains("TLS"))
+        }
+    }
+
+    @Test("the libcurl client enforces the size cap and https-only")
+    func httpClientLimits() async throws {
+        try await withHarness { h in
+            let small = HTTPClient(configuration: .init(maximumResponseBytes: 64, allowsPlainHTTP: true))
+            await #expect(throws: HTTPClientError.self) { _ = try await small.get(h.base + "/.well-known/oauth-authorization-server") }
+            let httpsOnly = HTTPClient()
+            do {
+                _ = try await httpsOnly.get(h.base + "/.well-known/oauth-authorization-server")
+                Issue.record("plain http was fetched")
+            } catch {
+                #expect((error as? HTTPClientError)?.code == .refusedURL)
+            }
+            let ok = try await h.get("/.well-known/oauth-protected-resource")
+            #expect(ok.status == 200 && ok.header("content-type") == "application/json")
+        }
+    }
+}
