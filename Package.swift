@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "HermesAppliance",
             dependencies: [
-                "Hermes", "Store", "Crypto", "HTTP2", "Platforms", "Tenancy",
+                "Hermes", "Store", "Crypto", "HTTP2", "Platforms", "Tenancy", "OAuth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto", "JSON"], exclude: ["Clients"], swiftSettings: strict),
         .testTarget(
             name: "HermesApplianceTests",
-            dependencies: ["HermesAppliance", "Hermes", "Store", "Crypto"],
+            dependencies: ["HermesAppliance", "Hermes", "Store", "Crypto", "Tenancy"],
             swiftSettings: strict
         ),
     ],

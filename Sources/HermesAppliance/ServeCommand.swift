@@ -4,6 +4,7 @@ import Foundation
 import HTTP2
 import Hermes
 import Logging
+import OAuth
 import Platforms
 import ServiceLifecycle
 import Store
@@ -100,14 +101,25 @@ struct ServeCommand: AsyncParsableCommand {
         } else if !singleUser.isConfigured {
             logger.warning("MCP_API_KEY is not set and no customer exists: /mcp, /sse and /api refuse every request until one of them is (`hermes customers create`)")
         }
+        let oauth: OAuthServer
+        do {
+            oauth = try OAuthServer(
+                configuration: OAuthConfiguration(issuer: resource.publicURL), store: store, directory: directory,
+                audit: AuditLog(store: store, logger: logger), logger: logger
+            )
+        } catch {
+            store.close()
+            throw ValidationError("\(error)")
+        }
         let authenticator = TenantAuthenticator(
-            directory: directory, meter: meter, tokens: nil, singleUser: singleUser,
+            directory: directory, meter: meter, tokens: oauth, singleUser: singleUser,
             resource: resource, credentials: CredentialVault(store: store, keyRing: keyRing)
         )
         let mcpConfiguration = MCPConfiguration.fromEnvironment(variables)
 
         var router = Router()
         HealthEndpoint(store: store).register(in: &router)
+        oauth.register(in: &router)
         let tools = ToolRuntime(registry: try BuiltinTools.registry(store: store), logger: logger)
         MCPEndpoint(
             tools: tools, authenticator: authenticator, admission: MeteredToolCalls(meter: meter),

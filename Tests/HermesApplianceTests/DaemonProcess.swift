@@ -13,8 +13,8 @@ final class DaemonProcess: @unchecked Sendable {
     private var outputText = ""
     private var readers: [Thread] = []
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = Self.binary
+    init(_ arguments: [String], environment: [String: String] = [:], executable: String? = nil) throws {
+        process.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? Self.binary
         process.arguments = arguments
         var variables = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("HERMES_") && $0.key != "CREDENTIAL_ENCRYPTION_KEY" && $0.key != "CREDENTIALS_DIRECTORY" }
         variables.merge(environment) { $1 }
@@ -70,8 +70,8 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     /// Runs a command to completion.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32?, output: String, error: String) {
-        let daemon = try DaemonProcess(arguments, environment: environment)
+    static func run(executable: String? = nil, _ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32?, output: String, error: String) {
+        let daemon = try DaemonProcess(arguments, environment: environment, executable: executable)
         let status = try await daemon.waitForExit()
         return (status, daemon.standardOutput, daemon.standardError)
     }

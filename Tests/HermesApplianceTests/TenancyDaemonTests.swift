@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Hermes
 import Store
+import Tenancy
 import Testing
 
 /// One HTTP exchange through curl (HTTP/1.1), status, headers and body apart.
@@ -214,5 +215,147 @@ struct TenancyDaemonTests {
         defer { reopened.close() }
         let stored = try reopened.get(Keyspace<String, [UInt8]>(.usage), "\(id):\(month):whoami")
         #expect(stored.map { $0.reduce(0) { $0 << 8 | Int($1) } } == 500)
+    }
+}
+
+@Suite("OAuth through the daemon")
+struct OAuthDaemonTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The Python MCP SDK (`OAuthClientProvider` + `ClientSession`) against the real daemon: 401 → discovery →
+    /// registration → consent form → token → tools/call → refresh → tools/call.
+    @Test func thePythonSDKConnectsThroughOAuthAndCallsTools() async throws {
+        let state = temporaryStateDirectory()
+        let daemon = try DaemonProcess(["serve", "--state-dir", state, "--port", "0"], environment: ["CREDENTIAL_ENCRYPTION_KEY": TenancyDaemonTests.masterKey])
+        #expect(try await daemon.waitFor("hermes ready"))
+        let base = "http://127.0.0.1:\(try DaemonHTTPTests.port(of: daemon))"
+        let created = try await TenancyDaemonTests.cli(["create", "--email", "oauth@example.com", "--plan", "starter"], state: state)
+        let key = try #require(TenancyDaemonTests.apiKey(in: created.output))
+        let id = try #require(created.output.split(separator: "\n").first { $0.hasPrefix("customer:") }?.split(separator: " ").last.map(String.init))
+
+        let script = Self.repository.appendingPathComponent("Tests/OAuthTests/Clients/oauth_sdk_flow.py").path
+        let python = try await DaemonProcess.run(
+            executable: Self.repository.appendingPathComponent(".venv/bin/python").path,
+            [script, "--url", base + "/mcp", "--api-key", key, "--mcp"]
+        )
+        #expect(python.status == 0, "the SDK script failed: \(python.error.suffix(3000))")
+        let report = try #require((try? JSONSerialization.jsonObject(with: Data((python.output.split(separator: "\n").last ?? "").utf8))) as? [String: Any])
+        let steps = try #require(report["steps"] as? [[String: Any]])
+        #expect(steps.count == 2)
+        for step in steps {
+            #expect(step["is_error"] as? Bool == false)
+            #expect((step["body"] as? [String: Any])?["customer"] as? String == id, "\(step)")
+        }
+        #expect(report["access_prefix"] as? String == "hat_")
+        #expect(report["refreshed_access_differs"] as? Bool == true && report["refreshed_refresh_differs"] as? Bool == true)
+
+        // The metadata names this daemon; the tool calls were metered; sign-in and tokens were audited.
+        let metadata = try await CurlResponse.send("GET", base + "/.well-known/oauth-authorization-server")
+        #expect(metadata.json["issuer"] as? String == base)
+        let usage = try await CurlResponse.send("GET", base + "/api/usage", headers: ["x-api-key": key])
+        #expect((usage.json["usage"] as? [String: Any])?["tool_calls"] as? Int == 2)
+
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+        #expect(!daemon.standardError.contains(key))
+        let store = try Store(StoreConfiguration(location: .directory(state), mapSize: 1 << 30))
+        defer { store.close() }
+        let events = try AuditLog(store: store).records(customerID: id, day: CalendarDay(store.clock.now())).map(\.event)
+        for event in ["customer.created", "apikey.created", "oauth.code_issued", "oauth.token_issued", "oauth.token_refreshed"] {
+            #expect(events.contains(event), "missing \(event) in \(events)")
+        }
+    }
+}
+
+extension OAuthDaemonTests {
+    /// A client that walks the OAuth flow by hand with curl, as a browser and a token client would.
+    struct ManualClient {
+        let base: String
+        var clientID = ""
+        let redirectURI = "http://127.0.0.1:9/callback"
+        let verifier = String(repeating: "verifier-", count: 6)
+
+        var challenge: String {
+            Data(SHA256.digest(of: verifier)).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        }
+
+        mutating func register() async throws {
+            let body = #"{"client_name":"curl client","redirect_uris":["\#(redirectURI)"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}"#
+            let response = try await CurlResponse.send("POST", base + "/register", headers: ["Content-Type": "application/json"], body: body)
+            clientID = try #require(response.json["client_id"] as? String, "registration failed: \(response.status) \(response.body)")
+        }
+
+        static func form(_ pairs: [(String, String)]) -> String {
+            var allowed = CharacterSet.alphanumerics
+            allowed.insert(charactersIn: "-._~")
+            return pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+        }
+
+        /// Authorize (consent page, sign-in with the API key, approve) and exchange the code for tokens.
+        func tokens(apiKey: String, resource: String) async throws -> (status: Int, access: String?) {
+            let query = Self.form([
+                ("response_type", "code"), ("client_id", clientID), ("redirect_uri", redirectURI), ("state", "s1"),
+                ("code_challenge", challenge), ("code_challenge_method", "S256"), ("scope", "mcp offline_access"), ("resource", resource),
+            ])
+            let page = try await CurlResponse.send("GET", base + "/authorize?" + query)
+            func hidden(_ name: String) -> String {
+                guard let range = page.body.range(of: "name=\"\(name)\" value=\""), let end = page.body[range.upperBound...].firstIndex(of: "\"") else { return "" }
+                return String(page.body[range.upperBound..<end])
+            }
+            let consent = try await CurlResponse.send(
+                "POST", base + "/authorize", headers: ["Content-Type": "application/x-www-form-urlencoded"],
+                body: Self.form([("request_id", hidden("request_id")), ("csrf", hidden("csrf")), ("api_key", apiKey), ("decision", "approve")])
+            )
+            guard let location = consent.headers["location"], let code = URLComponents(string: location)?.queryItems?.first(where: { $0.name == "code" })?.value else {
+                return (consent.status, nil)
+            }
+            let token = try await CurlResponse.send(
+                "POST", base + "/token", headers: ["Content-Type": "application/x-www-form-urlencoded"],
+                body: Self.form([("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI), ("code_verifier", verifier), ("client_id", clientID), ("resource", resource)])
+            )
+            return (token.status, token.json["access_token"] as? String)
+        }
+    }
+
+    /// The auth step checks each token's audience against the resource of the path, and a disabled
+    /// customer's tokens get 403.
+    @Test func tokensAreBoundToTheirResourceAndToAnActiveCustomer() async throws {
+        let state = temporaryStateDirectory()
+        let daemon = try DaemonProcess(["serve", "--state-dir", state, "--port", "0"], environment: ["CREDENTIAL_ENCRYPTION_KEY": TenancyDaemonTests.masterKey])
+        #expect(try await daemon.waitFor("hermes ready"))
+        let base = "http://127.0.0.1:\(try DaemonHTTPTests.port(of: daemon))"
+        let created = try await TenancyDaemonTests.cli(["create", "--email", "aud@example.com", "--plan", "growth"], state: state)
+        let key = try #require(TenancyDaemonTests.apiKey(in: created.output))
+
+        var client = ManualClient(base: base)
+        try await client.register()
+        let forMCP = try #require(try await client.tokens(apiKey: key, resource: base + "/mcp").access)
+        let forAPI = try #require(try await client.tokens(apiKey: key, resource: base).access)
+
+        var mcp = MCPCaller(base: base, key: forMCP)
+        #expect(try await mcp.initialize().status == 200)
+        var wrongAudience = MCPCaller(base: base, key: forAPI)
+        let refused = try await wrongAudience.initialize()
+        #expect(refused.status == 401 && refused.body.contains("another resource"))
+        #expect(refused.headers["www-authenticate"]?.contains("error=\"invalid_token\"") == true)
+        #expect(try await CurlResponse.send("GET", base + "/api/usage", headers: ["Authorization": "Bearer \(forAPI)"]).status == 200)
+        #expect(try await CurlResponse.send("GET", base + "/api/usage", headers: ["Authorization": "Bearer \(forMCP)"]).status == 401)
+        #expect(try await CurlResponse.send("GET", base + "/api/usage", headers: ["Authorization": "Bearer hat_forged"]).status == 401)
+
+        // A wrong API key on the consent page yields no code.
+        var other = ManualClient(base: base)
+        try await other.register()
+        #expect(try await other.tokens(apiKey: "hk_wrong", resource: base + "/mcp").access == nil)
+
+        #expect(try await TenancyDaemonTests.cli(["disable", "aud@example.com"], state: state).status == 0)
+        let disabled = try await CurlResponse.send("GET", base + "/api/usage", headers: ["Authorization": "Bearer \(forAPI)"])
+        #expect(disabled.status == 403 && disabled.body.contains("disabled"))
+        #expect(try await TenancyDaemonTests.cli(["enable", "aud@example.com"], state: state).status == 0)
+        #expect(try await CurlResponse.send("GET", base + "/api/usage", headers: ["Authorization": "Bearer \(forAPI)"]).status == 200)
+
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+        for secret in [key, forMCP, forAPI] { #expect(!daemon.standardError.contains(secret)) }
     }
 }

@@ -1,4 +1,5 @@
 public import HTTP2
+import OAuth
 public import Tenancy
 
 /// The auth step of the daemon: API keys of customers, OAuth access tokens, and, while no customer
@@ -72,6 +73,8 @@ public struct TenantAuthenticator: CallerAuthenticator {
                 guard found.active else { return Self.disabled(found) }
                 record = found
             }
+        } catch let error as OAuthError where error.code == .customerDisabled {
+            return .forbidden(customerID: "-", message: "\(error); contact the operator of this server")
         } catch {
             return .refused(challenge: challenge(request.path, error: nil), message: "the server cannot check credentials right now; retry shortly")
         }

@@ -1,7 +1,10 @@
 """The Python MCP SDK's OAuth client (mcp 2.3.0 `OAuthClientProvider`) against the OAuth server, with no
 browser: 401 → discovery → registration → authorize (the consent form is submitted as a browser would,
 with the customer's API key and the page's CSRF token) → token → authenticated request → refresh →
-authenticated request. Prints one JSON line with what it saw (tokens only as prefixes)."""
+authenticated request. Prints one JSON line with what it saw (tokens only as prefixes).
+
+With --mcp the authenticated requests are a real MCP session (the SDK's ClientSession over Streamable
+HTTP): initialize, tools/call whoami, forced refresh, tools/call whoami."""
 
 import argparse
 import asyncio
@@ -12,6 +15,8 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx2
 from mcp.client.auth import OAuthClientProvider
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 
@@ -45,6 +50,7 @@ async def main():
     parser.add_argument("--url", required=True)
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--auth-method", default="client_secret_post")
+    parser.add_argument("--mcp", action="store_true", help="make the authenticated requests MCP tool calls")
     args = parser.parse_args()
     report = {"steps": []}
     result = {}
@@ -87,6 +93,25 @@ async def main():
         server_url=args.url, client_metadata=metadata, storage=storage,
         redirect_handler=redirect_handler, callback_handler=callback_handler,
     )
+    if args.mcp:
+        async with httpx2.AsyncClient(auth=provider, trust_env=False, timeout=httpx2.Timeout(30, read=60)) as http:
+            async with streamable_http_client(args.url, http_client=http) as streams:
+                async with ClientSession(streams[0], streams[1]) as session:
+                    await session.initialize()
+                    first = await session.call_tool("whoami", {})
+                    first_tokens = storage.tokens
+                    report["steps"].append({"status": 200, "body": first.structured_content, "is_error": first.is_error})
+                    provider.context.token_expiry_time = time.time() - 1
+                    second = await session.call_tool("whoami", {})
+                    second_tokens = storage.tokens
+                    report["steps"].append({"status": 200, "body": second.structured_content, "is_error": second.is_error})
+        report["registered_method"] = storage.client_info.token_endpoint_auth_method if storage.client_info else None
+        report["access_prefix"] = first_tokens.access_token[:4] if first_tokens else None
+        report["refresh_prefix"] = (first_tokens.refresh_token or "")[:4] if first_tokens else None
+        report["refreshed_access_differs"] = bool(first_tokens and second_tokens and first_tokens.access_token != second_tokens.access_token)
+        report["refreshed_refresh_differs"] = bool(first_tokens and second_tokens and first_tokens.refresh_token != second_tokens.refresh_token)
+        print(json.dumps(report))
+        return
     async with httpx2.AsyncClient(auth=provider, trust_env=False, timeout=30) as http:
         first = await http.post(args.url, json={})
         first_tokens = storage.tokens
