@@ -275,10 +275,7 @@ extension OAuthDaemonTests {
         let redirectURI = "http://127.0.0.1:9/callback"
         let verifier = String(repeating: "verifier-", count: 6)
 
-        var challenge: String {
-            Data(SHA256.digest(of: verifier)).base64EncodedString()
-                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-        }
+        var challenge: String { Base64.encode(SHA256.digest(of: verifier), variant: .urlSafeUnpadded) }
 
         mutating func register() async throws {
             let body = #"{"client_name":"curl client","redirect_uris":["\#(redirectURI)"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}"#

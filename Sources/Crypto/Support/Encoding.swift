@@ -42,8 +42,8 @@ public enum Hex {
 }
 
 /// Base64 through libsodium (constant-time, strict about the alphabet and padding of each variant).
-enum Base64 {
-    enum Variant {
+public enum Base64 {
+    public enum Variant: Sendable {
         case standard
         case standardUnpadded
         case urlSafe
@@ -69,8 +69,20 @@ enum Base64 {
         }
     }
 
-    static func encode(_ bytes: [UInt8], variant: Variant) -> String {
+    /// `bytes` as base64 text in `variant`.
+    public static func encode(_ bytes: [UInt8], variant: Variant) -> String {
         bytes.withUnsafeBufferPointer { encode($0, variant: variant) }
+    }
+
+    /// Decodes `text`, which must be valid in exactly `variant`; nil otherwise.
+    public static func decode(_ text: String, variant: Variant) -> [UInt8]? {
+        var text = text
+        return text.withUTF8 { input in
+            var output = [UInt8](repeating: 0, count: input.count / 4 * 3 + 3)
+            guard let count = output.withUnsafeMutableBufferPointer({ decode(input, variant: variant, into: $0) }) else { return nil }
+            output.removeLast(output.count - count)
+            return output
+        }
     }
 
     /// Decodes `text` in exactly `variant` into `output`; returns the byte count, or `nil` when the text is

@@ -40,7 +40,7 @@ extension OAuthServer {
     func authenticateClient(_ request: HTTPRequest, _ fields: FormFields) async throws(ProtocolError) -> ClientRecord {
         var basic: (id: String, secret: String)?
         if let header = request.headers["authorization"], header.lowercased().hasPrefix("basic ") {
-            guard let decoded = Base64.decodeStandard(header.dropFirst(6).trimmingSpacesSubstring).flatMap({ String(validating: $0, as: UTF8.self) }),
+            guard let decoded = Self.decodeBasicCredentials(String(header.dropFirst(6).trimmingSpacesSubstring)).flatMap({ String(validating: $0, as: UTF8.self) }),
                   let colon = decoded.firstIndex(of: ":")
             else { throw .invalidClient("the Basic authorization header is malformed", basic: true) }
             basic = (FormEncoding.percentDecode(decoded[..<colon], plusIsSpace: true),
@@ -93,7 +93,7 @@ extension OAuthServer {
         } else {
             requestedResource = nil
         }
-        let challenge = Array(Base64.urlSafeUnpadded(SHA256.digest(of: verifier)).utf8)
+        let challenge = Array(Base64.encode(SHA256.digest(of: verifier), variant: .urlSafeUnpadded).utf8)
         let redirectURI = fields["redirect_uri"]
         let codeKey = Self.codeHash.hexDigest(of: code)
         let tokens = IssuedTokens(refresh: client.issuesRefreshTokens)
@@ -270,6 +270,13 @@ extension OAuthServer {
 }
 
 /// Freshly made tokens and their storage hashes (made before the write, which may run more than once).
+extension OAuthServer {
+    /// The bytes of an HTTP Basic credential (standard base64, padding optional, as clients send it).
+    static func decodeBasicCredentials(_ text: String) -> [UInt8]? {
+        Base64.decode(text, variant: .standard) ?? Base64.decode(text, variant: .standardUnpadded)
+    }
+}
+
 struct IssuedTokens: Sendable {
     let access: String
     let accessHash: String

@@ -78,50 +78,6 @@ struct FormFields {
     }
 }
 
-enum Base64 {
-    private static let standard = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-    private static let urlSafe = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    /// Unpadded base64url, as PKCE's S256 challenge uses it (RFC 7636 appendix A).
-    static func urlSafeUnpadded(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let b0 = bytes[index], b1 = index + 1 < bytes.count ? bytes[index + 1] : 0, b2 = index + 2 < bytes.count ? bytes[index + 2] : 0
-            out.append(urlSafe[Int(b0 >> 2)])
-            out.append(urlSafe[Int((b0 & 0x03) << 4 | b1 >> 4)])
-            if index + 1 < bytes.count { out.append(urlSafe[Int((b1 & 0x0f) << 2 | b2 >> 6)]) }
-            if index + 2 < bytes.count { out.append(urlSafe[Int(b2 & 0x3f)]) }
-            index += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Decodes standard base64 (padding optional); nil when malformed.
-    static func decodeStandard(_ text: String) -> [UInt8]? {
-        var lookup = [Int16](repeating: -1, count: 256)
-        for (index, byte) in standard.enumerated() { lookup[Int(byte)] = Int16(index) }
-        var input = Array(text.utf8)
-        while input.last == UInt8(ascii: "=") { input.removeLast() }
-        guard input.count % 4 != 1 else { return nil }
-        var out: [UInt8] = []
-        var buffer: UInt32 = 0
-        var bits = 0
-        for byte in input {
-            let value = lookup[Int(byte)]
-            guard value >= 0 else { return nil }
-            buffer = buffer << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
-            }
-        }
-        return out
-    }
-}
-
 enum HTML {
     /// Escapes text for HTML element content and quoted attribute values.
     static func escape(_ text: String) -> String {

@@ -155,7 +155,7 @@ final class OAuthHarness: Sendable {
         var challenge: String
         init() {
             verifier = RandomToken.urlSafe(byteCount: 48)
-            challenge = Base64.urlSafeUnpadded(SHA256.digest(of: verifier))
+            challenge = Base64.encode(SHA256.digest(of: verifier), variant: .urlSafeUnpadded)
         }
     }
 
