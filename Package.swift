@@ -81,7 +81,11 @@ let package = Package(
         ),
         // Writes to a store and reports every acknowledged write; the crash test kills it with SIGKILL.
         .executableTarget(name: "StoreCrashProbe", dependencies: ["Store"], swiftSettings: strict),
-        .executableTarget(name: "HermesBenchmarks", dependencies: ["Store", "Crypto"], swiftSettings: strict),
+        .executableTarget(
+            name: "HermesBenchmarks",
+            dependencies: ["Store", "Crypto", "JSON", "HTTP2", "Hermes", "Tenancy", "OAuth", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
 
         .testTarget(name: "StoreTests", dependencies: ["Store", "StoreCrashProbe", "CLMDB"], swiftSettings: strict),
         .testTarget(name: "TenancyTests", dependencies: ["Tenancy", "Store", "Crypto"], swiftSettings: strict),

@@ -10,6 +10,7 @@ let generalUsage = """
 
     benchmarks:
       store    the LMDB store: gets, puts, durable appends, credential resolves, expiry sweeps
+      auth     what the auth step and metering add to a request (API key, OAuth bearer)
 
     Run `hermes-bench store --help` for its options.
     """
@@ -29,6 +30,18 @@ case "store":
     do {
         let options = try StoreBenchmarkOptions.parse(rest)
         exit(try await StoreBenchmark(options: options).run())
+    } catch {
+        Reporter(descriptor: 2).line("hermes-bench: \(error)")
+        exit(1)
+    }
+case "auth":
+    do {
+        let rest = Array(arguments.dropFirst())
+        if rest.contains("-h") || rest.contains("--help") {
+            writeStandardOutput(AuthBenchmark.usage)
+            exit(0)
+        }
+        exit(try await AuthBenchmark(arguments: rest).run())
     } catch {
         Reporter(descriptor: 2).line("hermes-bench: \(error)")
         exit(1)

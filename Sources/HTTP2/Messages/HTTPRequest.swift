@@ -66,12 +66,7 @@ public struct HTTPRequest: Sendable {
     /// Query parameters, percent-decoded (`+` as space), in order.
     public var queryItems: [(name: String, value: String)] {
         guard let query, !query.isEmpty else { return [] }
-        return query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = PercentDecoding.decode(parts[0])
-            let value = parts.count > 1 ? PercentDecoding.decode(parts[1]) : ""
-            return (name, value)
-        }
+        return FormEncoding.decode(query)
     }
 
     /// The first query parameter named `name`.
@@ -81,38 +76,4 @@ public struct HTTPRequest: Sendable {
 
     /// The body as UTF-8 text.
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
-}
-
-enum PercentDecoding {
-    static func decode(_ text: Substring) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            switch byte {
-            case UInt8(ascii: "+"):
-                bytes.append(UInt8(ascii: " "))
-            case UInt8(ascii: "%"):
-                guard let high = iterator.next(), let low = iterator.next(),
-                    let value = hexValue(high).flatMap({ h in hexValue(low).map { h << 4 | $0 } })
-                else {
-                    bytes.append(byte)
-                    continue
-                }
-                bytes.append(value)
-            default:
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 }

@@ -170,7 +170,7 @@ public struct Router: Sendable {
                 guard index < parts.count, parts[index] == text else { return nil }
             case .parameter(let name):
                 guard index < parts.count else { return nil }
-                parameters[name] = PercentDecoding.decode(Substring(parts[index]))
+                parameters[name] = FormEncoding.percentDecode(Substring(parts[index]), plusIsSpace: false)
             }
         }
         return parts.count == segments.count ? parameters : nil
