@@ -3,11 +3,11 @@
 # OAuth access token (obtained through the real registration, consent and token routes), timed call by
 # call on a real store; the single-user static-key check is printed beside them as the floor.
 #
-# Usage: scripts/bench-auth.sh [runs] [requests]      (defaults: 3 runs of 200,000 requests each)
+# Usage: scripts/bench-auth.sh [runs] [requests]      (defaults: 3 runs of 100,000 requests each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
-requests=${2:-200000}
+requests=${2:-100000}
 swift build -c release --product hermes-bench >&2
 binary=.build/release/hermes-bench
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"

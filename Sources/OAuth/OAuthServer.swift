@@ -32,6 +32,9 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
     let consents: PendingConsents
     let registrationLimiter: RegistrationLimiter
     let fetcher: HTTPClient
+    /// Parsed token and family records by their stored bytes (the verifier runs on every request).
+    let tokenRecords = DecodedRecordCache<TokenRecord>()
+    let familyRecords = DecodedRecordCache<FamilyRecord>()
 
     /// Prefixes that tell tokens apart from API keys (`hk_`) and from each other.
     public static let accessTokenPrefix = "hat_"
@@ -129,10 +132,10 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
         do {
             found = try store.read { transaction -> TokenRecord? in
                 guard let bytes = try transaction.get(OAuthKeys.tokens, key) else { return nil }
-                let record = try TokenRecord(json: bytes)
+                let record = try tokenRecords.value(of: bytes) { bytes throws(RecordError) in try TokenRecord(json: bytes) }
                 guard record.expiresAt > transaction.now,
                       let family = try transaction.get(OAuthKeys.tokens, OAuthKeys.family(record.familyID)),
-                      !(try FamilyRecord(json: family)).revoked
+                      !(try familyRecords.value(of: family) { bytes throws(RecordError) in try FamilyRecord(json: bytes) }).revoked
                 else { return nil }
                 return record
             }
@@ -145,7 +148,7 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
         guard customer.active else {
             throw OAuthError(.customerDisabled, "the account \(customer.id) is disabled; its OAuth tokens stop working until it is enabled again")
         }
-        return AccessGrant(customerID: record.customerID, clientID: record.clientID, scope: record.scope, resource: record.resource, expiresAt: record.expiresAt)
+        return AccessGrant(customerID: record.customerID, clientID: record.clientID, scope: record.scope, resource: record.resource, expiresAt: record.expiresAt, customer: customer)
     }
 
     // MARK: Shared helpers

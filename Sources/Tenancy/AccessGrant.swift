@@ -9,13 +9,16 @@ public struct AccessGrant: Sendable, Equatable {
     /// accessed on every request.
     public var resource: String?
     public var expiresAt: Timestamp
+    /// The customer's record as the verifier read it, when it did (saves the auth step a second lookup).
+    public var customer: CustomerRecord?
 
-    public init(customerID: String, clientID: String, scope: [String], resource: String?, expiresAt: Timestamp) {
+    public init(customerID: String, clientID: String, scope: [String], resource: String?, expiresAt: Timestamp, customer: CustomerRecord? = nil) {
         self.customerID = customerID
         self.clientID = clientID
         self.scope = scope
         self.resource = resource
         self.expiresAt = expiresAt
+        self.customer = customer
     }
 }
 

@@ -25,8 +25,16 @@ public final class CustomerDirectory: Sendable {
 
     static let customers = Keyspace<String, [UInt8]>(.customers)
 
+    /// Parsed records by their stored bytes: the auth step reads the record on every request.
+    private let records = DecodedRecordCache<CustomerRecord>()
+
     public init(store: Store) {
         self.store = store
+    }
+
+    /// `bytes` as a customer record, parsed once per distinct content.
+    func decode(_ bytes: [UInt8]) throws(TenancyError) -> CustomerRecord {
+        try records.value(of: bytes) { bytes throws(TenancyError) in try CustomerRecord(decoding: bytes) }
     }
 
     // MARK: Reading
@@ -34,7 +42,7 @@ public final class CustomerDirectory: Sendable {
     /// The customer with this id.
     public func customer(id: String) throws -> CustomerRecord? {
         do {
-            return try store.get(Self.customers, id).map { bytes throws(TenancyError) in try CustomerRecord(decoding: bytes) }
+            return try store.get(Self.customers, id).map { bytes throws(TenancyError) in try decode(bytes) }
         } catch {
             throw TenancyError.store(error)
         }
@@ -74,7 +82,7 @@ public final class CustomerDirectory: Sendable {
                 guard let customerID = try transaction.get(.apikey, APIKeyHash.digest(of: apiKey)),
                       let bytes = try transaction.get(Self.customers, customerID)
                 else { return .unknown }
-                let record = try CustomerRecord(decoding: bytes)
+                let record = try decode(bytes)
                 return record.active ? .valid(record) : .disabled(record)
             }
         } catch {

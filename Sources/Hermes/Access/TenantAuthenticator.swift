@@ -35,43 +35,28 @@ public struct TenantAuthenticator: CallerAuthenticator {
     }
 
     public func authenticate(_ request: HTTPRequest) async -> AuthenticationOutcome {
-        let hasCustomers: Bool
-        do {
-            hasCustomers = try directory.hasCustomers()
-        } catch {
-            return .refused(challenge: challenge(request.path, error: nil), message: "the server cannot read its customer records right now; retry shortly")
-        }
-        guard hasCustomers else { return await singleUser.authenticate(request) }
-        guard let presented = StaticAPIKeyAuthenticator.presentedKey(request) else {
-            return .refused(
-                challenge: challenge(request.path, error: nil),
-                message: "authentication required: send a customer API key ('x-api-key: hk_…' or 'Authorization: Bearer hk_…') or an OAuth access token ('Authorization: Bearer …')"
-            )
-        }
+        let presented = StaticAPIKeyAuthenticator.presentedKey(request)
         let record: CustomerRecord
         do {
-            if presented.hasPrefix(CustomerDirectory.apiKeyPrefix) {
-                switch try directory.authenticate(apiKey: presented) {
-                case .valid(let found): record = found
-                case .disabled(let found): return Self.disabled(found)
-                case .unknown:
-                    return .refused(challenge: challenge(request.path, error: "invalid_token"), message: "the API key is not valid: it was never issued, was rotated or revoked, or has expired; ask the operator for a new one")
-                }
-            } else {
-                guard let grant = try tokens?.verifyAccessToken(presented) else {
-                    return .refused(challenge: challenge(request.path, error: "invalid_token"), message: "the access token is not valid: it is unknown, expired or revoked; refresh it or sign in again")
-                }
-                guard resource.accepts(audience: grant.resource, on: request.path) else {
+            // Customer keys and tokens first: on the hot path no other lookup is needed. Whether the daemon
+            // is still single-user is only asked when the credential is not a customer's.
+            switch try customer(presenting: presented, path: request.path) {
+            case .found(let found):
+                record = found
+            case .refused(let outcome):
+                return outcome
+            case .notACustomerCredential:
+                guard try directory.hasCustomers() else { return await singleUser.authenticate(request) }
+                guard presented != nil else {
                     return .refused(
-                        challenge: challenge(request.path, error: "invalid_token"),
-                        message: "the access token was issued for another resource (\(grant.resource ?? "none")); request a token with resource=\(resource.resource(for: request.path))"
+                        challenge: challenge(request.path, error: nil),
+                        message: "authentication required: send a customer API key ('x-api-key: hk_…' or 'Authorization: Bearer hk_…') or an OAuth access token ('Authorization: Bearer …')"
                     )
                 }
-                guard let found = try directory.customer(id: grant.customerID) else {
-                    return .refused(challenge: challenge(request.path, error: "invalid_token"), message: "the access token's customer no longer exists; sign in again")
-                }
-                guard found.active else { return Self.disabled(found) }
-                record = found
+                let message = presented?.hasPrefix(OAuthServer.accessTokenPrefix) == true
+                    ? "the access token is not valid: it is unknown, expired or revoked; refresh it or sign in again"
+                    : "the credential is neither a customer API key (hk_…) nor an access token of this server; check what the client sends"
+                return .refused(challenge: challenge(request.path, error: "invalid_token"), message: message)
             }
         } catch let error as OAuthError where error.code == .customerDisabled {
             return .forbidden(customerID: "-", message: "\(error); contact the operator of this server")
@@ -82,6 +67,38 @@ public struct TenantAuthenticator: CallerAuthenticator {
             return .limited(customerID: record.id, exceeded)
         }
         return .authenticated(Customer(id: record.id, kind: .customer, plan: record.plan, displayName: record.email, credentials: credentials))
+    }
+
+    private enum Lookup {
+        case found(CustomerRecord)
+        case refused(AuthenticationOutcome)
+        /// No customer owns the credential (or none was sent); the single user's key may still match.
+        case notACustomerCredential
+    }
+
+    private func customer(presenting presented: String?, path: String) throws -> Lookup {
+        guard let presented else { return .notACustomerCredential }
+        if presented.hasPrefix(CustomerDirectory.apiKeyPrefix) {
+            switch try directory.authenticate(apiKey: presented) {
+            case .valid(let found): return .found(found)
+            case .disabled(let found): return .refused(Self.disabled(found))
+            case .unknown:
+                guard try directory.hasCustomers() else { return .notACustomerCredential }
+                return .refused(.refused(challenge: challenge(path, error: "invalid_token"), message: "the API key is not valid: it was never issued, was rotated or revoked, or has expired; ask the operator for a new one"))
+            }
+        }
+        guard let grant = try tokens?.verifyAccessToken(presented) else { return .notACustomerCredential }
+        guard resource.accepts(audience: grant.resource, on: path) else {
+            return .refused(.refused(
+                challenge: challenge(path, error: "invalid_token"),
+                message: "the access token was issued for another resource (\(grant.resource ?? "none")); request a token with resource=\(resource.resource(for: path))"
+            ))
+        }
+        guard let found = try grant.customer ?? directory.customer(id: grant.customerID) else {
+            return .refused(.refused(challenge: challenge(path, error: "invalid_token"), message: "the access token's customer no longer exists; sign in again"))
+        }
+        guard found.active else { return .refused(Self.disabled(found)) }
+        return .found(found)
     }
 
     private static func disabled(_ record: CustomerRecord) -> AuthenticationOutcome {
