@@ -15,7 +15,7 @@ struct CustomersCommand: AsyncParsableCommand {
             and stored only as hashes: keep them when they are shown. Plans: \
             \(Plan.all.map { "\($0.name) (\($0.monthlyToolCalls) tool calls/month, \($0.requestsPerMinute) requests/min)" }.joined(separator: ", ")).
             """,
-        subcommands: [Create.self, List.self, Show.self, Disable.self, Enable.self, SetPlan.self, RotateKey.self]
+        subcommands: [Create.self, List.self, Show.self, Disable.self, Enable.self, SetPlan.self, RotateKey.self, RevokeKeys.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -126,6 +126,24 @@ struct CustomersCommand: AsyncParsableCommand {
                 describe(record)
                 print("api key:  \(key)")
                 print("(shown once; the previous keys no longer work)")
+            }
+        }
+    }
+}
+
+extension CustomersCommand {
+    struct RevokeKeys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-keys",
+            abstract: "Revoke every API key of a customer at once (OAuth tokens stay; disable the customer to stop those too)."
+        )
+        @Argument(help: "Customer id or email.") var customer: String
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            try await withDirectory(storeOptions) { directory, _ in
+                describe(try await directory.revokeKeys(customerID: try find(customer, in: directory).id))
+                print("every API key of this customer is revoked; `rotate-key` issues a new one")
             }
         }
     }

@@ -7,13 +7,18 @@ struct DaemonTests {
     @Test func helpDescribesEveryCommandAndOption() async throws {
         let top = try await DaemonProcess.run(["--help"])
         #expect(top.status == 0)
-        for command in ["serve", "backup", "keys", "version"] { #expect(top.output.contains(command)) }
+        for command in ["serve", "customers", "backup", "keys", "version"] { #expect(top.output.contains(command)) }
+        let customers = try await DaemonProcess.run(["customers", "--help"])
+        for command in ["create", "list", "show", "disable", "enable", "set-plan", "rotate-key", "revoke-keys", "starter"] {
+            #expect(customers.output.contains(command), "customers --help does not mention \(command)")
+        }
 
         let serve = try await DaemonProcess.run(["serve", "--help"])
         #expect(serve.status == 0)
         for text in ["--host", "HERMES_HOST", "127.0.0.1", "--port", "HERMES_PORT", "8080", "--state-dir", "HERMES_STATE_DIR",
                      "./data", "--map-size", "HERMES_MAP_SIZE", "--key-file", "HERMES_KEY_FILE", "CREDENTIAL_ENCRYPTION_KEY",
-                     "CREDENTIALS_DIRECTORY", "--environment", "HERMES_ENV", "--log-level", "HERMES_LOG_LEVEL"] {
+                     "CREDENTIALS_DIRECTORY", "--environment", "HERMES_ENV", "--log-level", "HERMES_LOG_LEVEL", "--public-url", "HERMES_PUBLIC_URL",
+                     "--tls-cert", "--threads"] {
             #expect(serve.output.contains(text), "serve --help does not mention \(text)")
         }
     }

@@ -153,6 +153,15 @@ struct TenancyDaemonTests {
         #expect(try await CurlResponse.send("GET", base + "/api/usage", headers: ["x-api-key": keyA]).status == 401)
         #expect(try await CurlResponse.send("GET", base + "/api/usage", headers: ["x-api-key": newKeyA]).status == 200)
 
+        #expect(try await Self.cli(["set-plan", idA, "growth"], state: state).status == 0)
+        let upgraded = try await CurlResponse.send("GET", base + "/api/usage", headers: ["x-api-key": newKeyA])
+        #expect(upgraded.json["plan"] as? String == "growth")
+        #expect((upgraded.json["limits"] as? [String: Any])?["monthly_tool_calls"] as? Int == 50_000)
+        let badPlan = try await Self.cli(["set-plan", idA, "platinum"], state: state)
+        #expect(badPlan.status != 0 && badPlan.error.contains("free, starter, growth, enterprise"))
+        #expect(try await Self.cli(["revoke-keys", "bob@example.com"], state: state).status == 0)
+        #expect(try await CurlResponse.send("GET", base + "/api/usage", headers: ["x-api-key": keyB]).status == 401)
+
         let shown = try await Self.cli(["show", idA], state: state)
         #expect(shown.output.contains("ada@example.com") && shown.output.contains("tool calls in"))
         let listed = try await Self.cli(["list"], state: state)
