@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto", "JSON"], exclude: ["Clients"], swiftSettings: strict),
         .testTarget(
             name: "HermesApplianceTests",
-            dependencies: ["HermesAppliance", "Hermes", "Store", "Crypto", "Tenancy"],
+            dependencies: ["HermesAppliance", "Hermes", "Store", "Crypto", "Tenancy", "Platforms"],
             swiftSettings: strict
         ),
     ],

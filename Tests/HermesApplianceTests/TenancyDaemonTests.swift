@@ -1,31 +1,27 @@
 import Crypto
 import Foundation
 import Hermes
+import Platforms
 import Store
 import Tenancy
 import Testing
 
-/// One HTTP exchange through curl (HTTP/1.1), status, headers and body apart.
+/// One HTTP/1.1 exchange through libcurl (the Platforms module's client, in process: spawning a curl per
+/// request would hit swift-corelibs-foundation's intermittent `Process.run()` crash on Linux, PR #5472).
 struct CurlResponse {
     var status: Int
     var headers: [String: String]
     var body: String
 
+    static let client = HTTPClient(configuration: HTTPClient.Configuration(allowsPlainHTTP: true))
+
     static func send(_ method: String, _ url: String, headers: [String: String] = [:], body: String? = nil) async throws -> CurlResponse {
-        var arguments = ["-s", "-i", "--http1.1", "--max-time", "10", "-X", method]
-        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { arguments += ["-H", "\(name): \(value)"] }
-        if let body { arguments += ["--data-binary", body] }
-        let result = try await DaemonHTTPTests.curl(arguments + [url])
-        let text = result.output
-        guard let split = text.range(of: "\r\n\r\n") else { return CurlResponse(status: 0, headers: [:], body: text) }
-        var lines = text[..<split.lowerBound].components(separatedBy: "\r\n")
-        let status = Int(lines.removeFirst().split(separator: " ").dropFirst().first ?? "") ?? 0
+        let response = try await client.send(HTTPClient.Request(
+            method: method, url: url, headers: headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, body: body.map { Array($0.utf8) }
+        ))
         var parsed: [String: String] = [:]
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            parsed[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        return CurlResponse(status: status, headers: parsed, body: String(text[split.upperBound...]))
+        for header in response.headers { parsed[header.name.lowercased()] = header.value }
+        return CurlResponse(status: response.status, headers: parsed, body: response.text)
     }
 
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:] }
