@@ -20,6 +20,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var rejection: (status: Int, message: String)?
         var body: [UInt8] = []
         var bodyLimit = Int.max
+        /// The body of a request whose route streams it, while the handler reads it.
+        var inbound: RequestBodyBuffer?
         var request: HTTPRequest?
         var startedAt = ContinuousClock.now
         var task: Task<Void, Never>?
@@ -178,31 +180,62 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             return
         }
         let (path, _) = HTTPRequest.split(target: stream.path)
-        stream.bodyLimit = responder.bodyLimit(HTTPMethod(stream.method), path)
+        let plan = responder.bodyPlan(HTTPMethod(stream.method), path)
+        stream.bodyLimit = plan.limit
         if let length = stream.headers["content-length"].flatMap(Int.init), length > stream.bodyLimit {
             reject(streamID, 413, LimitMessage.bodyTooLarge(stream.bodyLimit))
             return
         }
-        if endStream { dispatch(stream) }
+        if plan.streamed, let loop = context?.eventLoop {
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            let inbound = RequestBodyBuffer(limit: plan.limit) {
+                loop.execute { bound.value.requestBodyConsumed(streamID) }
+            }
+            stream.inbound = inbound
+            if endStream { inbound.finish() }
+            dispatch(stream)
+        } else if endStream {
+            dispatch(stream)
+        }
     }
 
-    func streamData(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let stream = streams[streamID], stream.rejection == nil, !stream.responded else { return true }
+    func streamData(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> NGHTTP2DataVerdict {
+        guard let stream = streams[streamID] else { return .consumed }
+        if let inbound = stream.inbound {
+            // Whatever happens to the bytes, the stream's credit comes back only as the handler reads: past the
+            // limit, or once the handler is done, the client has to stop (the stream is reset after the answer).
+            _ = inbound.append(Array(bytes))
+            return .deferred
+        }
+        guard stream.rejection == nil, !stream.responded else { return .consumed }
         guard stream.body.count + bytes.count <= stream.bodyLimit else {
             reject(streamID, 413, LimitMessage.bodyTooLarge(stream.bodyLimit))
-            return true
+            return .consumed
         }
         stream.body.append(contentsOf: bytes)
-        return true
+        return .consumed
     }
 
     func streamEnded(_ streamID: Int32) {
-        guard let stream = streams[streamID], stream.rejection == nil, !stream.responded, stream.request == nil else { return }
+        guard let stream = streams[streamID] else { return }
+        if let inbound = stream.inbound {
+            inbound.finish()
+            return
+        }
+        guard stream.rejection == nil, !stream.responded, stream.request == nil else { return }
         dispatch(stream)
+    }
+
+    /// The handler of a streamed body took bytes: give the client that much stream window back.
+    private func requestBodyConsumed(_ streamID: Int32) {
+        guard let inbound = streams[streamID]?.inbound else { return }
+        session?.consume(streamID: streamID, bytes: inbound.takeConsumed())
+        scheduleFlush()
     }
 
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
+        stream.inbound?.fail(.clientReset)
         stream.task?.cancel()
         for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
         stream.waiters.removeAll()
@@ -233,20 +266,32 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             }
         }
         let finished = stream.outboundEnded && stream.buffered == 0
-        if finished, stream.resetAfterResponse, let loop = context?.eventLoop {
-            // The client may still be sending a body we refused: stop it with RST_STREAM(NO_ERROR), but only
-            // a moment after our answer. A reset arriving together with the answer makes clients that are
-            // still sending (curl 7.88) drop the answer and report a stream error instead of the 413.
-            stream.resetAfterResponse = false
-            let bound = NIOLoopBound(self, eventLoop: loop)
-            loop.scheduleTask(in: Self.refusedBodyGrace) {
-                guard bound.value.streams[streamID] != nil else { return }
-                bound.value.session?.resetStream(streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
-                bound.value.flush()
-            }
-        }
+        if finished, stream.resetAfterResponse { resetAfterResponse(stream) }
         if count == 0 && !finished { return (0, false, true) }
         return (count, finished, false)
+    }
+
+    /// The client may still be sending a body we refused or no longer read: stop it with RST_STREAM(NO_ERROR)
+    /// (RFC 9113 §8.1), but only a moment after our answer. A reset arriving together with the answer makes
+    /// clients that are still sending (curl 7.88) drop the answer and report a stream error instead.
+    private func resetAfterResponse(_ stream: Stream) {
+        guard let loop = context?.eventLoop else { return }
+        stream.resetAfterResponse = false
+        let streamID = stream.id
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        loop.scheduleTask(in: Self.refusedBodyGrace) {
+            guard bound.value.streams[streamID] != nil else { return }
+            bound.value.session?.resetStream(streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
+            bound.value.flush()
+        }
+    }
+
+    /// The handler is done with a streamed body it did not read to the end: drop the rest, and reset the
+    /// stream once the response is out.
+    private func abandonInbound(_ stream: Stream) {
+        guard let inbound = stream.inbound, !inbound.isComplete else { return }
+        inbound.discard()
+        stream.resetAfterResponse = true
     }
 
     // MARK: Requests and responses
@@ -260,7 +305,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         let request = HTTPRequest(
             method: HTTPMethod(stream.method), path: path, query: query, headers: headers, body: stream.body,
             remoteAddress: remoteAddress, protocolVersion: .http2, id: responder.nextRequestID()
-        )
+        ).streaming(stream.inbound)
         stream.body = []
         stream.request = request
         stream.startedAt = .now
@@ -293,6 +338,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             stream.outboundEnded = true
             stream.lastProgress = .now()
             _ = session.submitResponse(streamID: streamID, status: response.status, headers: headers, hasBody: !bytes.isEmpty)
+            abandonInbound(stream)
+            if bytes.isEmpty, stream.resetAfterResponse { resetAfterResponse(stream) }
         case .stream(let produce):
             _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, hasBody: true)
             let bound = NIOLoopBound(self, eventLoop: loop)
@@ -343,6 +390,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     fileprivate func endBody(_ streamID: Int32) {
         guard let stream = streams[streamID] else { return }
+        // The producer may have been reading the request body (full duplex); now nobody will.
+        abandonInbound(stream)
         stream.outboundEnded = true
         session?.resumeBody(streamID: streamID)
         scheduleFlush()
@@ -423,6 +472,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         for stream in streams.values where !stream.responded && stream.receiveBy < now {
             reject(stream.id, 408, "the request was not received completely within \(limit); send it faster or in one go")
         }
+        // A streamed body has no deadline as a whole (the handler sets the pace); the client may only keep
+        // the handler waiting for the request timeout.
+        for stream in streams.values {
+            if let inbound = stream.inbound, let quiet = inbound.clientStall(atLeast: limit) { inbound.fail(.timedOut(after: quiet)) }
+        }
         cancelStalledStreams(now)
         let allowed = servedAny ? limits.idleTimeout : limits.headerTimeout
         if streams.isEmpty, !shuttingDown, lastActivity + allowed.timeAmount < now {
@@ -481,6 +535,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         lingerTimer?.cancel()
         lingerTimer = nil
         for stream in streams.values {
+            stream.inbound?.fail(.connectionClosed)
             stream.task?.cancel()
             for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
             stream.waiters.removeAll()
