@@ -22,6 +22,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var bodyLimit = Int.max
         /// The body of a request whose route streams it, while the handler reads it.
         var inbound: RequestBodyBuffer?
+        /// Body bytes of a streamed request that arrived, and those whose flow-control credit went back.
+        var inboundArrived = 0
+        var inboundCredited = 0
+        /// The handler is done with the streamed body: what still arrives is dropped.
+        var inboundDiscarded = false
         var request: HTTPRequest?
         var startedAt = ContinuousClock.now
         var task: Task<Void, Never>?
@@ -45,6 +50,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     /// How long a client may go on sending a refused request body before its stream is reset.
     static let refusedBodyGrace = TimeAmount.milliseconds(500)
+    /// How long the rest of a streamed body the handler did not read is still taken (and dropped) after the
+    /// answer before the stream is reset: a client that got a 2xx goes on uploading, and on a healthy network
+    /// the rest of a normal upload arrives within it, so the stream ends without a reset.
+    static let abandonedBodyDrain = TimeAmount.seconds(2)
 
     private let responder: Responder
     private let limits: HTTPServerConfiguration.Limits
@@ -202,8 +211,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     func streamData(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> NGHTTP2DataVerdict {
         guard let stream = streams[streamID] else { return .consumed }
         if let inbound = stream.inbound {
-            // Whatever happens to the bytes, the stream's credit comes back only as the handler reads: past the
-            // limit, or once the handler is done, the client has to stop (the stream is reset after the answer).
+            stream.inboundArrived += bytes.count
+            if stream.inboundDiscarded {
+                // Dropped, but credited, so the client can finish the upload (see abandonedBodyDrain).
+                stream.inboundCredited += bytes.count
+                return .consumed
+            }
+            // The stream's credit comes back only as the handler reads: past the limit, the client has to stop.
             _ = inbound.append(Array(bytes))
             return .deferred
         }
@@ -228,8 +242,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     /// The handler of a streamed body took bytes: give the client that much stream window back.
     private func requestBodyConsumed(_ streamID: Int32) {
-        guard let inbound = streams[streamID]?.inbound else { return }
-        session?.consume(streamID: streamID, bytes: inbound.takeConsumed())
+        guard let stream = streams[streamID], let inbound = stream.inbound, !stream.inboundDiscarded else { return }
+        let consumed = inbound.takeConsumed()
+        stream.inboundCredited += consumed
+        session?.consume(streamID: streamID, bytes: consumed)
         scheduleFlush()
     }
 
@@ -272,26 +288,29 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     /// The client may still be sending a body we refused or no longer read: stop it with RST_STREAM(NO_ERROR)
-    /// (RFC 9113 §8.1), but only a moment after our answer. A reset arriving together with the answer makes
+    /// (RFC 9113 §8.1), but only a moment after our answer (unless the body ends first). A reset arriving together with the answer makes
     /// clients that are still sending (curl 7.88) drop the answer and report a stream error instead.
     private func resetAfterResponse(_ stream: Stream) {
         guard let loop = context?.eventLoop else { return }
         stream.resetAfterResponse = false
         let streamID = stream.id
         let bound = NIOLoopBound(self, eventLoop: loop)
-        loop.scheduleTask(in: Self.refusedBodyGrace) {
+        loop.scheduleTask(in: stream.inboundDiscarded ? Self.abandonedBodyDrain : Self.refusedBodyGrace) {
             guard bound.value.streams[streamID] != nil else { return }
             bound.value.session?.resetStream(streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
             bound.value.flush()
         }
     }
 
-    /// The handler is done with a streamed body it did not read to the end: drop the rest, and reset the
-    /// stream once the response is out.
+    /// The handler is done with a streamed body it did not read to the end: take and drop the rest, and
+    /// reset the stream ``abandonedBodyDrain`` after the answer if it is still unfinished.
     private func abandonInbound(_ stream: Stream) {
-        guard let inbound = stream.inbound, !inbound.isComplete else { return }
+        guard let inbound = stream.inbound, !inbound.isComplete, !stream.inboundDiscarded else { return }
         inbound.discard()
+        stream.inboundDiscarded = true
         stream.resetAfterResponse = true
+        session?.consume(streamID: stream.id, bytes: stream.inboundArrived - stream.inboundCredited)
+        stream.inboundCredited = stream.inboundArrived
     }
 
     // MARK: Requests and responses

@@ -432,6 +432,8 @@ def upload_flow(args):
         connection.connection_window -= allowed
         connection.stream_windows[1] -= allowed
         sent += allowed
+        if args.stop_after and sent >= args.stop_after:
+            break  # stop sending, without ending the stream
         if args.reset_after and sent >= args.reset_after:
             connection.send(RstStreamFrame(1, error_code=8).serialize())
             reset = True
@@ -441,6 +443,9 @@ def upload_flow(args):
         connection.read(0)
     if not reset:
         connection.read_until(lambda: connection.finished(1) or connection.closed, max(1.0, deadline - time.monotonic()))
+    if args.await_reset:
+        # A server that answered without reading the whole body ends the stream with RST_STREAM after its answer.
+        connection.read_until(lambda: connection.stream(1)["reset"] is not None or connection.closed, 5)
     return {**connection.report(), "response": connection.summary(1), "sent": sent, "blocked": blocked,
             "side": side, "reset_sent": reset, "stream_increments": connection.increments.get(1, 0)}
 
@@ -559,6 +564,8 @@ def main():
     parser.add_argument("--rate", type=int, default=5 << 20)
     parser.add_argument("--reset-after", type=int, default=0)
     parser.add_argument("--side-requests", action="store_true")
+    parser.add_argument("--await-reset", action="store_true")
+    parser.add_argument("--stop-after", type=int, default=0)
     args = parser.parse_args()
     result = COMMANDS[args.command](args)
     print(json.dumps(result, default=str))
