@@ -4,6 +4,12 @@ import NIOCore
 /// Serves one HTTP/2 connection: bytes go through an ``NGHTTP2Session``; each complete request stream runs
 /// through the ``Responder`` in a task, and its response comes back to the event loop to be sent.
 ///
+/// A route that streams its request body is dispatched when the HEADERS arrive; DATA goes to the handler
+/// through a ``RequestBodyBuffer``. The session runs without automatic WINDOW_UPDATEs: connection-level
+/// credit goes back as soon as bytes arrive, so a slow handler never starves the other streams; the stream's
+/// credit goes back only as its handler reads, so the server holds at most one stream window (1 MiB) per
+/// streamed body, and at most the concurrent-stream limit of them per connection.
+///
 /// Everything here runs on the channel's event loop; tasks reach it through `NIOLoopBound` and `execute`.
 final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegate {
     typealias InboundIn = ByteBuffer
@@ -288,8 +294,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     /// The client may still be sending a body we refused or no longer read: stop it with RST_STREAM(NO_ERROR)
-    /// (RFC 9113 §8.1), but only a moment after our answer (unless the body ends first). A reset arriving together with the answer makes
-    /// clients that are still sending (curl 7.88) drop the answer and report a stream error instead.
+    /// (RFC 9113 §8.1), but only a while after our answer, unless the body ends first. A reset arriving
+    /// together with the answer makes clients that are still sending (curl 7.88) drop the answer and report
+    /// a stream error instead.
     private func resetAfterResponse(_ stream: Stream) {
         guard let loop = context?.eventLoop else { return }
         stream.resetAfterResponse = false
