@@ -64,7 +64,7 @@ struct HTTP1Tests {
 
     @Test func requestBodyNeverCompletingGets408() async throws {
         try await withServer(limits: { $0.requestTimeout = .seconds(1) }) { server in
-            let (json, _) = try await ChildProcess.runPython("h1_probe.py", ["request-timeout", "--port", "\(server.port)", "--seconds", "15"])
+            let (json, _) = try await ChildProcess.runPython("h1_probe.py", ["request-timeout", "--port", "\(server.port)", "--path", "/upload", "--seconds", "15"])
             let response = try #require(json[object: "response"], "no response before the connection closed: \(json)")
             #expect(response[int: "status"] == 408, "\(json)")
             let elapsed = json[double: "elapsed"] ?? 0

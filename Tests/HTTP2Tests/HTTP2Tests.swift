@@ -113,7 +113,7 @@ struct HTTP2Tests {
 
     @Test func incompleteRequestBodyGets408() async throws {
         try await withServer(limits: { $0.requestTimeout = .seconds(1) }) { server in
-            let (json, _) = try await ChildProcess.runPython("h2_probe.py", ["request-timeout", "--port", "\(server.port)", "--seconds", "15"])
+            let (json, _) = try await ChildProcess.runPython("h2_probe.py", ["request-timeout", "--port", "\(server.port)", "--path", "/upload", "--seconds", "15"])
             let response = try #require(json[object: "response"], "\(json)")
             #expect(response[int: "status"] == 408, "\(json)")
             let elapsed = json[double: "elapsed"] ?? 0

@@ -37,10 +37,28 @@ struct RouterTests {
     }
 
     @Test func bodyLimitsArePerRoute() {
-        let router = router()
-        #expect(router.bodyLimit(.post, "/upload", default: 1000) == 10)
-        #expect(router.bodyLimit(.get, "/healthz", default: 1000) == 1000)
-        #expect(router.bodyLimit(.get, "/unknown", default: 1000) == 1000)
+        var router = router()
+        router.add(.put, "/files", body: .streamed(limit: 1 << 30)) { _ in .text("stored") }
+        router.post("/stream", body: .streamed) { _ in .text("stored") }
+        #expect(router.bodyPlan(.post, "/upload", default: 1000) == (10, false))
+        #expect(router.bodyPlan(.get, "/healthz", default: 1000) == (1000, false))
+        #expect(router.bodyPlan(.get, "/unknown", default: 1000) == (1000, false))
+        #expect(router.bodyPlan(.put, "/files", default: 1000) == (1 << 30, true))
+        #expect(router.bodyPlan(.post, "/stream", default: 1000) == (1000, true))
+    }
+
+    @Test func collectedBodiesReadAsOneChunk() async throws {
+        var chunks: [[UInt8]] = []
+        for try await chunk in HTTPRequest(method: .post, path: "/", body: [1, 2, 3]).bodyStream { chunks.append(chunk) }
+        #expect(chunks == [[1, 2, 3]])
+        var none = 0
+        for try await _ in HTTPRequest(method: .post, path: "/").bodyStream { none += 1 }
+        #expect(none == 0)
+        let collected = try await HTTPRequest(method: .post, path: "/", body: [1, 2, 3]).bodyStream.collect(upTo: 3)
+        #expect(collected == [1, 2, 3])
+        await #expect(throws: RequestBodyError.tooLarge) {
+            try await HTTPRequest(method: .post, path: "/", body: [1, 2, 3]).bodyStream.collect(upTo: 2)
+        }
     }
 
     @Test func middlewareRunsInOrderAndMayAnswerAlone() async throws {

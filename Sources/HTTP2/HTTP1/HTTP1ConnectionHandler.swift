@@ -5,9 +5,14 @@ import NIOHTTP1
 /// pipelined responses in request order): collects each request up to its body limit, runs it through the
 /// ``Responder`` in a task, and writes the response back, streamed bodies respecting socket writability.
 ///
+/// A request whose route streams its body runs as soon as its head is decoded; its body goes to the handler
+/// through a ``RequestBodyBuffer``, and while the handler is more than the streaming high watermark behind,
+/// this handler holds back the channel's `read()` so the client waits in TCP flow control.
+///
 /// Everything here runs on the channel's event loop; tasks reach it through `NIOLoopBound` and `execute`.
-final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     private enum State {
@@ -46,6 +51,14 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     private var closeTimer: Scheduled<Void>?
     private var closed = false
     private var executor: EventLoopTaskExecutor?
+    /// The body of the request in flight whose route streams it, until its end arrives.
+    private var inbound: RequestBodyBuffer?
+    /// A `read()` held back while the handler of a streamed body is behind.
+    private var readHeld = false
+    /// Fails a streamed body whose client keeps the handler waiting for the request timeout.
+    private var bodyWatch: Scheduled<Void>?
+    /// `maxMessagesPerRead` to restore once a streamed body is over.
+    private var savedReadBatch: UInt?
     /// Writes below the codec (set by the ``ProtocolDetector`` that installs both).
     var rawOutput: HTTP1ActivityObserver?
 
@@ -84,18 +97,30 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
                 return
             }
             let path = HTTPRequest.split(target: head.uri).path
-            let limit = responder.bodyLimit(HTTPMethod(head.method.rawValue), path)
+            let (limit, streamed) = responder.bodyPlan(HTTPMethod(head.method.rawValue), path)
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
                 refuse(head, 413, LimitMessage.bodyTooLarge(limit))
                 return
             }
-            state = .receiving(head: head, body: [], limit: limit)
-            armTimer(limits.requestTimeout, reason: .request)
             if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
                 // The client waits for this before sending its body (curl does so for a second).
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
             }
+            if streamed {
+                startStreamedBody(head, limit: limit)
+            } else {
+                state = .receiving(head: head, body: [], limit: limit)
+                armTimer(limits.requestTimeout, reason: .request)
+            }
         case .body(let chunk):
+            if let inbound {
+                if inbound.append(Array(chunk.readableBytesView)) == .overLimit {
+                    // The handler answers 413; the rest of the body cannot be skipped reliably.
+                    keepAlive = false
+                    releaseHeldRead()
+                }
+                return
+            }
             guard case .receiving(let head, var body, let limit) = state else { return }
             guard body.count + chunk.readableBytes <= limit else {
                 refuse(head, 413, LimitMessage.bodyTooLarge(limit))
@@ -105,6 +130,12 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             body.append(contentsOf: chunk.readableBytesView)
             state = .receiving(head: head, body: body, limit: limit)
         case .end:
+            if let inbound {
+                inbound.finish()
+                endStreamedBody()
+                if case .discarding = state { closeAfter(refusal) }
+                return
+            }
             switch state {
             case .receiving(let head, let body, _):
                 dispatch(head, body)
@@ -114,6 +145,98 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
                 break
             }
         }
+    }
+
+    /// Holds back reads while the handler of a streamed body has a high watermark's worth unread: the
+    /// socket's receive buffer fills and TCP makes the client wait.
+    func read(context: ChannelHandlerContext) {
+        if let inbound, inbound.bufferedBytes >= limits.streamingHighWatermark {
+            readHeld = true
+            return
+        }
+        context.read()
+    }
+
+    // MARK: Streamed request bodies
+
+    private func startStreamedBody(_ head: HTTPRequestHead, limit: Int) {
+        guard let context else { return }
+        let loop = context.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let inbound = RequestBodyBuffer(limit: limit) {
+            loop.execute { bound.value.requestBodyConsumed() }
+        }
+        self.inbound = inbound
+        // One socket read per event-loop turn, so what arrives between two looks at the buffer is one read
+        // (64 KiB at most) rather than a whole batch of them.
+        if let options = context.channel.syncOptions {
+            savedReadBatch = try? options.getOption(.maxMessagesPerRead)
+            try? options.setOption(.maxMessagesPerRead, value: 1)
+        }
+        armBodyWatch(after: limits.requestTimeout)
+        dispatch(head, [], streamedBody: inbound)
+    }
+
+    /// The streamed body's last byte arrived (the handler may still be reading it).
+    private func endStreamedBody() {
+        inbound = nil
+        bodyWatch?.cancel()
+        bodyWatch = nil
+        if let savedReadBatch, let options = context?.channel.syncOptions {
+            try? options.setOption(.maxMessagesPerRead, value: savedReadBatch)
+        }
+        savedReadBatch = nil
+        releaseHeldRead()
+    }
+
+    private func requestBodyConsumed() {
+        guard let inbound else {
+            releaseHeldRead()
+            return
+        }
+        _ = inbound.takeConsumed()
+        if inbound.bufferedBytes < limits.streamingHighWatermark / 2 { releaseHeldRead() }
+    }
+
+    private func releaseHeldRead() {
+        guard readHeld, let context else { return }
+        readHeld = false
+        context.read()
+    }
+
+    /// The response is complete but the handler left part of the streamed body unread: drop the rest as
+    /// it arrives, for a while, then close (the connection cannot be reused without reading it all).
+    private func abandonStreamedBody(after written: EventLoopFuture<Void>?) {
+        inbound?.discard()
+        releaseHeldRead()
+        state = .discarding
+        refusal = written
+        lingerThenClose(after: written)
+    }
+
+    /// Whether the request in flight streams a body that has not fully arrived.
+    private var streamedBodyUnfinished: Bool { inbound.map { !$0.isComplete } ?? false }
+
+    private func armBodyWatch(after delay: Duration) {
+        guard let loop = context?.eventLoop else { return }
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        bodyWatch?.cancel()
+        bodyWatch = loop.scheduleTask(in: delay.timeAmount) { bound.value.checkBodyStall() }
+    }
+
+    /// A streamed body has no deadline as a whole (the handler sets the pace); the client may only keep the
+    /// handler waiting for the request timeout.
+    private func checkBodyStall() {
+        bodyWatch = nil
+        guard let inbound, inbound.isOpen else { return }
+        let limit = limits.requestTimeout
+        if let quiet = inbound.clientStall(atLeast: limit) {
+            keepAlive = false
+            inbound.fail(.timedOut(after: quiet))
+            return
+        }
+        let elapsed = ContinuousClock.now - inbound.lastProgress
+        armBodyWatch(after: elapsed < limit ? limit - elapsed : limit)
     }
 
     /// Notes raw bytes arriving before the decoder sees a whole head (slow-header detection).
@@ -174,7 +297,7 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
 
     // MARK: Responding
 
-    private func dispatch(_ head: HTTPRequestHead, _ body: [UInt8]) {
+    private func dispatch(_ head: HTTPRequestHead, _ body: [UInt8], streamedBody: RequestBodyBuffer? = nil) {
         guard let loop = context?.eventLoop else { return }
         timer?.cancel()
         timer = nil
@@ -185,7 +308,7 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         let request = HTTPRequest(
             method: HTTPMethod(head.method.rawValue), path: path, query: query, headers: headers, body: body,
             remoteAddress: remoteAddress, protocolVersion: .http1_1, id: responder.nextRequestID()
-        )
+        ).streaming(streamedBody)
         let started = ContinuousClock.now
         if let response = responder.respondImmediately(to: request) {
             send(response, for: request, method: head.method, startedAt: started)
@@ -208,8 +331,14 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         switch response.body {
         case .bytes(let bytes):
             responder.logAccess(request, status: response.status, bytes: bytes.count, startedAt: startedAt)
+            let abandoned = streamedBodyUnfinished
+            if abandoned { keepAlive = false }
             let written = write(response, requestID: request.id, method: method)
-            if !keepAlive { closeAfter(written, lingering: true) }
+            if abandoned {
+                abandonStreamedBody(after: written)
+            } else if !keepAlive {
+                closeAfter(written, lingering: true)
+            }
         case .stream(let produce):
             producing = true
             writeHead(response, streaming: true)
@@ -224,8 +353,15 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
                     let handler = bound.value
                     guard !handler.closed else { return }
                     handler.responder.logAccess(request, status: response.status, bytes: counter.total, startedAt: startedAt)
+                    // The producer may have been reading the request body (full duplex); now nobody will.
+                    let abandoned = handler.streamedBodyUnfinished
+                    if abandoned { handler.keepAlive = false }
                     let written = handler.endResponse()
-                    if !handler.keepAlive { handler.closeAfter(written, lingering: true) }
+                    if abandoned {
+                        handler.abandonStreamedBody(after: written)
+                    } else if !handler.keepAlive {
+                        handler.closeAfter(written, lingering: true)
+                    }
                 }
             }
         }
@@ -466,6 +602,9 @@ final class HTTP1ConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private func tearDown() {
         closed = true
+        inbound?.fail(.connectionClosed)
+        bodyWatch?.cancel()
+        bodyWatch = nil
         timer?.cancel()
         timer = nil
         stallTimer?.cancel()

@@ -20,7 +20,8 @@ public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let options = HTTPMethod("OPTIONS")
 }
 
-/// A complete request: head plus the body collected up to the route's limit.
+/// A request: the head, plus the body collected up to the route's limit or, on routes that stream it
+/// (``RequestBodyMode/streamed``), read while it arrives from ``bodyStream``.
 public struct HTTPRequest: Sendable {
     public var method: HTTPMethod
     /// The path without the query, as sent (percent-encoding kept).
@@ -28,6 +29,7 @@ public struct HTTPRequest: Sendable {
     /// The raw query string after `?`, if any.
     public var query: String?
     public var headers: HTTPHeaders
+    /// The collected body; empty on routes that stream it (read ``bodyStream`` there).
     public var body: [UInt8]
     /// The peer's address, e.g. "127.0.0.1:51234".
     public var remoteAddress: String?
@@ -36,6 +38,8 @@ public struct HTTPRequest: Sendable {
     public var id: String
     /// Values of the route's `:name` segments.
     public var parameters: [String: String] = [:]
+    /// The body still arriving, on routes that stream it.
+    var streamedBody: RequestBodyBuffer?
 
     public init(
         method: HTTPMethod,
@@ -73,6 +77,21 @@ public struct HTTPRequest: Sendable {
     public func queryValue(_ name: String) -> String? {
         queryItems.first { $0.name == name }?.value
     }
+
+    /// The body as a sequence of chunks: on streamed routes as it arrives (once), otherwise ``body`` in one chunk.
+    public var bodyStream: RequestBodyStream {
+        RequestBodyStream(streamedBody.map { .streamed($0) } ?? .bytes(body))
+    }
+
+    /// This request with its body streamed from `buffer` (unchanged when nil).
+    func streaming(_ buffer: RequestBodyBuffer?) -> HTTPRequest {
+        var request = self
+        request.streamedBody = buffer
+        return request
+    }
+
+    /// Whether the body is streamed (read it from ``bodyStream``) rather than collected into ``body``.
+    public var isBodyStreamed: Bool { streamedBody != nil }
 
     /// The body as UTF-8 text.
     public var bodyText: String { String(decoding: body, as: UTF8.self) }

@@ -4,6 +4,12 @@ import NIOCore
 /// Serves one HTTP/2 connection: bytes go through an ``NGHTTP2Session``; each complete request stream runs
 /// through the ``Responder`` in a task, and its response comes back to the event loop to be sent.
 ///
+/// A route that streams its request body is dispatched when the HEADERS arrive; DATA goes to the handler
+/// through a ``RequestBodyBuffer``. The session runs without automatic WINDOW_UPDATEs: connection-level
+/// credit goes back as soon as bytes arrive, so a slow handler never starves the other streams; the stream's
+/// credit goes back only as its handler reads, so the server holds at most one stream window (1 MiB) per
+/// streamed body, and at most the concurrent-stream limit of them per connection.
+///
 /// Everything here runs on the channel's event loop; tasks reach it through `NIOLoopBound` and `execute`.
 final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegate {
     typealias InboundIn = ByteBuffer
@@ -20,6 +26,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var rejection: (status: Int, message: String)?
         var body: [UInt8] = []
         var bodyLimit = Int.max
+        /// The body of a request whose route streams it, while the handler reads it.
+        var inbound: RequestBodyBuffer?
+        /// Body bytes of a streamed request that arrived, and those whose flow-control credit went back.
+        var inboundArrived = 0
+        var inboundCredited = 0
+        /// The handler is done with the streamed body: what still arrives is dropped.
+        var inboundDiscarded = false
         var request: HTTPRequest?
         var startedAt = ContinuousClock.now
         var task: Task<Void, Never>?
@@ -43,6 +56,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     /// How long a client may go on sending a refused request body before its stream is reset.
     static let refusedBodyGrace = TimeAmount.milliseconds(500)
+    /// How long the rest of a streamed body the handler did not read is still taken (and dropped) after the
+    /// answer before the stream is reset: a client that got a 2xx goes on uploading, and on a healthy network
+    /// the rest of a normal upload arrives within it, so the stream ends without a reset.
+    static let abandonedBodyDrain = TimeAmount.seconds(2)
 
     private let responder: Responder
     private let limits: HTTPServerConfiguration.Limits
@@ -178,31 +195,69 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             return
         }
         let (path, _) = HTTPRequest.split(target: stream.path)
-        stream.bodyLimit = responder.bodyLimit(HTTPMethod(stream.method), path)
+        let plan = responder.bodyPlan(HTTPMethod(stream.method), path)
+        stream.bodyLimit = plan.limit
         if let length = stream.headers["content-length"].flatMap(Int.init), length > stream.bodyLimit {
             reject(streamID, 413, LimitMessage.bodyTooLarge(stream.bodyLimit))
             return
         }
-        if endStream { dispatch(stream) }
+        if plan.streamed, let loop = context?.eventLoop {
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            let inbound = RequestBodyBuffer(limit: plan.limit) {
+                loop.execute { bound.value.requestBodyConsumed(streamID) }
+            }
+            stream.inbound = inbound
+            if endStream { inbound.finish() }
+            dispatch(stream)
+        } else if endStream {
+            dispatch(stream)
+        }
     }
 
-    func streamData(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let stream = streams[streamID], stream.rejection == nil, !stream.responded else { return true }
+    func streamData(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> NGHTTP2DataVerdict {
+        guard let stream = streams[streamID] else { return .consumed }
+        if let inbound = stream.inbound {
+            stream.inboundArrived += bytes.count
+            if stream.inboundDiscarded {
+                // Dropped, but credited, so the client can finish the upload (see abandonedBodyDrain).
+                stream.inboundCredited += bytes.count
+                return .consumed
+            }
+            // The stream's credit comes back only as the handler reads: past the limit, the client has to stop.
+            _ = inbound.append(Array(bytes))
+            return .deferred
+        }
+        guard stream.rejection == nil, !stream.responded else { return .consumed }
         guard stream.body.count + bytes.count <= stream.bodyLimit else {
             reject(streamID, 413, LimitMessage.bodyTooLarge(stream.bodyLimit))
-            return true
+            return .consumed
         }
         stream.body.append(contentsOf: bytes)
-        return true
+        return .consumed
     }
 
     func streamEnded(_ streamID: Int32) {
-        guard let stream = streams[streamID], stream.rejection == nil, !stream.responded, stream.request == nil else { return }
+        guard let stream = streams[streamID] else { return }
+        if let inbound = stream.inbound {
+            inbound.finish()
+            return
+        }
+        guard stream.rejection == nil, !stream.responded, stream.request == nil else { return }
         dispatch(stream)
+    }
+
+    /// The handler of a streamed body took bytes: give the client that much stream window back.
+    private func requestBodyConsumed(_ streamID: Int32) {
+        guard let stream = streams[streamID], let inbound = stream.inbound, !stream.inboundDiscarded else { return }
+        let consumed = inbound.takeConsumed()
+        stream.inboundCredited += consumed
+        session?.consume(streamID: streamID, bytes: consumed)
+        scheduleFlush()
     }
 
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
+        stream.inbound?.fail(.clientReset)
         stream.task?.cancel()
         for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
         stream.waiters.removeAll()
@@ -233,20 +288,36 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             }
         }
         let finished = stream.outboundEnded && stream.buffered == 0
-        if finished, stream.resetAfterResponse, let loop = context?.eventLoop {
-            // The client may still be sending a body we refused: stop it with RST_STREAM(NO_ERROR), but only
-            // a moment after our answer. A reset arriving together with the answer makes clients that are
-            // still sending (curl 7.88) drop the answer and report a stream error instead of the 413.
-            stream.resetAfterResponse = false
-            let bound = NIOLoopBound(self, eventLoop: loop)
-            loop.scheduleTask(in: Self.refusedBodyGrace) {
-                guard bound.value.streams[streamID] != nil else { return }
-                bound.value.session?.resetStream(streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
-                bound.value.flush()
-            }
-        }
+        if finished, stream.resetAfterResponse { resetAfterResponse(stream) }
         if count == 0 && !finished { return (0, false, true) }
         return (count, finished, false)
+    }
+
+    /// The client may still be sending a body we refused or no longer read: stop it with RST_STREAM(NO_ERROR)
+    /// (RFC 9113 §8.1), but only a while after our answer, unless the body ends first. A reset arriving
+    /// together with the answer makes clients that are still sending (curl 7.88) drop the answer and report
+    /// a stream error instead.
+    private func resetAfterResponse(_ stream: Stream) {
+        guard let loop = context?.eventLoop else { return }
+        stream.resetAfterResponse = false
+        let streamID = stream.id
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        loop.scheduleTask(in: stream.inboundDiscarded ? Self.abandonedBodyDrain : Self.refusedBodyGrace) {
+            guard bound.value.streams[streamID] != nil else { return }
+            bound.value.session?.resetStream(streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
+            bound.value.flush()
+        }
+    }
+
+    /// The handler is done with a streamed body it did not read to the end: take and drop the rest, and
+    /// reset the stream ``abandonedBodyDrain`` after the answer if it is still unfinished.
+    private func abandonInbound(_ stream: Stream) {
+        guard let inbound = stream.inbound, !inbound.isComplete, !stream.inboundDiscarded else { return }
+        inbound.discard()
+        stream.inboundDiscarded = true
+        stream.resetAfterResponse = true
+        session?.consume(streamID: stream.id, bytes: stream.inboundArrived - stream.inboundCredited)
+        stream.inboundCredited = stream.inboundArrived
     }
 
     // MARK: Requests and responses
@@ -260,7 +331,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         let request = HTTPRequest(
             method: HTTPMethod(stream.method), path: path, query: query, headers: headers, body: stream.body,
             remoteAddress: remoteAddress, protocolVersion: .http2, id: responder.nextRequestID()
-        )
+        ).streaming(stream.inbound)
         stream.body = []
         stream.request = request
         stream.startedAt = .now
@@ -293,6 +364,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             stream.outboundEnded = true
             stream.lastProgress = .now()
             _ = session.submitResponse(streamID: streamID, status: response.status, headers: headers, hasBody: !bytes.isEmpty)
+            abandonInbound(stream)
+            if bytes.isEmpty, stream.resetAfterResponse { resetAfterResponse(stream) }
         case .stream(let produce):
             _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, hasBody: true)
             let bound = NIOLoopBound(self, eventLoop: loop)
@@ -343,6 +416,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     fileprivate func endBody(_ streamID: Int32) {
         guard let stream = streams[streamID] else { return }
+        // The producer may have been reading the request body (full duplex); now nobody will.
+        abandonInbound(stream)
         stream.outboundEnded = true
         session?.resumeBody(streamID: streamID)
         scheduleFlush()
@@ -423,6 +498,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         for stream in streams.values where !stream.responded && stream.receiveBy < now {
             reject(stream.id, 408, "the request was not received completely within \(limit); send it faster or in one go")
         }
+        // A streamed body has no deadline as a whole (the handler sets the pace); the client may only keep
+        // the handler waiting for the request timeout.
+        for stream in streams.values {
+            if let inbound = stream.inbound, let quiet = inbound.clientStall(atLeast: limit) { inbound.fail(.timedOut(after: quiet)) }
+        }
         cancelStalledStreams(now)
         let allowed = servedAny ? limits.idleTimeout : limits.headerTimeout
         if streams.isEmpty, !shuttingDown, lastActivity + allowed.timeAmount < now {
@@ -481,6 +561,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         lingerTimer?.cancel()
         lingerTimer = nil
         for stream in streams.values {
+            stream.inbound?.fail(.connectionClosed)
             stream.task?.cancel()
             for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
             stream.waiters.removeAll()

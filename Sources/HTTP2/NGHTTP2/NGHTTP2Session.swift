@@ -7,12 +7,28 @@ protocol NGHTTP2SessionDelegate: AnyObject {
     /// Returns false to reset the stream (for example when its header block grew past the limit).
     func streamHeader(_ streamID: Int32, name: String, value: String) -> Bool
     func streamHeadersComplete(_ streamID: Int32, endStream: Bool)
-    /// Returns false to reset the stream.
-    func streamData(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool
+    /// Says what becomes of the bytes' flow-control credit (see ``NGHTTP2DataVerdict``).
+    func streamData(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> NGHTTP2DataVerdict
     func streamEnded(_ streamID: Int32)
     func streamClosed(_ streamID: Int32, errorCode: UInt32)
     /// Copies up to `buffer.count` bytes of the response body; `deferred` when none are ready yet.
     func streamReadBody(_ streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, endOfBody: Bool, deferred: Bool)
+}
+
+/// What a connection does with a chunk of a request body, which decides when the client may send more.
+///
+/// The session runs without nghttp2's automatic WINDOW_UPDATEs. Connection-level credit is always returned at
+/// once, so one stream whose handler reads slowly never holds up the others; stream-level credit is
+/// returned at once for bodies the server collects, and only as the handler reads for streamed ones, so a
+/// fast uploader can be at most one stream window ahead of the handler.
+enum NGHTTP2DataVerdict {
+    /// Taken (collected, or dropped): the stream's window reopens now.
+    case consumed
+    /// Held for a handler: the connection returns the credit with ``NGHTTP2Session/consume(streamID:bytes:)``
+    /// as the handler reads, or never (the stream is reset or the body discarded).
+    case deferred
+    /// Reset the stream with CANCEL.
+    case reset
 }
 
 /// Errors from nghttp2 that end a connection.
@@ -84,9 +100,15 @@ final class NGHTTP2Session {
             return 0
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
-            guard let owner = NGHTTP2Session.owner(userData), let data else { return 0 }
-            let keep = owner.delegate?.streamData(streamID, UnsafeRawBufferPointer(start: data, count: length)) ?? true
-            if !keep, let session = owner.session {
+            guard let owner = NGHTTP2Session.owner(userData), let data, let session = owner.session else { return 0 }
+            nghttp2_session_consume_connection(session, length)
+            let verdict = owner.delegate?.streamData(streamID, UnsafeRawBufferPointer(start: data, count: length)) ?? .consumed
+            switch verdict {
+            case .consumed:
+                nghttp2_session_consume_stream(session, streamID, length)
+            case .deferred:
+                break
+            case .reset:
                 nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_CANCEL.rawValue)
             }
             return 0
@@ -102,6 +124,9 @@ final class NGHTTP2Session {
         nghttp2_option_set_stream_reset_rate_limit(option, settings.streamResetBurst, settings.streamResetRate)
         nghttp2_option_set_max_settings(option, 32)
         nghttp2_option_set_max_outbound_ack(option, 1000)
+        // Window updates follow what handlers consumed (see NGHTTP2DataVerdict); nghttp2 itself still counts
+        // padding and DATA on closed streams as consumed.
+        nghttp2_option_set_no_auto_window_update(option, 1)
 
         var created: OpaquePointer?
         let status = nghttp2_session_server_new2(&created, callbacks, Unmanaged.passUnretained(self).toOpaque(), option)
@@ -207,6 +232,13 @@ final class NGHTTP2Session {
                 return status == 0
             }
         }
+    }
+
+    /// Returns `bytes` of a stream's flow-control credit once its handler has read them; nghttp2 sends a
+    /// WINDOW_UPDATE when half the stream's window has been returned.
+    func consume(streamID: Int32, bytes: Int) {
+        guard let session, bytes > 0 else { return }
+        nghttp2_session_consume_stream(session, streamID, bytes)
     }
 
     /// Tells nghttp2 that a deferred body has data again.

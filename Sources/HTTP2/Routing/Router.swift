@@ -19,7 +19,7 @@ public struct Router: Sendable {
     struct Route: Sendable {
         let method: HTTPMethod
         let segments: [Segment]
-        let bodyLimit: Int?
+        let body: RequestBodyMode
         let handler: HTTPHandler
         let immediate: ImmediateHTTPHandler?
     }
@@ -48,12 +48,25 @@ public struct Router: Sendable {
 
     /// Adds a route. `bodyLimit` overrides the server's default request-body limit for it (413 beyond).
     public mutating func add(_ method: HTTPMethod, _ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping HTTPHandler) {
-        insert(Route(method: method, segments: Self.parse(pattern), bodyLimit: bodyLimit, handler: handler, immediate: nil), pattern)
+        add(method, pattern, body: bodyLimit.map { .collected(limit: $0) } ?? .collected, handler)
+    }
+
+    /// Adds a route that takes its body as `body` says: collected before the handler runs, or streamed to a
+    /// handler that starts once the head has arrived and reads ``HTTPRequest/bodyStream``.
+    ///
+    /// ```swift
+    /// router.add(.put, "/files/:name", body: .streamed(limit: 1 << 30)) { request in
+    ///     for try await chunk in request.bodyStream { try await file.write(chunk) }
+    ///     return HTTPResponse(status: 201)
+    /// }
+    /// ```
+    public mutating func add(_ method: HTTPMethod, _ pattern: String, body: RequestBodyMode, _ handler: @escaping HTTPHandler) {
+        insert(Route(method: method, segments: Self.parse(pattern), body: body, handler: handler, immediate: nil), pattern)
     }
 
     /// Adds a route whose handler never suspends; see ``ImmediateHTTPHandler``.
     public mutating func addImmediate(_ method: HTTPMethod, _ pattern: String, _ handler: @escaping ImmediateHTTPHandler) {
-        let route = Route(method: method, segments: Self.parse(pattern), bodyLimit: nil, handler: { try handler($0) }, immediate: handler)
+        let route = Route(method: method, segments: Self.parse(pattern), body: .collected, handler: { try handler($0) }, immediate: handler)
         insert(route, pattern)
     }
 
@@ -69,6 +82,9 @@ public struct Router: Sendable {
     public mutating func get(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.get, pattern, handler) }
     public mutating func post(_ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping HTTPHandler) {
         add(.post, pattern, bodyLimit: bodyLimit, handler)
+    }
+    public mutating func post(_ pattern: String, body: RequestBodyMode, _ handler: @escaping HTTPHandler) {
+        add(.post, pattern, body: body, handler)
     }
     public mutating func delete(_ pattern: String, _ handler: @escaping HTTPHandler) { add(.delete, pattern, handler) }
 
@@ -104,10 +120,11 @@ public struct Router: Sendable {
         return .methodNotAllowed(allowed: allowed)
     }
 
-    /// The body limit for a request, decided from its head before the body is read.
-    func bodyLimit(_ method: HTTPMethod, _ path: String, default fallback: Int) -> Int {
-        if case .found(let route, _) = resolve(method, path) { return route.bodyLimit ?? fallback }
-        return fallback
+    /// How a request's body is taken and its limit, decided from its head before the body is read. Requests
+    /// no route serves get their 404 or 405 after a collected body, like before.
+    func bodyPlan(_ method: HTTPMethod, _ path: String, default fallback: Int) -> (limit: Int, streamed: Bool) {
+        if case .found(let route, _) = resolve(method, path) { return (route.body.limit ?? fallback, route.body.isStreamed) }
+        return (fallback, false)
     }
 
     /// Runs the request through the middleware and its route; 404 and 405 (with `Allow`) when none fits.

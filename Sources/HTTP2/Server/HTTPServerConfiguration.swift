@@ -17,7 +17,9 @@ public struct HTTPServerConfiguration: Sendable {
         public var maximumHeaderBytes = 16 * 1024
         /// Request-body bytes for routes that set no limit of their own; more gets 413.
         public var defaultBodyBytes = 1 << 20
-        /// Time to receive a whole request once its first byte arrived; longer gets 408.
+        /// Time to receive a whole request once its first byte arrived; longer gets 408. A streamed body has no
+        /// deadline as a whole (its handler sets the pace): the client may only keep the handler waiting this long
+        /// for the next bytes, after which the body fails with ``RequestBodyError/timedOut`` (408).
         public var requestTimeout: Duration = .seconds(30)
         /// Time to receive a request's header block (slowloris); longer gets 408 and the connection closes.
         public var headerTimeout: Duration = .seconds(10)
@@ -30,7 +32,9 @@ public struct HTTPServerConfiguration: Sendable {
         /// HTTP/2 rapid-reset protection: RST_STREAM frames allowed in a burst, and refilled per second.
         public var streamResetBurst: UInt64 = 1000
         public var streamResetRatePerSecond: UInt64 = 33
-        /// Bytes of a streamed response buffered per request before the producer waits for the client.
+        /// Bytes of a streamed response buffered per request before the producer waits for the client; also the
+        /// unread bytes of a streamed request body (HTTP/1.1) past which the server stops reading from the
+        /// client. (HTTP/2 request bodies are bounded by the stream's flow-control window, 1 MiB.)
         public var streamingHighWatermark = 64 * 1024
 
         public init() {}

@@ -22,8 +22,8 @@ final class Responder: Sendable {
         return "\(prefix)-\(String(number, radix: 36))"
     }
 
-    func bodyLimit(_ method: HTTPMethod, _ path: String) -> Int {
-        router.bodyLimit(method, path, default: limits.defaultBodyBytes)
+    func bodyPlan(_ method: HTTPMethod, _ path: String) -> (limit: Int, streamed: Bool) {
+        router.bodyPlan(method, path, default: limits.defaultBodyBytes)
     }
 
     /// The response for a request; never throws.
@@ -55,6 +55,11 @@ final class Responder: Sendable {
         switch error {
         case let error as HTTPError:
             return .error(error.status, error.message, headers: error.headers)
+        case let error as RequestBodyError:
+            // Too large or too slow is the client's to fix; a body cut short has nobody left to answer.
+            let status = error == .tooLarge ? 413 : error == .timedOut ? 408 : 400
+            logger.notice("request body failed", metadata: ["request.id": "\(request.id)", "http.status": "\(status)", "error": "\(error)"])
+            return .error(status, error.description)
         case is CancellationError:
             return .error(503, "the request was cancelled")
         default:
@@ -65,6 +70,11 @@ final class Responder: Sendable {
 
     /// One line per finished request. Only the path is logged: queries and headers may carry secrets.
     func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, startedAt: ContinuousClock.Instant) {
+        logAccess(request, status: status, bytes: bytes, requestBytes: request.streamedBody?.receivedBytes ?? request.body.count, startedAt: startedAt)
+    }
+
+    /// `requestBytes`: body bytes received (for a streamed body, those that had arrived when the exchange ended).
+    func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, requestBytes: Int, startedAt: ContinuousClock.Instant) {
         guard logger.logLevel <= .info else { return }
         let duration = ContinuousClock.now - startedAt
         let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
@@ -74,6 +84,7 @@ final class Responder: Sendable {
             "http.path": "\(request.path)",
             "http.status": "\(status)",
             "http.bytes": "\(bytes)",
+            "http.request_bytes": "\(requestBytes)",
             "http.duration_us": "\(micros)",
             "http.protocol": "\(request.protocolVersion.rawValue)",
         ])

@@ -205,7 +205,7 @@ def silent(args):
 def request_timeout(args):
     """A POST whose body stops after 10 of the 100 announced bytes."""
     connection = Connection(args.port)
-    connection.send(b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n0123456789")
+    connection.send(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n0123456789" % args.path.encode())
     started = time.monotonic()
     response = connection.response(args.seconds)
     elapsed = time.monotonic() - started

@@ -55,6 +55,12 @@ class Connection:
         self.streams = {}
         self.frames = []
         self.pending_block = None
+        # Flow control as the server grants it: what this client may still send, and every increment.
+        self.settings_seen = False
+        self.initial_window = 65535
+        self.connection_window = 65535
+        self.stream_windows = {}
+        self.increments = {}
         if preface:
             self.send(PREFACE + SettingsFrame(0, settings=settings or {}).serialize())
 
@@ -142,7 +148,19 @@ class Connection:
         self.frames.append(frame.type)
         if isinstance(frame, SettingsFrame):
             if "ACK" not in frame.flags:
+                self.settings_seen = True
+                initial = frame.settings.get(SettingsFrame.INITIAL_WINDOW_SIZE)
+                if initial is not None:
+                    for stream_id in self.stream_windows:
+                        self.stream_windows[stream_id] += initial - self.initial_window
+                    self.initial_window = initial
                 self.send(SettingsFrame(0, flags=["ACK"]).serialize())
+        elif isinstance(frame, WindowUpdateFrame):
+            self.increments[frame.stream_id] = self.increments.get(frame.stream_id, 0) + frame.window_increment
+            if frame.stream_id == 0:
+                self.connection_window += frame.window_increment
+            elif frame.stream_id in self.stream_windows:
+                self.stream_windows[frame.stream_id] += frame.window_increment
         elif isinstance(frame, PingFrame):
             if "ACK" not in frame.flags:
                 self.send(PingFrame(0, opaque_data=frame.opaque_data, flags=["ACK"]).serialize())
@@ -311,7 +329,7 @@ def data_after_close(args):
 def request_timeout(args):
     """A request whose body never completes: the server answers 408 after its request timeout."""
     connection = Connection(args.port)
-    connection.request(1, "/upload", method="POST", extra=[("content-length", "100")], end_stream=False)
+    connection.request(1, args.path, method="POST", extra=[("content-length", "100")], end_stream=False)
     connection.data(1, b"0123456789")
     started = time.monotonic()
     connection.read_until(lambda: connection.finished(1) or connection.closed, args.seconds)
@@ -336,6 +354,100 @@ def upload(args):
             break
     connection.read_until(lambda: connection.finished(1) or connection.closed, args.seconds)
     return {**connection.report(), "response": connection.summary(1), "sent": sent}
+
+
+PATTERN = bytes(range(251))
+
+
+def pattern(offset, size):
+    """Bytes `offset..<offset+size` of the test payload: 0, 1, ..., 250, 0, 1, ... (the Swift tests hash the same)."""
+    start = offset % len(PATTERN)
+    repeated = PATTERN * ((start + size) // len(PATTERN) + 1)
+    return repeated[start:start + size]
+
+
+def send_within_window(connection, stream_id, payload, deadline):
+    """Sends `payload` on a stream as flow control allows, then ends the stream; False if time ran out."""
+    sent = 0
+    while not connection.finished(stream_id) and not connection.closed and time.monotonic() < deadline:
+        allowed = min(16384, len(payload) - sent, connection.connection_window, connection.stream_windows[stream_id])
+        if allowed <= 0 and sent < len(payload):
+            connection.read(0.05)
+            continue
+        connection.data(stream_id, payload[sent:sent + allowed], end_stream=sent + allowed >= len(payload))
+        connection.connection_window -= allowed
+        connection.stream_windows[stream_id] -= allowed
+        sent += allowed
+        connection.read(0)
+        if sent >= len(payload):
+            return True
+    return False
+
+
+def side_requests(connection, first_stream, seconds):
+    """While stream 1 is held up: a GET and a 200 KiB POST on other streams of the same connection."""
+    deadline = time.monotonic() + seconds
+    get_id, post_id = first_stream, first_stream + 2
+    connection.request(get_id, "/fast")
+    connection.request(post_id, "/echo-length", method="POST", end_stream=False)
+    connection.stream_windows[post_id] = connection.initial_window
+    send_within_window(connection, post_id, b"s" * (200 * 1024), deadline)
+    connection.read_until(lambda: connection.finished(get_id) and connection.finished(post_id), max(0.0, deadline - time.monotonic()))
+    return {"get": connection.summary(get_id), "post": connection.summary(post_id)}
+
+
+def upload_flow(args):
+    """POSTs `--bytes` of the test pattern on stream 1 without content-length, as fast as the server's flow
+    control allows, and reports what the server granted. Once held up for a second by the stream's window it
+    prints `blocked {...}` (and, with --side-requests, first makes two requests on other streams); with
+    --reset-after it resets stream 1 after that many bytes instead of finishing."""
+    connection = Connection(args.port)
+    connection.read_until(lambda: connection.settings_seen, 5)
+    extra = [("content-length", str(args.bytes))] if args.content_length else []
+    connection.request(1, args.path, method="POST", extra=extra, end_stream=False)
+    connection.stream_windows[1] = connection.initial_window
+    deadline = time.monotonic() + args.seconds
+    sent = 0
+    blocked = None
+    blocked_since = None
+    side = None
+    reset = False
+    while sent < args.bytes and not connection.finished(1) and not connection.closed and time.monotonic() < deadline:
+        allowed = min(16384, args.bytes - sent, connection.connection_window, connection.stream_windows[1])
+        if args.reset_after:
+            allowed = min(allowed, args.reset_after - sent)
+        if allowed <= 0:
+            blocked_since = blocked_since or time.monotonic()
+            if blocked is None and time.monotonic() - blocked_since >= 1.0 and connection.stream_windows[1] <= 0:
+                blocked = {"sent": sent, "stream_increments": connection.increments.get(1, 0),
+                           "connection_increments": connection.increments.get(0, 0)}
+                if args.side_requests:
+                    side = side_requests(connection, 3, 10)
+                print("blocked " + json.dumps(blocked), flush=True)
+            connection.read(0.05)
+            continue
+        blocked_since = None
+        if not connection.data(1, pattern(sent, allowed), end_stream=sent + allowed >= args.bytes):
+            break
+        connection.connection_window -= allowed
+        connection.stream_windows[1] -= allowed
+        sent += allowed
+        if args.stop_after and sent >= args.stop_after:
+            break  # stop sending, without ending the stream
+        if args.reset_after and sent >= args.reset_after:
+            connection.send(RstStreamFrame(1, error_code=8).serialize())
+            reset = True
+            if args.side_requests:
+                side = side_requests(connection, 3, 10)
+            break
+        connection.read(0)
+    if not reset:
+        connection.read_until(lambda: connection.finished(1) or connection.closed, max(1.0, deadline - time.monotonic()))
+    if args.await_reset:
+        # A server that answered without reading the whole body ends the stream with RST_STREAM after its answer.
+        connection.read_until(lambda: connection.stream(1)["reset"] is not None or connection.closed, 5)
+    return {**connection.report(), "response": connection.summary(1), "sent": sent, "blocked": blocked,
+            "side": side, "reset_sent": reset, "stream_increments": connection.increments.get(1, 0)}
 
 
 def idle(args):
@@ -434,7 +546,7 @@ def normal(args):
 COMMANDS = {
     "bad-preface": bad_preface, "big-headers": big_headers, "continuation-flood": continuation_flood,
     "rst-flood": rst_flood, "window-overflow": window_overflow, "data-after-close": data_after_close,
-    "request-timeout": request_timeout, "upload": upload, "idle": idle, "silent": silent, "stream": stream,
+    "request-timeout": request_timeout, "upload": upload, "upload-flow": upload_flow, "idle": idle, "silent": silent, "stream": stream,
     "stall": stall, "vanish": vanish, "normal": normal, "slow-read": slow_read,
 }
 
@@ -450,6 +562,10 @@ def main():
     parser.add_argument("--content-length", action="store_true")
     parser.add_argument("--big-window", action="store_true")
     parser.add_argument("--rate", type=int, default=5 << 20)
+    parser.add_argument("--reset-after", type=int, default=0)
+    parser.add_argument("--side-requests", action="store_true")
+    parser.add_argument("--await-reset", action="store_true")
+    parser.add_argument("--stop-after", type=int, default=0)
     args = parser.parse_args()
     result = COMMANDS[args.command](args)
     print(json.dumps(result, default=str))

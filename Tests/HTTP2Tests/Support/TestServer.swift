@@ -14,8 +14,19 @@ final class Probe: Sendable {
         var outcome: String?
     }
 
+    /// What a streamed-upload handler saw.
+    struct Upload: Sendable {
+        /// Bytes the handler read from the body.
+        var consumed = 0
+        /// The most body bytes the server held for the request at once (its internal counter).
+        var peakBuffered = 0
+        /// "finished", or the ``RequestBodyError`` kind the body failed with ("tooLarge", "clientReset", ...).
+        var outcome: String?
+    }
+
     private struct State {
         var producers: [String: Producer] = [:]
+        var uploads: [String: Upload] = [:]
         var slowStarted = 0
         var peers: [String] = []
         var gateOpen = false
@@ -27,6 +38,20 @@ final class Probe: Sendable {
     func handed(_ id: String, _ bytes: Int) { state.withLock { $0.producers[id, default: Producer()].handed += bytes } }
     func ended(_ id: String, _ outcome: String) { state.withLock { $0.producers[id, default: Producer()].outcome = outcome } }
     func producer(_ id: String) -> Producer? { state.withLock { $0.producers[id] } }
+    func uploadStarted(_ id: String) { state.withLock { $0.uploads[id] = Upload() } }
+    func uploadRead(_ id: String, _ bytes: Int, peakBuffered: Int) {
+        state.withLock { state in
+            state.uploads[id, default: Upload()].consumed += bytes
+            state.uploads[id, default: Upload()].peakBuffered = peakBuffered
+        }
+    }
+    func uploadEnded(_ id: String, _ outcome: String, peakBuffered: Int) {
+        state.withLock { state in
+            state.uploads[id, default: Upload()].outcome = outcome
+            state.uploads[id, default: Upload()].peakBuffered = peakBuffered
+        }
+    }
+    func upload(_ id: String) -> Upload? { state.withLock { $0.uploads[id] } }
     func slowStarted() { state.withLock { $0.slowStarted += 1 } }
     var slowStartedCount: Int { state.withLock { $0.slowStarted } }
     func peer(_ address: String) { state.withLock { $0.peers.append(address) } }
@@ -167,6 +192,45 @@ final class TestServer: Sendable {
     /// The request body limit of `POST /upload`.
     static let uploadLimit = 1024
 
+    /// The body limits of `POST /stream-upload` and `POST /stream-upload-small`.
+    static let streamedUploadLimit = 256 << 20
+    static let smallStreamedUploadLimit = 256 * 1024
+
+    /// The name a test gives a ``RequestBodyError``.
+    static func name(_ error: RequestBodyError) -> String {
+        let kinds: [(RequestBodyError, String)] = [
+            (.tooLarge, "tooLarge"), (.clientReset, "clientReset"), (.connectionClosed, "connectionClosed"),
+            (.timedOut, "timedOut"), (.cancelled, "cancelled"),
+        ]
+        return kinds.first { $0.0 == error }?.1 ?? "\(error)"
+    }
+
+    /// Reads a streamed body chunk by chunk, `delay` ms after each (after waiting at the gate with `gate`),
+    /// and answers with its length and FNV-1a hash; records what it saw under `id`.
+    static func streamedUpload(_ probe: Probe) -> HTTPHandler {
+        { request in
+            let id = request.queryValue("id") ?? "upload"
+            let delay = Int(request.queryValue("delay") ?? "") ?? 0
+            probe.uploadStarted(id)
+            if request.queryValue("gate") != nil { await probe.waitForGate() }
+            var hash = FNV1a()
+            var count = 0
+            do {
+                for try await chunk in request.bodyStream {
+                    hash.add(chunk)
+                    count += chunk.count
+                    probe.uploadRead(id, chunk.count, peakBuffered: request.streamedBody?.peakBufferedBytes ?? 0)
+                    if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
+                }
+            } catch let error as RequestBodyError {
+                probe.uploadEnded(id, name(error), peakBuffered: request.streamedBody?.peakBufferedBytes ?? 0)
+                throw error
+            }
+            probe.uploadEnded(id, "finished", peakBuffered: request.streamedBody?.peakBufferedBytes ?? 0)
+            return .text("count \(count) fnv \(hash.hex)")
+        }
+    }
+
     /// The routes every test server serves.
     static func routes(_ probe: Probe) -> Router {
         var router = Router()
@@ -191,6 +255,10 @@ final class TestServer: Sendable {
         }
         router.post("/upload", bodyLimit: uploadLimit) { request in .text("received \(request.body.count)") }
         router.post("/echo-length") { request in .text("received \(request.body.count)") }
+        router.add(.post, "/stream-upload", body: .streamed(limit: streamedUploadLimit), streamedUpload(probe))
+        router.post("/stream-upload-small", body: .streamed(limit: smallStreamedUploadLimit), streamedUpload(probe))
+        // Answers at once without reading the body.
+        router.add(.post, "/stream-upload-ignore", body: .streamed(limit: streamedUploadLimit)) { _ in .text("ignored", status: 202) }
         // n chunks of `size` bytes ("chunk <i> ...\n"), `delay` ms apart.
         router.get("/stream") { request in
             let count = Int(request.queryValue("n") ?? "") ?? 5
@@ -291,4 +359,20 @@ func expectStillServing(_ server: TestServer, sourceLocation: SourceLocation = #
     #expect(h1.status == 200 && h1.body == "fast", "HTTP/1.1 request after the attack: \(h1.result)", sourceLocation: sourceLocation)
     let h2 = try await Curl.request(server.url("/fast"), ["--http2-prior-knowledge"])
     #expect(h2.status == 200 && h2.version == "2" && h2.body == "fast", "HTTP/2 request after the attack: \(h2.result)", sourceLocation: sourceLocation)
+}
+
+/// 64-bit FNV-1a, the upload routes' checksum (the tests hash their payloads the same way).
+struct FNV1a {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    mutating func add(_ bytes: [UInt8]) {
+        var value = value
+        for byte in bytes {
+            value ^= UInt64(byte)
+            value &*= 0x0000_0100_0000_01b3
+        }
+        self.value = value
+    }
+
+    var hex: String { String(value, radix: 16) }
 }
