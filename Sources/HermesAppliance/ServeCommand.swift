@@ -89,6 +89,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let resource = ProtectedResource(publicURL: try resolvedPublicURL(variables, host: host, port: boundPort))
         logger.info("public url", metadata: ["http.public_url": "\(resource.publicURL)"])
+        if publicURL == nil, (variables["HERMES_PUBLIC_URL"] ?? "").isEmpty, ["0.0.0.0", "::"].contains(host) {
+            logger.warning("no --public-url/HERMES_PUBLIC_URL: OAuth metadata names \(resource.publicURL), which clients cannot reach; set the URL they use")
+        }
         let directory = CustomerDirectory(store: store)
         let meter = UsageMeter(store: store, logger: logger)
         let singleUser = StaticAPIKeyAuthenticator(
