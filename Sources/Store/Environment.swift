@@ -12,6 +12,8 @@ final class Environment: @unchecked Sendable {
     let env: OpaquePointer
     let configuration: StoreConfiguration
     private(set) var dbis: [MDB_dbi]
+    /// By keyspace tag; set for keyspaces laid out in expiry generations.
+    let generationTables: [GenerationTable?]
     let resizeLock = ReadWriteLock()
     private let readPool = Mutex<[PooledTransaction]>([])
 
@@ -29,6 +31,9 @@ final class Environment: @unchecked Sendable {
 
     init(configuration: StoreConfiguration, logger: Logger) throws(StoreError) {
         self.configuration = configuration
+        var tables = [GenerationTable?](repeating: nil, count: 256)
+        for keyspace in KeyspaceName.generational { tables[Int(keyspace.tag)] = GenerationTable() }
+        generationTables = tables
         let path = configuration.location.path
         let isFile: Bool
         switch configuration.location {
@@ -113,6 +118,7 @@ final class Environment: @unchecked Sendable {
         let handle = TransactionHandle(txn: txn, environment: self, now: configuration.clock.now())
         do {
             try checkSchemaVersion(handle)
+            try loadGenerations(handle)
         } catch {
             mdb_txn_abort(txn)
             throw error
@@ -122,16 +128,96 @@ final class Environment: @unchecked Sendable {
     }
 
     /// The layout version this code writes; a store written by a newer layout is refused, not guessed at.
-    static let schemaVersion = 1
+    /// Version 2 stores the keyspaces with ``ExpiryLayout/generations(bucket:)`` under generation-prefixed
+    /// keys; every other keyspace is stored as in version 1.
+    static let schemaVersion = 2
     static let schemaVersionKey = Array("schema.version".utf8)
 
     private func checkSchemaVersion(_ handle: TransactionHandle) throws(StoreError) {
+        let current = Array(String(Self.schemaVersion).utf8)
         guard let stored = try handle.payload(.meta, Self.schemaVersionKey) else {
-            try handle.putRaw(.meta, Self.schemaVersionKey, Array(String(Self.schemaVersion).utf8), deadline: nil)
+            try handle.putRaw(.meta, Self.schemaVersionKey, current, deadline: nil)
             return
         }
         guard let version = Int(String(decoding: stored, as: UTF8.self)), version <= Self.schemaVersion else {
             throw StoreError(.notAStore, "the store was written by a newer Hermes (layout version \(String(decoding: stored, as: UTF8.self)), this one knows \(Self.schemaVersion)); run that version or restore a backup")
+        }
+        if version < 2 {
+            try migrateToGenerations(handle)
+            try handle.putRaw(.meta, Self.schemaVersionKey, current, deadline: nil)
+        }
+    }
+
+    /// Version 1 stored every keyspace under plain keys: moves the entries of generational keyspaces under
+    /// their generation and drops their expiry-index entries, in the transaction that opens the store.
+    private func migrateToGenerations(_ handle: TransactionHandle) throws(StoreError) {
+        for keyspace in KeyspaceName.generational {
+            guard let bucket = keyspace.generationBucketSeconds else { continue }
+            var entries: [(key: [UInt8], value: [UInt8])] = []
+            try handle.withCursor(keyspace) { cursor throws(StoreError) in
+                var key = MDB_val()
+                var data = MDB_val()
+                var status = mdb_cursor_get(cursor, &key, &data, MDB_FIRST)
+                while status == 0 {
+                    entries.append((
+                        Array(UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size)),
+                        Array(UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size))
+                    ))
+                    status = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)
+                }
+                guard status == MDB_NOTFOUND else { throw Self.error(status, doing: "reading keyspace \(keyspace) to move it into expiry generations") }
+            }
+            guard !entries.isEmpty else { continue }
+            try handle.check(mdb_drop(handle.txn, dbi(keyspace), 0), doing: "emptying keyspace \(keyspace) to move it into expiry generations")
+            for entry in entries {
+                guard entry.key.count <= Generation.maximumKeySize else {
+                    throw StoreError(.invalidArgument, "keyspace \(keyspace) holds a key of \(entry.key.count) bytes, more than the \(Generation.maximumKeySize) this version allows there; delete that key with the previous version, then open the store again")
+                }
+                let deadline = entry.value.withUnsafeBytes { raw in try? StoredValue.header(raw, keyspace: keyspace).deadline }
+                let end = Generation.end(for: deadline ?? nil, now: handle.now, bucketSeconds: bucket)
+                try handle.putExact(keyspace, Generation.physicalKey(end, entry.key), entry.value)
+            }
+        }
+        let generationalTags = Set(KeyspaceName.generational.map(\.tag))
+        var stale: [[UInt8]] = []
+        try handle.withCursor(.expiryIndex) { cursor throws(StoreError) in
+            var key = MDB_val()
+            var data = MDB_val()
+            var status = mdb_cursor_get(cursor, &key, &data, MDB_FIRST)
+            while status == 0 {
+                let bytes = UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size)
+                if bytes.count > 8, generationalTags.contains(bytes[8]) { stale.append(Array(bytes)) }
+                status = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)
+            }
+        }
+        for key in stale { try handle.deleteExact(.expiryIndex, key) }
+    }
+
+    /// Finds which generations each generational keyspace holds, one B-tree search per generation.
+    private func loadGenerations(_ handle: TransactionHandle) throws(StoreError) {
+        for keyspace in KeyspaceName.generational {
+            guard let table = generationTables[Int(keyspace.tag)] else { continue }
+            var ends: [UInt32] = []
+            try handle.withCursor(keyspace) { cursor throws(StoreError) in
+                var key = MDB_val()
+                var data = MDB_val()
+                var status = mdb_cursor_get(cursor, &key, &data, MDB_FIRST)
+                while status == 0 {
+                    guard let end = Generation.decode(UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size)) else {
+                        status = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)
+                        continue
+                    }
+                    ends.append(end)
+                    guard end < Generation.permanent else { break }
+                    var next = Generation.prefix(end + 1)
+                    status = next.withUnsafeMutableBytes { buffer in
+                        key = MDB_val(mv_size: buffer.count, mv_data: buffer.baseAddress)
+                        return mdb_cursor_get(cursor, &key, &data, MDB_SET_RANGE)
+                    }
+                }
+                guard status == 0 || status == MDB_NOTFOUND else { throw Self.error(status, doing: "listing the generations of keyspace \(keyspace)") }
+            }
+            table.load(ends)
         }
     }
 

@@ -5,10 +5,13 @@
 public struct KeyspaceName: Hashable, Sendable, CustomStringConvertible {
     public let name: String
     let tag: UInt8
+    /// How the keyspace's expiring entries are laid out on disk and found by the sweeper.
+    public let expiryLayout: ExpiryLayout
 
-    private init(_ name: String, tag: UInt8) {
+    private init(_ name: String, tag: UInt8, expiryLayout: ExpiryLayout = .indexed) {
         self.name = name
         self.tag = tag
+        self.expiryLayout = expiryLayout
     }
 
     public var description: String { name }
@@ -26,19 +29,19 @@ public struct KeyspaceName: Hashable, Sendable, CustomStringConvertible {
     /// OAuth client id → registration (was MySQL `oauth_clients`).
     public static let oauthClients = KeyspaceName("oauth_clients", tag: 6)
     /// Authorization-code hash → grant (was MySQL `oauth_codes`).
-    public static let oauthCodes = KeyspaceName("oauth_codes", tag: 7)
+    public static let oauthCodes = KeyspaceName("oauth_codes", tag: 7, expiryLayout: .generations(bucket: .seconds(60)))
     /// Token hash → token record (was MySQL `oauth_tokens`).
-    public static let oauthTokens = KeyspaceName("oauth_tokens", tag: 8)
+    public static let oauthTokens = KeyspaceName("oauth_tokens", tag: 8, expiryLayout: .generations(bucket: .seconds(60)))
     /// Usage counters per customer, month and tool.
     public static let usage = KeyspaceName("usage", tag: 9)
     /// Inbound webhook events, persisted before the webhook is answered.
     public static let events = KeyspaceName("events", tag: 10)
     /// Delivery ids already seen, so a redelivered event is processed once.
-    public static let dedupe = KeyspaceName("dedupe", tag: 11)
+    public static let dedupe = KeyspaceName("dedupe", tag: 11, expiryLayout: .generations(bucket: .seconds(60)))
     /// Events that could not be processed after retries.
     public static let deadLetters = KeyspaceName("dead_letters", tag: 12)
     /// Protocol sessions that outlive one connection.
-    public static let sessions = KeyspaceName("sessions", tag: 13)
+    public static let sessions = KeyspaceName("sessions", tag: 13, expiryLayout: .generations(bucket: .seconds(60)))
     /// Store metadata: schema version, key-rotation progress.
     public static let meta = KeyspaceName("meta", tag: 14)
     /// Sandbox outbox for offline integration tests.
@@ -52,6 +55,26 @@ public struct KeyspaceName: Hashable, Sendable, CustomStringConvertible {
 
     /// The expiry index, keyed by (deadline, keyspace tag, key); internal to the store.
     static let expiryIndex = KeyspaceName("_expiry", tag: 0)
+}
+
+/// Where a keyspace keeps the deadlines of its expiring entries, which decides what sweeping costs.
+public enum ExpiryLayout: Hashable, Sendable {
+    /// Entries are stored under their own key; each expiring entry also has an entry in the store-wide
+    /// expiry index, which the sweeper walks in deadline order. Right for keys that sort in deadline order
+    /// (audit logs, events) and for keyspaces that are scanned by prefix.
+    case indexed
+    /// Entries are grouped into expiry generations: the stored key is the end of the entry's generation
+    /// (4 bytes) followed by the key, and every entry of a generation expires by its end. The sweeper drops
+    /// whole generations in key order, which touches each B-tree page once instead of once per entry, and
+    /// no index entry is written. Right for random keys looked up by exact key (token hashes, delivery and
+    /// session ids).
+    ///
+    /// `bucket` (whole seconds, at least one) is the narrowest generation. An entry's generation is about a
+    /// quarter of its remaining lifetime wide (`bucket` times a power of two), so each distinct lifetime keeps
+    /// at most about eight generations live, and a sweep reaches an entry at most that quarter after its
+    /// deadline (it is invisible from the deadline on). Lookups probe every live generation, so a lookup
+    /// costs about one B-tree search per live generation; prefix scans merge the generations.
+    case generations(bucket: Duration)
 }
 
 /// A keyspace together with the types of its keys and values.
@@ -95,4 +118,13 @@ extension Keyspace where Key == [UInt8], Value == String {
 extension KeyspaceName {
     /// Keyspaces by tag, for decoding the expiry index.
     static let byTag: [UInt8: KeyspaceName] = Dictionary(uniqueKeysWithValues: all.map { ($0.tag, $0) })
+
+    /// The narrowest generation in seconds, or nil for an indexed keyspace.
+    var generationBucketSeconds: Int64? {
+        guard case .generations(let bucket) = expiryLayout else { return nil }
+        return max(1, bucket.components.seconds)
+    }
+
+    /// Keyspaces laid out in expiry generations.
+    static let generational: [KeyspaceName] = all.filter { $0.generationBucketSeconds != nil }
 }

@@ -14,19 +14,29 @@ public struct SweepReport: Sendable, Equatable {
 }
 
 extension TransactionHandle {
-    /// Deletes due entries from the front of the expiry index until none is due, `maximumEntries` were
-    /// handled, or `budgetNanoseconds` passed, so one sweep never holds the writer for long.
+    /// Deletes due entries until none is due, `maximumEntries` were handled, or `budgetNanoseconds` passed,
+    /// so one sweep never holds the writer for long: first from the front of the expiry index, then whole
+    /// expired generations from the front of each generational keyspace.
     func sweepDue(maximumEntries: Int, budgetNanoseconds: UInt64) throws(StoreError) -> SweepReport {
-        let started = monotonicNanoseconds()
-        var handled = 0
-        var deleted = 0
-        return try withCursor(.expiryIndex) { cursor throws(StoreError) -> SweepReport in
+        var progress = SweepProgress(maximumEntries: maximumEntries, budgetNanoseconds: budgetNanoseconds)
+        guard try sweepIndex(&progress) else { return SweepReport(deleted: progress.deleted, moreDue: true) }
+        for keyspace in KeyspaceName.generational {
+            guard let table = generationTable(keyspace) else { continue }
+            guard try sweepGenerations(keyspace, table, &progress) else { return SweepReport(deleted: progress.deleted, moreDue: true) }
+        }
+        return SweepReport(deleted: progress.deleted, moreDue: false)
+    }
+
+    /// Deletes due entries from the front of the expiry index; returns false when it stopped at the
+    /// budget with due entries left.
+    private func sweepIndex(_ progress: inout SweepProgress) throws(StoreError) -> Bool {
+        try withCursor(.expiryIndex) { cursor throws(StoreError) -> Bool in
             var key = MDB_val()
             var data = MDB_val()
             while true {
                 // Every visited index entry is deleted, so the next candidate is always the first one.
                 let status = mdb_cursor_get(cursor, &key, &data, MDB_FIRST)
-                if status == MDB_NOTFOUND { return SweepReport(deleted: deleted, moreDue: false) }
+                if status == MDB_NOTFOUND { return true }
                 guard status == 0 else { throw Environment.error(status, doing: "reading the expiry index") }
                 let indexKey = Array(UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size))
                 guard indexKey.count > 9 else {
@@ -34,15 +44,15 @@ extension TransactionHandle {
                     continue
                 }
                 let deadline = indexKey.withUnsafeBytes { StoredValue.decodeDeadline(UnsafeRawBufferPointer(rebasing: $0[0..<8])) }
-                guard deadline <= now else { return SweepReport(deleted: deleted, moreDue: false) }
-                if handled >= maximumEntries || (handled > 0 && handled % 64 == 0 && monotonicNanoseconds() - started >= budgetNanoseconds) {
-                    return SweepReport(deleted: deleted, moreDue: true)
-                }
-                handled += 1
+                guard deadline <= now else { return true }
+                if progress.exhausted { return false }
+                progress.handled += 1
                 let entryKey = Array(indexKey[9...])
-                if let keyspace = KeyspaceName.byTag[indexKey[8]], try holdsDeadline(keyspace, entryKey, deadline) {
+                // Generational keyspaces keep no index entries; one found there is stale and only dropped.
+                if let keyspace = KeyspaceName.byTag[indexKey[8]], keyspace.generationBucketSeconds == nil,
+                   try holdsDeadline(keyspace, entryKey, deadline) {
                     try deleteExact(keyspace, entryKey)
-                    deleted += 1
+                    progress.deleted += 1
                 }
                 try deleteExact(.expiryIndex, indexKey)
             }

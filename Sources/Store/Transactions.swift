@@ -117,6 +117,12 @@ extension TransactionHandle {
 
     /// Raw stored bytes (header included) of `key`, or nil when absent; expired entries are returned.
     func rawEntry(_ keyspace: KeyspaceName, _ key: [UInt8]) throws(StoreError) -> (deadline: Timestamp?, payload: [UInt8])? {
+        if let table = generationTable(keyspace) {
+            guard let found = try generationalLookup(keyspace, table, key) else { return nil }
+            let header = try StoredValue.header(found.raw, keyspace: keyspace)
+            if let deadline = header.deadline, deadline <= now { return (deadline, []) }
+            return (header.deadline, Array(found.raw[header.payloadOffset...]))
+        }
         try Self.validate(key)
         var data = MDB_val()
         let status = key.withUnsafeBytes { buffer in
@@ -169,6 +175,10 @@ extension TransactionHandle {
         _ visit: ([UInt8], [UInt8]) throws(StoreError) -> Void
     ) throws(StoreError) {
         guard limit > 0 else { return }
+        if let table = generationTable(keyspace) {
+            try generationalScan(keyspace, table, prefix: prefix, after: after, limit: limit, reverse: reverse, visit)
+            return
+        }
         try withCursor(keyspace) { cursor throws(StoreError) in
             var key = MDB_val()
             var data = MDB_val()
@@ -191,7 +201,7 @@ extension TransactionHandle {
     }
 
     /// Places the cursor on the first entry to visit; returns the LMDB status (MDB_NOTFOUND when none).
-    private func position(
+    func position(
         _ cursor: OpaquePointer,
         prefix: [UInt8],
         after: [UInt8]?,
@@ -233,6 +243,14 @@ extension TransactionHandle {
 
     /// The last key (expired or not) starting with `prefix`.
     func lastKey(_ keyspace: KeyspaceName, prefix: [UInt8]) throws(StoreError) -> [UInt8]? {
+        if let table = generationTable(keyspace) {
+            return try generationalLastKey(keyspace, table, prefix: prefix)
+        }
+        return try physicalLastKey(keyspace, prefix: prefix)
+    }
+
+    /// The last stored key starting with `prefix`, as stored.
+    func physicalLastKey(_ keyspace: KeyspaceName, prefix: [UInt8]) throws(StoreError) -> [UInt8]? {
         try withCursor(keyspace) { cursor throws(StoreError) -> [UInt8]? in
             var key = MDB_val()
             var data = MDB_val()
@@ -274,6 +292,10 @@ extension TransactionHandle {
     // MARK: Writes
 
     func putRaw(_ keyspace: KeyspaceName, _ key: [UInt8], _ payload: [UInt8], deadline: Timestamp?) throws(StoreError) {
+        if let table = generationTable(keyspace), let bucket = keyspace.generationBucketSeconds {
+            try generationalPut(keyspace, table, bucketSeconds: bucket, key, payload, deadline: deadline)
+            return
+        }
         try Self.validate(key)
         if deadline != nil, key.count > Self.maximumExpiringKeySize {
             throw StoreError(.invalidArgument, "a key with an expiry may be at most \(Self.maximumExpiringKeySize) bytes; this one has \(key.count)")
@@ -288,6 +310,9 @@ extension TransactionHandle {
     }
 
     func deleteRaw(_ keyspace: KeyspaceName, _ key: [UInt8]) throws(StoreError) -> Bool {
+        if let table = generationTable(keyspace) {
+            return try generationalDelete(keyspace, table, key)
+        }
         try Self.validate(key)
         guard case .some(let deadline) = try replaceableDeadline(keyspace, key) else { return false }
         if let deadline {

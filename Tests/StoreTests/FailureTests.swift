@@ -184,7 +184,7 @@ struct SchemaVersionTests {
     @Test func aStoreFromANewerLayoutIsRefused() async throws {
         let directory = temporaryDirectory()
         let store = try openStore(directory)
-        #expect(try store.get(.meta, "schema.version") == "1")
+        #expect(try store.get(.meta, "schema.version") == "2")
         try await store.put(.meta, "schema.version", "99")
         store.close()
         #expect { try openStore(directory) } throws: { error in
