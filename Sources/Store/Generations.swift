@@ -57,7 +57,11 @@ enum Generation {
 final class GenerationTable: Sendable {
     private struct State {
         /// Ascending.
-        var present: [UInt32] = []
+        var present: [UInt32] = [] {
+            didSet { newestFirst = present.reversed() }
+        }
+        /// `present` newest first, kept so a lookup takes it without copying.
+        var newestFirst: [UInt32] = []
         var retired: [(end: UInt32, transaction: Int)] = []
     }
     private let state = Mutex(State())
@@ -65,14 +69,30 @@ final class GenerationTable: Sendable {
     /// across this many retirements to miss one.
     private static let retiredLimit = 1024
 
+    /// Generations that may hold entries for the snapshot `transaction`, newest first, due ones included:
+    /// the present ones, and those retired after the snapshot (usually none).
+    func candidates(transaction: Int) -> (present: [UInt32], retired: [UInt32]) {
+        state.withLock { state in
+            guard let last = state.retired.last, transaction < last.transaction else { return (state.newestFirst, []) }
+            var retired: [UInt32] = []
+            for entry in state.retired.reversed() {
+                guard transaction < entry.transaction else { break }
+                retired.append(entry.end)
+            }
+            return (state.newestFirst, retired)
+        }
+    }
+
     /// Generations a lookup at `now` in the snapshot `transaction` must probe, newest first.
     func live(now: Timestamp, transaction: Int) -> [UInt32] {
         state.withLock { state in
             var result: [UInt32] = []
             result.reserveCapacity(state.present.count)
             for end in state.present.reversed() where !Generation.isDue(end, now: now) { result.append(end) }
-            for retired in state.retired where transaction < retired.transaction && !Generation.isDue(retired.end, now: now) {
-                if !result.contains(retired.end) { result.append(retired.end) }
+            // Retired in transaction order: only the newest few can postdate this snapshot.
+            for retired in state.retired.reversed() {
+                guard transaction < retired.transaction else { break }
+                if !Generation.isDue(retired.end, now: now), !result.contains(retired.end) { result.append(retired.end) }
             }
             if result.count > 1, !state.retired.isEmpty { result.sort(by: >) }
             return result
@@ -81,7 +101,7 @@ final class GenerationTable: Sendable {
 
     /// Every generation that may hold entries, expired or not, newest first.
     func all() -> [UInt32] {
-        state.withLock { Array($0.present.reversed()) }
+        state.withLock { $0.newestFirst }
     }
 
     /// Records that generation `end` is being written to; call before the write commits.
@@ -108,7 +128,10 @@ final class GenerationTable: Sendable {
     }
 
     func load(_ ends: [UInt32]) {
-        state.withLock { $0 = State(present: ends.sorted()) }
+        state.withLock { state in
+            state.present = ends.sorted()
+            state.retired = []
+        }
     }
 }
 
@@ -146,22 +169,33 @@ extension TransactionHandle {
         }
     }
 
-    /// The stored value of `key` in the first live generation holding it, with that generation.
+    /// The stored value of `key` in the live generation holding it, with that generation.
     func generationalLookup(_ keyspace: KeyspaceName, _ table: GenerationTable, _ key: [UInt8]) throws(StoreError) -> (end: UInt32, raw: UnsafeRawBufferPointer)? {
         try Self.validateGenerational(key, keyspace)
-        var physical = Generation.physicalKey(0, key)
-        for end in liveGenerations(table) {
-            withUnsafeBytes(of: end.bigEndian) { physical.replaceSubrange(0..<Generation.prefixSize, with: $0) }
-            var data = MDB_val()
-            let status = physical.withUnsafeBytes { buffer in
-                var keyValue = MDB_val(mv_size: buffer.count, mv_data: UnsafeMutableRawPointer(mutating: buffer.baseAddress))
-                return mdb_get(txn, dbi(keyspace), &keyValue, &data)
+        let candidates = table.candidates(transaction: transactionID)
+        // Gets are the hot path: the physical key is built once, on the stack, and only its prefix rewritten.
+        let found = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Generation.prefixSize + key.count) { buffer -> (status: Int32, end: UInt32, data: MDB_val) in
+            _ = UnsafeMutableBufferPointer(rebasing: buffer[Generation.prefixSize...]).initialize(from: key)
+            func probe(_ end: UInt32) -> (status: Int32, data: MDB_val) {
+                var bigEndian = end.bigEndian
+                withUnsafeBytes(of: &bigEndian) { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
+                var keyValue = MDB_val(mv_size: buffer.count, mv_data: UnsafeMutableRawPointer(buffer.baseAddress))
+                var data = MDB_val()
+                return (mdb_get(txn, dbi(keyspace), &keyValue, &data), data)
             }
-            if status == MDB_NOTFOUND { continue }
-            guard status == 0 else { throw Environment.error(status, doing: "reading keyspace \(keyspace)") }
-            return (end, UnsafeRawBufferPointer(start: data.mv_data, count: data.mv_size))
+            for end in candidates.present where !Generation.isDue(end, now: now) {
+                let result = probe(end)
+                if result.status != MDB_NOTFOUND { return (result.status, end, result.data) }
+            }
+            for end in candidates.retired where !Generation.isDue(end, now: now) {
+                let result = probe(end)
+                if result.status != MDB_NOTFOUND { return (result.status, end, result.data) }
+            }
+            return (MDB_NOTFOUND, 0, MDB_val())
         }
-        return nil
+        if found.status == MDB_NOTFOUND { return nil }
+        guard found.status == 0 else { throw Environment.error(found.status, doing: "reading keyspace \(keyspace)") }
+        return (found.end, UnsafeRawBufferPointer(start: found.data.mv_data, count: found.data.mv_size))
     }
 
     func generationalPut(_ keyspace: KeyspaceName, _ table: GenerationTable, bucketSeconds: Int64, _ key: [UInt8], _ payload: [UInt8], deadline: Timestamp?) throws(StoreError) {
