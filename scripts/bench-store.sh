@@ -115,7 +115,7 @@ render_report() {
     . as $runs
     | ($runs | values(["hermes", "appends", "group_commit", "writers_64", "per_s"]) | median) as $ours64
     | ($runs | values(["redis", "c64", "rps"]) | median) as $redis64
-    | ($runs[0].hermes.sweep | (.sequential.entries // .random.entries // 0) | commas) as $n
+    | ($runs[0].hermes.sweep | (.sequential.entries // .random.entries // .random_indexed.entries // 0) | commas) as $n
     | "- load average (1, 5, 15 min) before each run: \([$runs[] | .conditions.load_average // "unknown"] | join("; "))",
       "- I/O pressure before each run: \([$runs[] | .conditions.io_pressure // "unknown"] | join("; "))",
       "",
@@ -144,8 +144,8 @@ render_report() {
         ["credential resolve median (µs)", ["hermes", "credential_resolve", "median_us"], "<=", 2, ""],
         ["sweep of \($n) expired, keys in deadline order (entries/s)", ["hermes", "sweep", "sequential", "per_s"], ">=", 200000, ""],
         ["sweep of \($n) expired, keys in deadline order: longest write txn (ms)", ["hermes", "sweep", "sequential", "longest_write_transaction_ms"], "<=", 10, ""],
-        ["sweep of \($n) expired, random keys (entries/s)", ["hermes", "sweep", "random", "per_s"], ">=", 200000, ""],
-        ["sweep of \($n) expired, random keys: longest write txn (ms)", ["hermes", "sweep", "random", "longest_write_transaction_ms"], "<=", 10, ""]
+        ["sweep of \($n) expired, random keys in expiry generations (entries/s)", ["hermes", "sweep", "random", "per_s"], ">=", 200000, ""],
+        ["sweep of \($n) expired, random keys in expiry generations: longest write txn (ms)", ["hermes", "sweep", "random", "longest_write_transaction_ms"], "<=", 10, ""]
       ][] as [$title, $path, $cmp, $target]
         | ($runs | values($path)) as $v
         | select($v | map(select(. != null)) | length > 0)
@@ -181,8 +181,13 @@ render_report() {
         ["of which envelope open, median (µs)", ["hermes", "credential_resolve", "open_median_us"]],
         ["sweep, keys in deadline order (entries/s)", ["hermes", "sweep", "sequential", "per_s"]],
         ["sweep, keys in deadline order: longest write txn (ms)", ["hermes", "sweep", "sequential", "longest_write_transaction_ms"]],
-        ["sweep, random keys (entries/s)", ["hermes", "sweep", "random", "per_s"]],
-        ["sweep, random keys: longest write txn (ms)", ["hermes", "sweep", "random", "longest_write_transaction_ms"]]
+        ["sweep, keys in deadline order: bytes written per entry", ["hermes", "sweep", "sequential", "written_bytes_per_entry"]],
+        ["sweep, random keys in expiry generations (entries/s)", ["hermes", "sweep", "random", "per_s"]],
+        ["sweep, random keys in expiry generations: longest write txn (ms)", ["hermes", "sweep", "random", "longest_write_transaction_ms"]],
+        ["sweep, random keys in expiry generations: bytes written per entry", ["hermes", "sweep", "random", "written_bytes_per_entry"]],
+        ["sweep, random keys in an indexed keyspace, reference (entries/s)", ["hermes", "sweep", "random_indexed", "per_s"]],
+        ["sweep, random keys in an indexed keyspace: longest write txn (ms)", ["hermes", "sweep", "random_indexed", "longest_write_transaction_ms"]],
+        ["sweep, random keys in an indexed keyspace: bytes written per entry", ["hermes", "sweep", "random_indexed", "written_bytes_per_entry"]]
       ][] as [$title, $path]
         | ($runs | values($path)) as $v
         | select($v | map(select(. != null)) | length > 0)
