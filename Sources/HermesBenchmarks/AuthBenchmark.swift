@@ -51,7 +51,7 @@ struct AuthBenchmark {
         let customers = CustomerDirectory(store: store)
         // A few thousand customers, so lookups walk a realistic B-tree.
         for index in 0..<2_000 { _ = try await customers.create(email: "c\(index)@bench.example", plan: "growth") }
-        let (record, apiKey) = try await customers.create(email: "measured@bench.example", plan: "enterprise")
+        let (_, apiKey) = try await customers.create(email: "measured@bench.example", plan: "enterprise")
         let meter = UsageMeter(store: store)
         let resource = ProtectedResource(publicURL: "https://hermes.bench.example")
         let oauth = try OAuthServer(
