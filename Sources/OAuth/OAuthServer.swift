@@ -127,24 +127,24 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
     public func verifyAccessToken(_ token: String) throws -> AccessGrant? {
         guard token.hasPrefix(Self.accessTokenPrefix), token.utf8.count <= 128 else { return nil }
         let key = OAuthKeys.access(Self.tokenHash.hexDigest(of: token))
-        let found: TokenRecord?
-        let customer: CustomerRecord?
+        let found: (TokenRecord, CustomerRecord)?
         do {
-            found = try store.read { transaction -> TokenRecord? in
+            // One snapshot for the token, its family and its customer.
+            found = try store.read { transaction -> (TokenRecord, CustomerRecord)? in
                 guard let bytes = try transaction.get(OAuthKeys.tokens, key) else { return nil }
                 let record = try tokenRecords.value(of: bytes) { bytes throws(RecordError) in try TokenRecord(json: bytes) }
                 guard record.expiresAt > transaction.now,
                       let family = try transaction.get(OAuthKeys.tokens, OAuthKeys.family(record.familyID)),
-                      !(try familyRecords.value(of: family) { bytes throws(RecordError) in try FamilyRecord(json: bytes) }).revoked
+                      !(try familyRecords.value(of: family) { bytes throws(RecordError) in try FamilyRecord(json: bytes) }).revoked,
+                      let customer = try directory.customer(id: record.customerID, in: transaction)
                 else { return nil }
-                return record
+                return (record, customer)
             }
-            customer = try found.flatMap { try directory.customer(id: $0.customerID) }
         } catch {
             logger.error("checking an OAuth access token failed", metadata: ["error": "\(error)"])
             throw OAuthError(.storeFailed, "the token could not be checked because the store failed: \(error)")
         }
-        guard let record = found, let customer else { return nil }
+        guard let (record, customer) = found else { return nil }
         guard customer.active else {
             throw OAuthError(.customerDisabled, "the account \(customer.id) is disabled; its OAuth tokens stop working until it is enabled again")
         }

@@ -48,6 +48,11 @@ public final class CustomerDirectory: Sendable {
         }
     }
 
+    /// The customer with this id, read in a transaction the caller already has open.
+    public func customer(id: String, in transaction: some StoreReading) throws -> CustomerRecord? {
+        try transaction.get(Self.customers, id).map { bytes throws(TenancyError) in try decode(bytes) }
+    }
+
     /// The customer with this id or (case-insensitively) this email.
     public func customer(idOrEmail text: String) throws -> CustomerRecord? {
         if let found = try customer(id: text) { return found }
