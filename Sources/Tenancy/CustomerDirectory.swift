@@ -63,7 +63,7 @@ public final class CustomerDirectory: Sendable {
     /// Every customer, ordered by id.
     public func list() throws -> [CustomerRecord] {
         do {
-            return try store.read { try $0.scan(Self.customers) }.map { entry throws(TenancyError) in try CustomerRecord(decoding: entry.value) }
+            return try store.read { try $0.scan(Self.customers) }.map { entry throws(TenancyError) in try decode(entry.value) }
         } catch {
             throw TenancyError.store(error)
         }
@@ -109,7 +109,7 @@ public final class CustomerDirectory: Sendable {
         let record: CustomerRecord
         do {
             record = try await store.write { transaction in
-                for entry in try transaction.scan(Self.customers) where (try? CustomerRecord(decoding: entry.value))?.email == email {
+                for entry in try transaction.scan(Self.customers) where (try? self.decode(entry.value))?.email == email {
                     throw TenancyError(.duplicateEmail, "a customer with the email \(email) exists already (\(entry.key)); use `hermes customers rotate-key \(entry.key)` for a new key")
                 }
                 var record = CustomerRecord(id: id, email: email, plan: plan, active: true, created: transaction.now)
