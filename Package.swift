@@ -87,25 +87,28 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "StoreTests", dependencies: ["Store", "StoreCrashProbe", "CLMDB"], swiftSettings: strict),
+        // Child processes for the tests (posix_spawn, not Foundation's Process), shared by every test target.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+
+        .testTarget(name: "StoreTests", dependencies: ["Store", "StoreCrashProbe", "CLMDB", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "TenancyTests", dependencies: ["Tenancy", "Store", "Crypto"], swiftSettings: strict),
         .testTarget(
             name: "OAuthTests",
-            dependencies: ["OAuth", "Tenancy", "Store", "Crypto", "JSON", "HTTP2", "Platforms", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["OAuth", "Tenancy", "Store", "Crypto", "JSON", "HTTP2", "Platforms", "TestSupport", .product(name: "Logging", package: "swift-log")],
             exclude: ["Clients"],
             swiftSettings: strict
         ),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
         .testTarget(
             name: "HTTP2Tests",
-            dependencies: ["HTTP2", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HTTP2", "TestSupport", .product(name: "Logging", package: "swift-log")],
             exclude: ["Clients"],
             swiftSettings: strict
         ),
-        .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto", "JSON"], exclude: ["Clients"], swiftSettings: strict),
+        .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto", "JSON", "TestSupport"], exclude: ["Clients"], swiftSettings: strict),
         .testTarget(
             name: "HermesApplianceTests",
-            dependencies: ["HermesAppliance", "Hermes", "Store", "Crypto", "Tenancy", "Platforms"],
+            dependencies: ["HermesAppliance", "Hermes", "Store", "Crypto", "Tenancy", "Platforms", "TestSupport"],
             swiftSettings: strict
         ),
     ],
