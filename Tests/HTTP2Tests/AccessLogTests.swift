@@ -1,5 +1,6 @@
 import Foundation
 @testable import HTTP2
+import TestSupport
 import Testing
 
 @Suite("Access log")
@@ -23,7 +24,7 @@ struct AccessLogTests {
             let refused = try await Curl.run(["-i", "--http1.1", "-H", "Authorization: Bearer SECRET-413-BEARER", "--data-binary", String(repeating: "b", count: 2000), server.url("/upload?token=SECRET-413-QUERY")])
             #expect(refused.output.hasPrefix("HTTP/1.1 413"), "\(refused)")
 
-            let expected: [(ProcessResult, protocol: String, path: String, status: String, bytes: String)] = [
+            let expected: [(ChildProcess.Result, protocol: String, path: String, status: String, bytes: String)] = [
                 (h1, "HTTP/1.1", "/secret", "200", "10"),
                 (h2, "HTTP/2", "/secret", "200", "10"),
                 (missing, "HTTP/2", "/nothing/here", "404", nil),

@@ -1,5 +1,6 @@
 import Foundation
 @testable import HTTP2
+import TestSupport
 import Testing
 
 @Suite("Many connections")
@@ -16,8 +17,8 @@ struct ConnectionScaleTests {
         Self.raiseFileLimit(to: 8192)
         let count = 1000
         try await withServer(limits: { $0.headerTimeout = .seconds(120); $0.idleTimeout = .seconds(120) }) { server in
-            let holder = try ChildProcess.python("h1_probe.py", ["hold", "--port", "\(server.port)", "--count", "\(count)", "--mixed", "--seconds", "30"])
-            guard await holder.waitForOutput("holding \(count)", seconds: 60) else {
+            let holder = try ChildProcess.python(Paths.script("h1_probe.py"), ["hold", "--port", "\(server.port)", "--count", "\(count)", "--mixed", "--seconds", "30"])
+            guard await holder.waitUntil(seconds: 60, { $0.output.contains("holding \(count)") }) else {
                 Issue.record("could not open \(count) connections: \(await holder.finish(seconds: 1))")
                 return
             }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import HTTP2
+import TestSupport
 import Testing
 
 @Suite("HTTP/2 with real clients")

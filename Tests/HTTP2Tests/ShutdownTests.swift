@@ -1,5 +1,6 @@
 import Foundation
 @testable import HTTP2
+import TestSupport
 import Testing
 
 @Suite("Graceful shutdown")
@@ -27,7 +28,7 @@ struct ShutdownTests {
 
     /// New connections are refused once the listener is closed (curl exit 7); tries for a while.
     static func expectNewConnectionsRefused(_ server: TestServer, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        var last: ProcessResult?
+        var last: ChildProcess.Result?
         for _ in 0..<50 {
             let result = try await Curl.run(["--http1.1", "--connect-timeout", "5", server.url("/fast")], seconds: 20)
             last = result
@@ -39,7 +40,7 @@ struct ShutdownTests {
 
     @Test func http1RequestInFlightCompletesAndNewConnectionsAreRefused() async throws {
         try await withServer(shutdownGracePeriod: Self.grace) { server in
-            let client = try ChildProcess(Paths.tool("curl"), ["-sS", "--http1.1", "-w", " %{http_code}", server.url("/slow?ms=0&gate=1")])
+            let client = try ChildProcess("curl", ["-sS", "--http1.1", "-w", " %{http_code}", server.url("/slow?ms=0&gate=1")], unsetting: ChildProcess.proxyVariables)
             client.closeInput()
             #expect(await server.probe.wait { $0.slowStartedCount == 1 }, "the slow request never reached its handler")
             let (shutdown, _) = Self.beginShutdown(server)
@@ -55,13 +56,13 @@ struct ShutdownTests {
 
     @Test func http2RequestInFlightCompletesAfterGoaway() async throws {
         try await withServer(shutdownGracePeriod: Self.grace) { server in
-            let client = try ChildProcess(Paths.tool("nghttp"), ["-v", server.url("/slow?ms=0&gate=1")])
+            let client = try ChildProcess("nghttp", ["-v", server.url("/slow?ms=0&gate=1")])
             client.closeInput()
             #expect(await server.probe.wait { $0.slowStartedCount == 1 }, "the slow request never reached its handler")
             let (shutdown, _) = Self.beginShutdown(server)
             try await Self.expectNewConnectionsRefused(server)
             // nghttp prints frames as they come: the in-flight request may finish once GOAWAY has arrived.
-            let sawGoaway = await client.waitForOutput("recv GOAWAY frame", seconds: 20)
+            let sawGoaway = await client.waitUntil(seconds: 20) { $0.output.contains("recv GOAWAY frame") }
             server.probe.openGate()
             let result = await client.finish(seconds: 20)
             #expect(sawGoaway, "no GOAWAY while the request was in flight: \(result)")
@@ -78,7 +79,7 @@ struct ShutdownTests {
     func largeResponseFinishingDuringShutdownArrivesWhole(protocolOption: String) async throws {
         try await withServer(shutdownGracePeriod: Self.grace) { server in
             let size = 32 << 20
-            let client = try ChildProcess(Paths.tool("curl"), ["-sS", protocolOption, "-o", "/dev/null", "-w", "%{http_code} %{size_download}", server.url("/slow?ms=0&gate=1&bytes=\(size)")])
+            let client = try ChildProcess("curl", ["-sS", protocolOption, "-o", "/dev/null", "-w", "%{http_code} %{size_download}", server.url("/slow?ms=0&gate=1&bytes=\(size)")], unsetting: ChildProcess.proxyVariables)
             client.closeInput()
             #expect(await server.probe.wait { $0.slowStartedCount == 1 }, "the slow request never reached its handler")
             let (shutdown, _) = Self.beginShutdown(server)
@@ -96,7 +97,7 @@ struct ShutdownTests {
     @Test func http1StreamingResponseEndsCleanly() async throws {
         try await withServer(shutdownGracePeriod: Self.grace) { server in
             // curl exits 18 ("transfer closed with outstanding read data") on a chunked body cut short.
-            let client = try ChildProcess(Paths.tool("curl"), ["-sS", "-N", "--http1.1", "-w", "\n%{http_code}", server.url("/forever?id=h1sse")])
+            let client = try ChildProcess("curl", ["-sS", "-N", "--http1.1", "-w", "\n%{http_code}", server.url("/forever?id=h1sse")], unsetting: ChildProcess.proxyVariables)
             client.closeInput()
             #expect(await server.probe.wait { ($0.producer("h1sse")?.handed ?? 0) > 0 }, "the stream never started")
             let (shutdown, _) = Self.beginShutdown(server)
@@ -110,7 +111,7 @@ struct ShutdownTests {
 
     @Test func http2StreamingResponseEndsCleanly() async throws {
         try await withServer(shutdownGracePeriod: Self.grace) { server in
-            let client = try ChildProcess(Paths.tool("nghttp"), ["-v", server.url("/forever?id=h2sse")])
+            let client = try ChildProcess("nghttp", ["-v", server.url("/forever?id=h2sse")])
             client.closeInput()
             #expect(await server.probe.wait { ($0.producer("h2sse")?.handed ?? 0) > 0 }, "the stream never started")
             let (shutdown, _) = Self.beginShutdown(server)
@@ -128,9 +129,9 @@ struct ShutdownTests {
 
     @Test func idleConnectionsCloseAtOnceAndShutdownIsQuick() async throws {
         try await withServer(shutdownGracePeriod: Self.grace) { server in
-            let h1 = try ChildProcess.python("h1_probe.py", ["idle", "--port", "\(server.port)", "--seconds", "20"])
-            let h2 = try ChildProcess.python("h2_probe.py", ["idle", "--port", "\(server.port)", "--seconds", "20"])
-            let silent = try ChildProcess.python("h1_probe.py", ["silent", "--port", "\(server.port)", "--seconds", "20"])
+            let h1 = try ChildProcess.python(Paths.script("h1_probe.py"), ["idle", "--port", "\(server.port)", "--seconds", "20"])
+            let h2 = try ChildProcess.python(Paths.script("h2_probe.py"), ["idle", "--port", "\(server.port)", "--seconds", "20"])
+            let silent = try ChildProcess.python(Paths.script("h1_probe.py"), ["silent", "--port", "\(server.port)", "--seconds", "20"])
             // Wait until all three are connected (two have had their answer).
             let deadline = ContinuousClock.now + .seconds(20)
             while server.server.connectionCount < 3 || server.logs.accessLines.count < 2, ContinuousClock.now < deadline {

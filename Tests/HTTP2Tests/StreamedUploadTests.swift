@@ -1,5 +1,6 @@
 import Foundation
 @testable import HTTP2
+import TestSupport
 import Testing
 
 @Suite("Streamed request bodies")
@@ -70,8 +71,8 @@ struct StreamedUploadTests {
             let (_, expected) = try Self.payload(size)
             let id = "gated"
             // The handler waits at the gate before reading anything, then reads slowly.
-            let client = try ChildProcess.python("h2_probe.py", ["upload-flow", "--port", "\(server.port)", "--path", "/stream-upload?id=\(id)&gate=1&delay=1", "--bytes", "\(size)", "--side-requests", "--seconds", "90"])
-            guard await client.waitForOutput("blocked") else {
+            let client = try ChildProcess.python(Paths.script("h2_probe.py"), ["upload-flow", "--port", "\(server.port)", "--path", "/stream-upload?id=\(id)&gate=1&delay=1", "--bytes", "\(size)", "--side-requests", "--seconds", "90"])
+            guard await client.waitUntil({ $0.output.contains("blocked") }) else {
                 Issue.record("the client was never held up by flow control: \(await client.finish(seconds: 1))")
                 server.probe.openGate()
                 return

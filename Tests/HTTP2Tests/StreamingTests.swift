@@ -1,5 +1,6 @@
 import Foundation
 @testable import HTTP2
+import TestSupport
 import Testing
 
 @Suite("Streamed responses")
@@ -75,8 +76,8 @@ struct StreamingTests {
         try await withServer { server in
             // At most 256 MiB: if nothing holds the producer back it finishes instead of eating memory.
             let path = "/firehose?id=\(id)&total=\(256 << 20)"
-            let client = try ChildProcess.python(script, ["stall", "--port", "\(server.port)", "--path", path, "--seconds", "20"] + options)
-            guard await client.waitForOutput("paused") else {
+            let client = try ChildProcess.python(Paths.script(script), ["stall", "--port", "\(server.port)", "--path", path, "--seconds", "20"] + options)
+            guard await client.waitUntil({ $0.output.contains("paused") }) else {
                 Issue.record("the client never started reading: \(await client.finish(seconds: 1))")
                 return
             }
@@ -115,9 +116,9 @@ struct StreamingTests {
     func stalledReaderIsCutOffAfterTheIdleTimeout(script: String, options: [String]) async throws {
         try await withServer(limits: { $0.idleTimeout = .seconds(1) }) { server in
             let id = "cutoff-\(script.prefix(2))\(options.count)"
-            let client = try ChildProcess.python(script, ["stall", "--port", "\(server.port)", "--path", "/firehose?id=\(id)&total=\(256 << 20)", "--seconds", "30"] + options)
+            let client = try ChildProcess.python(Paths.script(script), ["stall", "--port", "\(server.port)", "--path", "/firehose?id=\(id)&total=\(256 << 20)", "--seconds", "30"] + options)
             defer { client.closeInput() }
-            guard await client.waitForOutput("paused") else {
+            guard await client.waitUntil({ $0.output.contains("paused") }) else {
                 Issue.record("the client never started reading: \(await client.finish(seconds: 1))")
                 return
             }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import HTTP2
+import TestSupport
 import Testing
 
 /// A self-signed certificate for localhost made by `openssl req` in a fresh temporary directory.
@@ -7,7 +8,7 @@ func makeCertificate(_ name: String = #function) async throws -> HTTPServerConfi
     let directory = Paths.temporaryDirectory(name)
     let key = directory.appendingPathComponent("key.pem").path
     let certificate = directory.appendingPathComponent("cert.pem").path
-    let result = try await ChildProcess.run(Paths.tool("openssl"), [
+    let result = try await ChildProcess.run("openssl", [
         "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
         "-subj", "/CN=localhost", "-keyout", key, "-out", certificate,
     ])
@@ -43,7 +44,7 @@ struct TLSTests {
         defer { removeCertificate(tls) }
         try await withServer(tls: tls) { server in
             for (offered, chosen) in [("h2", "h2"), ("http/1.1", "http/1.1"), ("h2,http/1.1", "h2")] {
-                let result = try await ChildProcess.run(Paths.tool("openssl"), ["s_client", "-connect", "127.0.0.1:\(server.port)", "-alpn", offered], seconds: 30)
+                let result = try await ChildProcess.run("openssl", ["s_client", "-connect", "127.0.0.1:\(server.port)", "-alpn", offered], seconds: 30)
                 #expect(result.output.contains("ALPN protocol: \(chosen)\n"), "offered \(offered): \(result)")
             }
         }

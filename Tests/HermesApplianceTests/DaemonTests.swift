@@ -1,5 +1,6 @@
 import Foundation
 import Store
+import TestSupport
 import Testing
 
 @Suite("Daemon lifecycle and options")
@@ -143,16 +144,10 @@ struct DaemonHTTPTests {
 
     struct PortNotLogged: Error {}
 
-    static func curl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-s", "--max-time", "10"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    /// One curl run; its exit status (nil when killed) and stdout.
+    static func curl(_ arguments: [String]) async throws -> (status: Int32?, output: String) {
+        let result = try await ChildProcess.run("/usr/bin/curl", ["-s", "--max-time", "10"] + arguments, seconds: 30)
+        return (result.status, result.output)
     }
 
     @Test func healthzAnswersOverHTTP1AndHTTP2AndIsLogged() async throws {

@@ -1,6 +1,7 @@
 import JSON
 import Foundation
 @testable import Hermes
+import TestSupport
 import Testing
 
 /// Legacy HTTP+SSE at /sse and /messages, and the gate in front of every MCP route (origin, CORS, API key).
@@ -138,8 +139,8 @@ struct MCPPythonSDKTests {
     func run(_ transport: String, url: (MCPTestServer) -> String) async throws {
         try await withMCPServer("sdk\(transport)") { server, _ in
             let marker = "sdk-\(transport)-\(UUID().uuidString.prefix(6))"
-            let child = try MCPChild.python("mcp_sdk_client.py", ["--transport", transport, "--url", url(server), "--key", MCPTestServer.apiKey, "--marker", marker])
-            let status = await child.finish(seconds: 60)
+            let child = try ChildProcess.python(MCPPaths.script("mcp_sdk_client.py"), ["--transport", transport, "--url", url(server), "--key", MCPTestServer.apiKey, "--marker", marker])
+            let status = await child.finish(seconds: 60).status
             #expect(status == 0, "\(child.output.suffix(2000))\n\(child.error.suffix(4000))")
             let line = child.output.split(separator: "\n").last.map(String.init) ?? ""
             let report = try #require(try? JSONParser.parse(line), "no report: \(child.output) \(child.error.suffix(3000))")

@@ -1,6 +1,7 @@
 import JSON
 import Foundation
 @testable import Hermes
+import TestSupport
 import Testing
 
 /// Event streams: SSE answers, priming, resumption, cancellation, keep-alives, clients that vanish.
@@ -191,8 +192,8 @@ struct MCPStreamingTests {
 
     @Test func manyConcurrentSessions() async throws {
         try await withMCPServer { server, driver in
-            let child = try MCPChild.python("mcp_concurrency.py", ["--url", server.mcp, "--key", MCPTestServer.apiKey, "--sessions", "64"])
-            let status = await child.finish(seconds: 60)
+            let child = try ChildProcess.python(MCPPaths.script("mcp_concurrency.py"), ["--url", server.mcp, "--key", MCPTestServer.apiKey, "--sessions", "64"])
+            let status = await child.finish(seconds: 60).status
             #expect(status == 0, "\(child.output.suffix(3000)) \(child.error.suffix(3000))")
             let summary = try #require(child.output.split(separator: "\n").last.flatMap { try? JSONParser.parse(String($0)) }, "\(child.output)")
             #expect(summary["sessions"] == 64 && summary["ok"] == 64, "\(summary)")

@@ -6,14 +6,13 @@ import HTTP2
 import Logging
 import Store
 import Synchronization
+import TestSupport
 import Testing
 
 /// Where the MCP tests' files and tools are.
 enum MCPPaths {
-    /// The repository root (this file is Tests/HermesTests/MCPTestSupport.swift).
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// The Python clients (this file is Tests/HermesTests/MCPTestSupport.swift).
     static let clients = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Clients")
-    static var python: String { repository.appendingPathComponent(".venv/bin/python").path }
     static func script(_ name: String) -> String { clients.appendingPathComponent(name).path }
 
     static func temporaryDirectory(_ name: String) -> URL {
@@ -26,64 +25,6 @@ enum MCPPaths {
 
 struct MCPTestFailure: Error, CustomStringConvertible {
     var description: String
-}
-
-/// A child process whose output goes to files (read without blocking a thread of the cooperative pool)
-/// and whose stdin stays open for commands.
-final class MCPChild: @unchecked Sendable {
-    // `@unchecked Sendable`: `process` and the pipe's file handle are used from one test at a time.
-    let process = Process()
-    private let outputURL: URL
-    private let errorURL: URL
-    private let input = Pipe()
-
-    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-        let directory = MCPPaths.temporaryDirectory("child")
-        outputURL = directory.appendingPathComponent("stdout")
-        errorURL = directory.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var variables = ProcessInfo.processInfo.environment
-        variables["PYTHONUNBUFFERED"] = "1"
-        variables["PYTHONDONTWRITEBYTECODE"] = "1"
-        for name in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"] { variables[name] = nil }
-        variables.merge(environment) { $1 }
-        process.environment = variables
-        process.standardInput = input
-        process.standardOutput = try FileHandle(forWritingTo: outputURL)
-        process.standardError = try FileHandle(forWritingTo: errorURL)
-        try process.run()
-    }
-
-    static func python(_ script: String, _ arguments: [String], environment: [String: String] = [:]) throws -> MCPChild {
-        guard FileManager.default.isExecutableFile(atPath: MCPPaths.python) else {
-            throw MCPTestFailure(description: "no Python environment at \(MCPPaths.python): run scripts/python-env first")
-        }
-        return try MCPChild(MCPPaths.python, [MCPPaths.script(script)] + arguments, environment: environment)
-    }
-
-    var output: String { (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "" }
-    var error: String { (try? String(contentsOf: errorURL, encoding: .utf8)) ?? "" }
-
-    func send(_ line: String) throws {
-        try input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
-    }
-
-    func closeInput() { try? input.fileHandleForWriting.close() }
-
-    func kill() { Foundation.kill(process.processIdentifier, SIGKILL) }
-
-    /// Waits for the process to end (killing it after `seconds`); returns its exit status, nil when killed.
-    func finish(seconds: Double = 60) async -> Int32? {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(15)) }
-        if process.isRunning { kill() }
-        closeInput()
-        for _ in 0..<400 where process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
-        return process.isRunning || process.terminationReason != .exit ? nil : process.terminationStatus
-    }
 }
 
 /// One HTTP response as the driver saw it.
@@ -123,12 +64,12 @@ struct DriverEvents: CustomStringConvertible {
 /// Drives raw HTTP through `Clients/mcp_http_driver.py`: one Python process per test, commands one at a time.
 final class HTTPDriver: @unchecked Sendable {
     // `@unchecked Sendable`: used by one test task at a time; `sequence` is only touched in `command`.
-    let child: MCPChild
+    let child: ChildProcess
     private var sequence = 0
     private var consumed = 0
 
     init() throws {
-        child = try MCPChild.python("mcp_http_driver.py", [])
+        child = try ChildProcess.python(MCPPaths.script("mcp_http_driver.py"))
     }
 
     private func command(_ fields: [String: Any], seconds: Double = 30) async throws -> [String: Any] {
@@ -136,7 +77,7 @@ final class HTTPDriver: @unchecked Sendable {
         var fields = fields
         fields["seq"] = sequence
         let data = try JSONSerialization.data(withJSONObject: fields)
-        try child.send(String(decoding: data, as: UTF8.self))
+        try child.write(String(decoding: data, as: UTF8.self) + "\n")
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             let lines = child.output.split(separator: "\n", omittingEmptySubsequences: true)
@@ -149,7 +90,7 @@ final class HTTPDriver: @unchecked Sendable {
                 if let failure = object["failure"] as? String { throw MCPTestFailure(description: "driver: \(failure)") }
                 return object
             }
-            if !child.process.isRunning { throw MCPTestFailure(description: "the driver exited: \(child.error.suffix(3000))") }
+            if !child.isRunning { throw MCPTestFailure(description: "the driver exited: \(child.error.suffix(3000))") }
             try await Task.sleep(for: .milliseconds(3))
         }
         throw MCPTestFailure(description: "the driver did not answer within \(seconds) s: \(child.error.suffix(2000))")
@@ -188,7 +129,7 @@ final class HTTPDriver: @unchecked Sendable {
     }
 
     func stop() async {
-        try? child.send("{\"op\":\"exit\"}")
+        try? child.write("{\"op\":\"exit\"}\n")
         _ = await child.finish(seconds: 5)
     }
 }

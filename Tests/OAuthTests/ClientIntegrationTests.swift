@@ -4,68 +4,21 @@ import JSON
 import Platforms
 import Store
 import Tenancy
+import TestSupport
 import Testing
 
-/// A child process with output in files and stdin kept open (closing it ends `cimd_server.py`).
-final class Child: @unchecked Sendable {
-    // `@unchecked Sendable`: used by one test at a time.
-    let process = Process()
-    private let outputURL: URL
-    private let errorURL: URL
-    private let input = Pipe()
-
-    init(_ executable: String, _ arguments: [String]) throws {
-        let directory = Paths.temporaryDirectory("child")
-        outputURL = URL(fileURLWithPath: directory + "/stdout")
-        errorURL = URL(fileURLWithPath: directory + "/stderr")
-        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var variables = ProcessInfo.processInfo.environment
-        variables["PYTHONUNBUFFERED"] = "1"
-        variables["PYTHONDONTWRITEBYTECODE"] = "1"
-        for name in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"] { variables[name] = nil }
-        process.environment = variables
-        process.standardInput = input
-        process.standardOutput = try FileHandle(forWritingTo: outputURL)
-        process.standardError = try FileHandle(forWritingTo: errorURL)
-        try process.run()
-    }
-
-    static func python(_ script: String, _ arguments: [String]) throws -> Child {
-        guard FileManager.default.isExecutableFile(atPath: Paths.python) else {
-            throw HarnessFailure(description: "no Python environment at \(Paths.python): run scripts/python-env first")
-        }
-        return try Child(Paths.python, [Paths.script(script)] + arguments)
-    }
-
-    var output: String { (try? String(contentsOf: outputURL, encoding: .utf8)) ?? "" }
-    var error: String { (try? String(contentsOf: errorURL, encoding: .utf8)) ?? "" }
-
+extension ChildProcess {
     /// Waits for the first line of output.
     func firstLine(seconds: Double = 20) async throws -> String {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if let line = output.split(separator: "\n").first { return String(line) }
-            if !process.isRunning { break }
-            try await Task.sleep(for: .milliseconds(20))
+        guard await waitUntil(seconds: seconds, { $0.output.contains("\n") }), let line = output.split(separator: "\n").first else {
+            throw HarnessFailure(description: "no output from the child: \(error.suffix(2000))")
         }
-        throw HarnessFailure(description: "no output from the child: \(error.suffix(2000))")
+        return String(line)
     }
 
-    /// Waits for exit (killing after `seconds`); the exit status, nil when killed.
-    func finish(seconds: Double = 90) async -> Int32? {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        try? input.fileHandleForWriting.close()
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        for _ in 0..<300 where process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
-        return process.isRunning || process.terminationReason != .exit ? nil : process.terminationStatus
-    }
-
+    /// Closes stdin (that ends `cimd_server.py`) and waits a little for the end.
     func stop() async {
-        try? input.fileHandleForWriting.close()
+        closeInput()
         _ = await finish(seconds: 5)
     }
 }
@@ -77,7 +30,7 @@ struct TestCertificates {
     var certificate: String { directory + "/server.pem" }
     var key: String { directory + "/server.key" }
 
-    static func make() throws -> TestCertificates {
+    static func make() async throws -> TestCertificates {
         let directory = Paths.temporaryDirectory("certs")
         let script = """
         set -e
@@ -87,12 +40,8 @@ struct TestCertificates {
         printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null
         """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw HarnessFailure(description: "openssl failed to make test certificates") }
+        let result = try await ChildProcess.run("/bin/sh", ["-c", script])
+        guard result.status == 0 else { throw HarnessFailure(description: "openssl failed to make test certificates: \(result)") }
         return TestCertificates(directory: directory)
     }
 }
@@ -103,8 +52,8 @@ struct ClientIntegrationTests {
     func pythonSDK(method: String) async throws {
         try await withHarness { h in
             let (customer, apiKey) = try await h.directory.create(email: "sdk@example.com", plan: "starter")
-            let child = try Child.python("oauth_sdk_flow.py", ["--url", h.base + "/mcp", "--api-key", apiKey, "--auth-method", method])
-            let status = await child.finish()
+            let child = try ChildProcess.python(Paths.script("oauth_sdk_flow.py"), ["--url", h.base + "/mcp", "--api-key", apiKey, "--auth-method", method])
+            let status = await child.finish(seconds: 90).status
             #expect(status == 0, "the SDK script failed: \(child.error.suffix(4000))")
             let line = try #require(child.output.split(separator: "\n").last.map(String.init), "no report: \(child.error.suffix(3000))")
             let report = try JSONParser.parse(line)
@@ -131,8 +80,8 @@ struct ClientIntegrationTests {
 
     @Test("a Client ID Metadata Document client is fetched over https (test CA), checked and completes the flow")
     func metadataDocumentClient() async throws {
-        let certificates = try TestCertificates.make()
-        let documents = try Child.python("cimd_server.py", ["--cert", certificates.certificate, "--key", certificates.key])
+        let certificates = try await TestCertificates.make()
+        let documents = try ChildProcess.python(Paths.script("cimd_server.py"), ["--cert", certificates.certificate, "--key", certificates.key])
         do {
             try await exerciseMetadataDocuments(documents, certificates)
         } catch {
@@ -142,7 +91,7 @@ struct ClientIntegrationTests {
         await documents.stop()
     }
 
-    private func exerciseMetadataDocuments(_ documents: Child, _ certificates: TestCertificates) async throws {
+    private func exerciseMetadataDocuments(_ documents: ChildProcess, _ certificates: TestCertificates) async throws {
         let port = try #require(Int(try await documents.firstLine()))
         let origin = "https://localhost:\(port)"
         let setter = HTTPClient(configuration: .init(caBundlePath: certificates.ca))

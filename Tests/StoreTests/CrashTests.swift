@@ -1,5 +1,6 @@
 import Foundation
 import Store
+import TestSupport
 import Testing
 
 @Suite("Crash safety")
@@ -15,42 +16,18 @@ struct CrashTests {
         var acknowledged: [(kind: Substring, key: String, value: String)] = []
         var generator = SystemRandomNumberGenerator()
         for round in 0..<24 {
-            let process = Process()
-            process.executableURL = Self.probe
-            process.arguments = [directory, "\(round)", "8"]
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
+            let probe = try ChildProcess(Self.probe.path, [directory, "\(round)", "8"])
 
             // Let the writers get going, then kill at a random moment.
-            let lines = LockedBox<[String]>([])
-            let reader = Thread {
-                let handle = output.fileHandleForReading
-                var buffer = Data()
-                while true {
-                    let chunk = handle.availableData
-                    if chunk.isEmpty { break }
-                    buffer.append(chunk)
-                    while let newline = buffer.firstIndex(of: 10) {
-                        let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                        buffer.removeSubrange(buffer.startIndex...newline)
-                        lines.set(lines.get() + [line])
-                    }
-                }
-            }
-            reader.start()
-            var waited = 0
-            while !lines.get().contains("ready"), waited < 500 {
-                try await Task.sleep(for: .milliseconds(10))
-                waited += 1
-            }
+            _ = await probe.waitUntil(seconds: 5) { $0.output.split(separator: "\n").contains("ready") }
             try await Task.sleep(for: .milliseconds(Int.random(in: 5...120, using: &generator)))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            while !reader.isFinished { try await Task.sleep(for: .milliseconds(5)) }
-            #expect(process.terminationReason == .uncaughtSignal, "round \(round): the probe ended by itself")
+            probe.kill(SIGKILL)
+            let result = await probe.finish()
+            #expect(result.termination?.signal != nil, "round \(round): the probe ended by itself")
 
-            for line in lines.get() where line != "ready" {
+            // Only whole lines: the kill may cut the last one short.
+            let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+            for line in lines where line != "ready" {
                 let parts = line.split(separator: " ", maxSplits: 3)
                 if parts.first == "log", parts.count == 4 {
                     acknowledged.append((parts[0], "\(parts[1]) \(parts[2])", String(parts[3])))

@@ -12,9 +12,7 @@ import Testing
 
 /// Paths of the test files and tools.
 enum Paths {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let clients = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Clients")
-    static var python: String { repository.appendingPathComponent(".venv/bin/python").path }
     static func script(_ name: String) -> String { clients.appendingPathComponent(name).path }
 
     static func temporaryDirectory(_ name: String) -> String {
