@@ -99,6 +99,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
+        .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "HTTP2Tests",
             dependencies: ["HTTP2", "TestSupport", .product(name: "Logging", package: "swift-log")],
