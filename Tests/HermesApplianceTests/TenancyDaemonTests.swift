@@ -6,8 +6,7 @@ import Store
 import Tenancy
 import Testing
 
-/// One HTTP/1.1 exchange through libcurl (the Platforms module's client, in process: spawning a curl per
-/// request would hit swift-corelibs-foundation's intermittent `Process.run()` crash on Linux, PR #5472).
+/// One HTTP/1.1 exchange through libcurl (the Platforms module's client, in process: no child process per request).
 struct CurlResponse {
     var status: Int
     var headers: [String: String]

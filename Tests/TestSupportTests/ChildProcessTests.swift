@@ -28,7 +28,8 @@ struct ChildProcessTests {
         #expect(result.timedOut)
         #expect(result.termination == .signaled(SIGKILL))
         #expect(result.status == nil)
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Killed, not waited for: well under the 30 s it would sleep, however loaded the machine.
+        #expect(ContinuousClock.now - started < .seconds(25))
     }
 
     @Test func signalsReachTheChild() async throws {
@@ -81,8 +82,8 @@ struct ChildProcessTests {
     @Test func waitUntilGivesUpWhenTheChildEndsWithoutIt() async throws {
         let child = try ChildProcess("sh", ["-c", "echo something else"])
         let started = ContinuousClock.now
-        #expect(await child.waitUntil(seconds: 20) { $0.output.contains("never printed") } == false)
-        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(await child.waitUntil(seconds: 60) { $0.output.contains("never printed") } == false)
+        #expect(ContinuousClock.now - started < .seconds(40))
         #expect(child.termination == .exited(0))
     }
 }
