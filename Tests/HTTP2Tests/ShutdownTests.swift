@@ -140,7 +140,8 @@ struct ShutdownTests {
             let shutdownStarted = Date().timeIntervalSince1970
             let (shutdown, _) = Self.beginShutdown(server)
             let took = await shutdown.value
-            #expect(took < .seconds(5), "shutdown with only idle connections took \(took)")
+            // Well under the 15 s grace period (what waiting for them would take), with room for a loaded machine.
+            #expect(took < .seconds(10), "shutdown with only idle connections took \(took)")
             for client in [h1, h2, silent] {
                 client.closeInput()
                 let result = await client.finish(seconds: 20)
@@ -148,7 +149,7 @@ struct ShutdownTests {
                 #expect(json[bool: "closed"] == true, "\(json)")
                 // Closed by the shutdown, not by a timeout (they are 10 s and 75 s here).
                 let waited = (json[double: "closed_at"] ?? .infinity) - shutdownStarted
-                #expect(waited < 5, "the connection was closed \(waited) s after the shutdown began: \(json)")
+                #expect(waited < 10, "the connection was closed \(waited) s after the shutdown began: \(json)")
             }
         }
     }

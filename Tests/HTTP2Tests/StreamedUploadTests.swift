@@ -52,7 +52,8 @@ struct StreamedUploadTests {
     func slowHandlerKeepsTheServerBufferBounded(option: String) async throws {
         try await withServer { server in
             // The handler sleeps a millisecond after every chunk: far slower than curl on loopback.
-            let size = 50 << 20
+            // 16 MB: sixteen stream windows, far more than the bound below, without starving other tests of CPU.
+            let size = 16 << 20
             let (file, expected) = try Self.payload(size)
             let id = "slow\(option)"
             let response = try await Curl.request(server.url("/stream-upload?id=\(id)&delay=1"), [option, "-H", "Expect:", "--data-binary", "@\(file)"], seconds: 120)
@@ -67,7 +68,8 @@ struct StreamedUploadTests {
 
     @Test func http2WindowOpensOnlyAsTheHandlerReads() async throws {
         try await withServer { server in
-            let size = 50 << 20
+            // 16 MB: sixteen stream windows, far more than the bound below, without starving other tests of CPU.
+            let size = 16 << 20
             let (_, expected) = try Self.payload(size)
             let id = "gated"
             // The handler waits at the gate before reading anything, then reads slowly.
@@ -133,7 +135,7 @@ struct StreamedUploadTests {
     @Test func clientResetMidBodyFailsTheSequenceAndSparesTheConnection() async throws {
         try await withServer { server in
             let id = "reset"
-            let (json, _) = try await ChildProcess.runPython("h2_probe.py", ["upload-flow", "--port", "\(server.port)", "--path", "/stream-upload?id=\(id)&delay=1", "--bytes", "\(50 << 20)", "--reset-after", "\(3 << 20)", "--side-requests", "--seconds", "30"])
+            let (json, _) = try await ChildProcess.runPython("h2_probe.py", ["upload-flow", "--port", "\(server.port)", "--path", "/stream-upload?id=\(id)&delay=1", "--bytes", "\(16 << 20)", "--reset-after", "\(3 << 20)", "--side-requests", "--seconds", "30"])
             #expect(json[bool: "reset_sent"] == true, "\(json)")
             let side = try #require(json[object: "side"], "\(json)")
             #expect(side[object: "get"]?[int: "status"] == 200 && side[object: "get"]?[string: "body"] == "fast", "\(json)")

@@ -293,8 +293,9 @@ struct MCPStreamableHTTPTests {
     @Test func sessionsAreBoundedAndIdleOnesExpire() async throws {
         try await withMCPServer(configure: {
             $0.maximumSessions = 3
-            // Well above how long an initialize plus a GET can take on a loaded machine.
-            $0.sessionIdleTimeout = .seconds(3)
+            // Well above how long an initialize plus a GET can take on a loaded machine (the full suite runs
+            // CPU-heavy upload tests beside this one on two cores).
+            $0.sessionIdleTimeout = .seconds(8)
             $0.keepAliveInterval = .milliseconds(200)
         }) { server, driver in
             var sessions: [String] = []
@@ -309,7 +310,7 @@ struct MCPStreamableHTTPTests {
             #expect(refused.headers["retry-after"] != nil)
             // Idle sessions expire: their ids get 404 and their places free up.
             for index in 0..<3 { try await driver.close("hold-\(index)") }
-            let activity = await server.waitForActivity { $0.sessions == 0 }
+            let activity = await server.waitForActivity(seconds: 30) { $0.sessions == 0 }
             #expect(activity.sessions == 0, "\(activity)")
             let expired = try await driver.post(server, session: sessions[0], MCPMessages.request(2, "ping"))
             #expect(expired.status == 404, "\(expired)")
@@ -317,7 +318,7 @@ struct MCPStreamableHTTPTests {
             // A session with an open stream is not idle.
             let kept = try await driver.initialize(server)
             _ = try await driver.open("get", "GET", server.mcp, headers: MCPMessages.headers(session: kept))
-            try await Task.sleep(for: .seconds(4))
+            try await Task.sleep(for: .seconds(9))
             let alive = try await driver.post(server, session: kept, MCPMessages.request(3, "ping"))
             #expect(alive.status == 200, "\(alive)")
         }
