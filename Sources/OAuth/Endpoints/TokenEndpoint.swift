@@ -86,13 +86,7 @@ extension OAuthServer {
         guard (43...128).contains(verifier.utf8.count), verifier.utf8.allSatisfy({ Self.isBase64URLByte($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "~") }) else {
             throw ProtocolError.invalidRequest("code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636)")
         }
-        let requestedResource: String?
-        if let given = fields["resource"] {
-            guard let canonical = canonicalResource(given) else { throw ProtocolError.invalidTarget("resource must be \(mcpResource) (or \(issuer))") }
-            requestedResource = canonical
-        } else {
-            requestedResource = nil
-        }
+        let requestedResource = try requestedResource(fields)
         let challenge = Array(Base64.encode(SHA256.digest(of: verifier), variant: .urlSafeUnpadded).utf8)
         let redirectURI = fields["redirect_uri"]
         let codeKey = Self.codeHash.hexDigest(of: code)
@@ -148,6 +142,13 @@ extension OAuthServer {
         }
     }
 
+    /// The token request's `resource` (RFC 8707) in canonical form; nil when absent.
+    private func requestedResource(_ fields: FormFields) throws(ProtocolError) -> String? {
+        guard let given = fields["resource"] else { return nil }
+        guard let canonical = canonicalResource(given) else { throw ProtocolError.invalidTarget("resource must be \(mcpResource) (or \(issuer))") }
+        return canonical
+    }
+
     private enum Rotation: Sendable {
         case rotated(TokenRecord)
         case unknown
@@ -161,13 +162,7 @@ extension OAuthServer {
             throw ProtocolError.invalidGrant("the refresh token is unknown, expired or revoked")
         }
         guard client.issuesRefreshTokens else { throw ProtocolError(code: "unauthorized_client", description: "this client was not registered for the refresh_token grant") }
-        let requestedResource: String?
-        if let given = fields["resource"] {
-            guard let canonical = canonicalResource(given) else { throw ProtocolError.invalidTarget("resource must be \(mcpResource) (or \(issuer))") }
-            requestedResource = canonical
-        } else {
-            requestedResource = nil
-        }
+        let requestedResource = try requestedResource(fields)
         let requestedScope = fields["scope"].map { $0.split(separator: " ").map(String.init) }
         let key = OAuthKeys.refresh(Self.tokenHash.hexDigest(of: presented))
         let tokens = IssuedTokens(refresh: true)
