@@ -18,7 +18,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private enum State {
         /// Waiting for the next request head; `since` is when the wait began, `bytesSeen` whether a head has started arriving.
         case idle
-        case receiving(head: HTTPRequestHead, body: [UInt8], limit: Int)
+        case receiving(head: HTTPRequestHead, route: RouteLookup, body: [UInt8], limit: Int)
         /// A request whose body is being discarded because it was refused; the answer is already out.
         case discarding
         case responding
@@ -97,7 +97,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 return
             }
             let path = HTTPRequest.split(target: head.uri).path
-            let (limit, streamed) = responder.bodyPlan(HTTPMethod(head.method.rawValue), path)
+            let route = responder.lookup(HTTPMethod(head.method.rawValue), path)
+            let (limit, streamed) = responder.bodyPlan(route)
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
                 refuse(head, 413, LimitMessage.bodyTooLarge(limit))
                 return
@@ -107,9 +108,9 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
             }
             if streamed {
-                startStreamedBody(head, limit: limit)
+                startStreamedBody(head, route: route, limit: limit)
             } else {
-                state = .receiving(head: head, body: [], limit: limit)
+                state = .receiving(head: head, route: route, body: [], limit: limit)
                 armTimer(limits.requestTimeout, reason: .request)
             }
         case .body(let chunk):
@@ -121,14 +122,14 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 }
                 return
             }
-            guard case .receiving(let head, var body, let limit) = state else { return }
+            guard case .receiving(let head, let route, var body, let limit) = state else { return }
             guard body.count + chunk.readableBytes <= limit else {
                 refuse(head, 413, LimitMessage.bodyTooLarge(limit))
                 return
             }
             state = .responding  // drop the reference so appending does not copy
             body.append(contentsOf: chunk.readableBytesView)
-            state = .receiving(head: head, body: body, limit: limit)
+            state = .receiving(head: head, route: route, body: body, limit: limit)
         case .end:
             if let inbound {
                 inbound.finish()
@@ -137,8 +138,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 return
             }
             switch state {
-            case .receiving(let head, let body, _):
-                dispatch(head, body)
+            case .receiving(let head, let route, let body, _):
+                dispatch(head, route, body)
             case .discarding:
                 closeAfter(refusal)  // the refused body is over
             default:
@@ -159,7 +160,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     // MARK: Streamed request bodies
 
-    private func startStreamedBody(_ head: HTTPRequestHead, limit: Int) {
+    private func startStreamedBody(_ head: HTTPRequestHead, route: RouteLookup, limit: Int) {
         guard let context else { return }
         let loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
@@ -174,7 +175,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             try? options.setOption(.maxMessagesPerRead, value: 1)
         }
         armBodyWatch(after: limits.requestTimeout)
-        dispatch(head, [], streamedBody: inbound)
+        dispatch(head, route, [], streamedBody: inbound)
     }
 
     /// The streamed body's last byte arrived (the handler may still be reading it).
@@ -297,7 +298,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     // MARK: Responding
 
-    private func dispatch(_ head: HTTPRequestHead, _ body: [UInt8], streamedBody: RequestBodyBuffer? = nil) {
+    private func dispatch(_ head: HTTPRequestHead, _ route: RouteLookup, _ body: [UInt8], streamedBody: RequestBodyBuffer? = nil) {
         guard let loop = context?.eventLoop else { return }
         timer?.cancel()
         timer = nil
@@ -305,10 +306,12 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         let (path, query) = HTTPRequest.split(target: head.uri)
         var headers = HTTPHeaders()
         for (name, value) in head.headers { headers.add(name, value) }
-        let request = HTTPRequest(
-            method: HTTPMethod(head.method.rawValue), path: path, query: query, headers: headers, body: body,
+        var request = HTTPRequest(
+            method: route.method, path: path, query: query, headers: headers, body: body,
             remoteAddress: remoteAddress, protocolVersion: .http1_1, id: responder.nextRequestID()
-        ).streaming(streamedBody)
+        )
+        request.streamedBody = streamedBody
+        request.route = route
         let started = ContinuousClock.now
         if let response = responder.respondImmediately(to: request) {
             send(response, for: request, method: head.method, startedAt: started)

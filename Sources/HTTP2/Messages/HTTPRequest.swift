@@ -40,6 +40,8 @@ public struct HTTPRequest: Sendable {
     public var parameters: [String: String] = [:]
     /// The body still arriving, on routes that stream it.
     var streamedBody: RequestBodyBuffer?
+    /// The route found for the head, reused by the router (see ``Router/lookup(_:_:)``).
+    var route: RouteLookup?
 
     public init(
         method: HTTPMethod,
@@ -63,8 +65,9 @@ public struct HTTPRequest: Sendable {
 
     /// Splits a request target (`/a/b?x=1`) into path and query.
     public static func split(target: String) -> (path: String, query: String?) {
-        guard let mark = target.firstIndex(of: "?") else { return (target, nil) }
-        return (String(target[..<mark]), String(target[target.index(after: mark)...]))
+        let bytes = target.utf8
+        guard let mark = bytes.firstIndex(of: UInt8(ascii: "?")) else { return (target, nil) }
+        return (String(target[..<mark]), String(target[bytes.index(after: mark)...]))
     }
 
     /// Query parameters, percent-decoded (`+` as space), in order.
@@ -81,13 +84,6 @@ public struct HTTPRequest: Sendable {
     /// The body as a sequence of chunks: on streamed routes as it arrives (once), otherwise ``body`` in one chunk.
     public var bodyStream: RequestBodyStream {
         RequestBodyStream(streamedBody.map { .streamed($0) } ?? .bytes(body))
-    }
-
-    /// This request with its body streamed from `buffer` (unchanged when nil).
-    func streaming(_ buffer: RequestBodyBuffer?) -> HTTPRequest {
-        var request = self
-        request.streamedBody = buffer
-        return request
     }
 
     /// Whether the body is streamed (read it from ``bodyStream``) rather than collected into ``body``.

@@ -19,8 +19,12 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     final class Stream {
         let id: Int32
         var method = ""
+        /// The `:path` pseudo-header, split into path and query once the head is complete.
+        var target = ""
         var path = ""
+        var query: String?
         var authority: String?
+        var route: RouteLookup?
         var headers = HTTPHeaders()
         var headerBytes = 0
         var rejection: (status: Int, message: String)?
@@ -34,12 +38,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         /// The handler is done with the streamed body: what still arrives is dropped.
         var inboundDiscarded = false
         var request: HTTPRequest?
-        var startedAt = ContinuousClock.now
+        /// When the request was dispatched; read only when access logging is on.
+        var startedAt: ContinuousClock.Instant?
         var task: Task<Void, Never>?
         /// When the whole request must have arrived (408 after).
         var receiveBy = NIODeadline.distantFuture
         /// When response bytes were last queued into an empty buffer or handed to nghttp2 (stall detection).
-        var lastProgress = NIODeadline.now()
+        var lastProgress = NIODeadline.distantFuture
         var responded = false
         var status = 0
         var outbound: [UInt8] = []
@@ -73,6 +78,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private var lastActivity = NIODeadline.now()
     private var servedAny = false
     private var flushScheduled = false
+    /// Inside a batch of reads: `channelReadComplete` flushes, so responses need not schedule a flush.
+    private var reading = false
     /// Inside ``flush()`` (writes can report writability changes re-entrantly).
     private var flushing = false
     /// The session is over; the connection closes once its last bytes are written.
@@ -125,8 +132,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         guard let session, !closing else { return }  // a closing connection only drains what arrives
-        now = .now()
-        lastActivity = now
+        if !reading {
+            reading = true
+            now = .now()
+            lastActivity = now
+        }
         do {
             try buffer.withUnsafeReadableBytes { try session.receive($0) }
         } catch {
@@ -139,6 +149,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
         flush()
         context.fireChannelReadComplete()
     }
@@ -169,23 +180,31 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         servedAny = true
     }
 
-    func streamHeader(_ streamID: Int32, name: String, value: String) -> Bool {
+    func streamHeader(_ streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
         guard let stream = streams[streamID] else { return true }
-        stream.headerBytes += name.utf8.count + value.utf8.count + 32
+        stream.headerBytes += name.count + value.count + 32
         if stream.headerBytes > limits.maximumHeaderBytes {
             stream.rejection = (431, LimitMessage.headersTooLarge(limits.maximumHeaderBytes))
             stream.headers = HTTPHeaders()
             return true
         }
         guard stream.rejection == nil else { return true }
-        switch name {
-        case ":method": stream.method = value
-        case ":path": stream.path = value
-        case ":authority": stream.authority = value
-        case ":scheme": break
-        default: stream.headers.addLowercased(name, value)
+        // nghttp2 has checked the names: lower-case, pseudo-headers first and known.
+        if name.first == UInt8(ascii: ":") {
+            switch name.count {
+            case 7 where name[1] == UInt8(ascii: "m"): stream.method = Self.text(value)
+            case 5: stream.target = Self.text(value)
+            case 10: stream.authority = Self.text(value)
+            default: break  // :scheme
+            }
+        } else {
+            stream.headers.addLowercased(Self.text(name), Self.text(value))
         }
         return true
+    }
+
+    private static func text(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(decoding: bytes, as: UTF8.self)
     }
 
     func streamHeadersComplete(_ streamID: Int32, endStream: Bool) {
@@ -194,8 +213,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             reject(streamID, rejection.status, rejection.message)
             return
         }
-        let (path, _) = HTTPRequest.split(target: stream.path)
-        let plan = responder.bodyPlan(HTTPMethod(stream.method), path)
+        (stream.path, stream.query) = HTTPRequest.split(target: stream.target)
+        let route = responder.lookup(HTTPMethod(stream.method), stream.path)
+        stream.route = route
+        let plan = responder.bodyPlan(route)
         stream.bodyLimit = plan.limit
         if let length = stream.headers["content-length"].flatMap(Int.init), length > stream.bodyLimit {
             reject(streamID, 413, LimitMessage.bodyTooLarge(stream.bodyLimit))
@@ -261,10 +282,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         stream.task?.cancel()
         for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
         stream.waiters.removeAll()
-        if let request = stream.request {
-            responder.logAccess(request, status: stream.status, bytes: stream.bytesSent, startedAt: stream.startedAt)
+        if let request = stream.request, let startedAt = stream.startedAt {
+            responder.logAccess(request, status: stream.status, bytes: stream.bytesSent, startedAt: startedAt)
         }
-        lastActivity = .now()
+        lastActivity = now
     }
 
     func streamReadBody(_ streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, endOfBody: Bool, deferred: Bool) {
@@ -276,7 +297,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             }
             stream.outboundOffset += count
             stream.bytesSent += count
-            stream.lastProgress = .now()
+            stream.lastProgress = now
             if stream.outboundOffset == stream.outbound.count {
                 stream.outbound.removeAll(keepingCapacity: true)
                 stream.outboundOffset = 0
@@ -325,16 +346,18 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private func dispatch(_ stream: Stream) {
         guard let loop = context?.eventLoop, !stream.responded else { return }
         stream.receiveBy = .distantFuture
-        let (path, query) = HTTPRequest.split(target: stream.path)
         var headers = stream.headers
-        if let authority = stream.authority, !headers.contains("host") { headers.add("host", authority) }
-        let request = HTTPRequest(
-            method: HTTPMethod(stream.method), path: path, query: query, headers: headers, body: stream.body,
+        stream.headers = HTTPHeaders()
+        if let authority = stream.authority, !headers.contains("host") { headers.addLowercased("host", authority) }
+        var request = HTTPRequest(
+            method: HTTPMethod(stream.method), path: stream.path, query: stream.query, headers: headers, body: stream.body,
             remoteAddress: remoteAddress, protocolVersion: .http2, id: responder.nextRequestID()
-        ).streaming(stream.inbound)
+        )
+        request.streamedBody = stream.inbound
+        request.route = stream.route
         stream.body = []
         stream.request = request
-        stream.startedAt = .now
+        if responder.logsAccess { stream.startedAt = .now }
         let streamID = stream.id
         if let response = responder.respondImmediately(to: request) {
             send(response, on: streamID)
@@ -358,12 +381,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         stream.status = response.status
         switch response.body {
         case .bytes(let bytes):
-            var headers = response.headers
-            headers.setLowercased("content-length", String(bytes.count))
             stream.outbound = bytes
             stream.outboundEnded = true
-            stream.lastProgress = .now()
-            _ = session.submitResponse(streamID: streamID, status: response.status, headers: headers, hasBody: !bytes.isEmpty)
+            stream.lastProgress = now
+            _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, contentLength: bytes.count, hasBody: !bytes.isEmpty)
             abandonInbound(stream)
             if bytes.isEmpty, stream.resetAfterResponse { resetAfterResponse(stream) }
         case .stream(let produce):
@@ -387,13 +408,12 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         stream.status = status
         stream.body = []
         stream.resetAfterResponse = true
-        let response = responder.rejection(status, message, method: stream.method, path: HTTPRequest.split(target: stream.path).path, protocolVersion: .http2)
+        let response = responder.rejection(status, message, method: stream.method, path: HTTPRequest.split(target: stream.target).path, protocolVersion: .http2)
         if case .bytes(let bytes) = response.body {
-            var headers = response.headers
-            headers.setLowercased("content-length", String(bytes.count))
             stream.outbound = bytes
             stream.outboundEnded = true
-            _ = session.submitResponse(streamID: streamID, status: status, headers: headers, hasBody: true)
+            stream.lastProgress = now
+            _ = session.submitResponse(streamID: streamID, status: status, headers: response.headers, contentLength: bytes.count, hasBody: true)
         }
         flush()
     }
@@ -403,7 +423,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             continuation.resume(throwing: ResponseStreamClosed())
             return
         }
-        if stream.buffered == 0 { stream.lastProgress = .now() }
+        if stream.buffered == 0 { stream.lastProgress = .now() }  // a producer task: the cached clock may be old
         stream.outbound.append(contentsOf: bytes)
         session?.resumeBody(streamID: streamID)
         if stream.buffered < limits.streamingHighWatermark {
@@ -427,7 +447,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     /// Sends what nghttp2 has queued. Responses finishing in the same event-loop tick share one flush.
     private func scheduleFlush() {
-        guard !flushScheduled, let loop = context?.eventLoop else { return }
+        guard !flushScheduled, !reading, let loop = context?.eventLoop else { return }
         flushScheduled = true
         let bound = NIOLoopBound(self, eventLoop: loop)
         loop.execute { bound.value.flush() }
@@ -442,9 +462,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         guard let session, let context, !closing, !flushing else { return }
         flushing = true
         defer { flushing = false }
+        now = .now()
         var healthy = true
         while healthy, context.channel.isWritable, session.wantsToWrite {
-            var buffer = context.channel.allocator.buffer(capacity: 0)
+            var buffer = context.channel.allocator.buffer(capacity: Self.flushBufferSize)
             healthy = session.drainOutput(limit: Self.flushBudget) { chunk in buffer.writeBytes(chunk) }
             guard buffer.readableBytes > 0 else { break }
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
@@ -454,6 +475,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     /// Bytes of frames generated per write while the socket keeps up.
     static let flushBudget = 256 * 1024
+    /// The first allocation for a write: enough for a batch of small responses without regrowing.
+    static let flushBufferSize = 4096
     /// How long a finished connection waits for its last bytes to go out and for the peer to close.
     static let lingerLimit = TimeAmount.seconds(10)
 
@@ -493,7 +516,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     private func tidy() {
-        let now = NIODeadline.now()
+        now = .now()
         let limit = limits.requestTimeout
         for stream in streams.values where !stream.responded && stream.receiveBy < now {
             reject(stream.id, 408, "the request was not received completely within \(limit); send it faster or in one go")

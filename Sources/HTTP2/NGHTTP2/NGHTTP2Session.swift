@@ -4,8 +4,9 @@ import CNGHTTP2
 /// loop, inside `receive` or `drainOutput`.
 protocol NGHTTP2SessionDelegate: AnyObject {
     func streamBegan(_ streamID: Int32)
-    /// Returns false to reset the stream (for example when its header block grew past the limit).
-    func streamHeader(_ streamID: Int32, name: String, value: String) -> Bool
+    /// Returns false to reset the stream. The bytes are valid only during the call; nghttp2 has validated
+    /// the name (lower-case; pseudo-headers known, and only before the others).
+    func streamHeader(_ streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool
     func streamHeadersComplete(_ streamID: Int32, endStream: Bool)
     /// Says what becomes of the bytes' flow-control credit (see ``NGHTTP2DataVerdict``).
     func streamData(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> NGHTTP2DataVerdict
@@ -80,9 +81,11 @@ final class NGHTTP2Session {
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
             guard let frame, let owner = NGHTTP2Session.owner(userData), let name, let value else { return 0 }
             guard frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
-            let nameText = String(decoding: UnsafeRawBufferPointer(start: name, count: nameLength), as: UTF8.self)
-            let valueText = String(decoding: UnsafeRawBufferPointer(start: value, count: valueLength), as: UTF8.self)
-            let keep = owner.delegate?.streamHeader(frame.pointee.hd.stream_id, name: nameText, value: valueText) ?? true
+            let keep = owner.delegate?.streamHeader(
+                frame.pointee.hd.stream_id,
+                name: UnsafeRawBufferPointer(start: name, count: nameLength),
+                value: UnsafeRawBufferPointer(start: value, count: valueLength)
+            ) ?? true
             return keep ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
@@ -189,29 +192,51 @@ final class NGHTTP2Session {
         return nghttp2_session_want_read(session) != 0 || nghttp2_session_want_write(session) != 0
     }
 
-    /// Submits a response head; the body is pulled through the delegate unless `hasBody` is false.
-    func submitResponse(streamID: Int32, status: Int, headers: HTTPHeaders, hasBody: Bool) -> Bool {
+    /// Submits a response head, with `content-length` when given; the body is pulled through the delegate
+    /// unless `hasBody` is false.
+    func submitResponse(streamID: Int32, status: Int, headers: HTTPHeaders, contentLength: Int? = nil, hasBody: Bool) -> Bool {
         guard let session else { return false }
-        // One contiguous byte array holds every name and value for the call (nghttp2 copies them).
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(64 + headers.count * 48)
-        var spans: [(name: Range<Int>, value: Range<Int>)] = []
-        spans.reserveCapacity(headers.count + 1)
-        func append(_ name: String, _ value: String) {
-            let nameStart = bytes.count
-            bytes.append(contentsOf: name.utf8)
-            let valueStart = bytes.count
-            bytes.append(contentsOf: value.utf8)
-            spans.append((nameStart..<valueStart, valueStart..<bytes.count))
+        // Every name and value goes into one stack buffer for the call (nghttp2 copies them).
+        let status = min(max(status, 100), 999)
+        let length = contentLength.map { max($0, 0) }
+        var byteCount = Self.statusName.count + 3 + (length.map { Self.contentLengthName.count + Self.digitCount($0) } ?? 0)
+        var fieldCount = length == nil ? 1 : 2
+        for (name, value) in headers where !Self.isConnectionSpecific(name) {
+            byteCount += name.utf8.count + value.utf8.count
+            fieldCount += 1
         }
-        append(":status", String(status))
-        for (name, value) in headers where !Self.isConnectionSpecific(name) { append(name, value) }
-        return bytes.withUnsafeMutableBufferPointer { buffer in
-            let base = buffer.baseAddress!
-            var pairs = spans.map { span in
-                nghttp2_nv(name: base + span.name.lowerBound, value: base + span.value.lowerBound, namelen: span.name.count, valuelen: span.value.count, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
-            }
-            return pairs.withUnsafeMutableBufferPointer { pairs in
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: byteCount) { bytes in
+            withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: fieldCount) { pairs in
+                let base = bytes.baseAddress!
+                var used = 0
+                var fields = 0
+                func append(_ text: some Collection<UInt8>) -> (UnsafeMutablePointer<UInt8>, Int) {
+                    let start = used
+                    for byte in text {
+                        bytes[used] = byte
+                        used += 1
+                    }
+                    return (base + start, used - start)
+                }
+                func append(decimal value: Int) -> (UnsafeMutablePointer<UInt8>, Int) {
+                    let count = Self.digitCount(value)
+                    var rest = value
+                    for index in stride(from: used + count - 1, through: used, by: -1) {
+                        bytes[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                        rest /= 10
+                    }
+                    used += count
+                    return (base + used - count, count)
+                }
+                func field(_ name: (UnsafeMutablePointer<UInt8>, Int), _ value: (UnsafeMutablePointer<UInt8>, Int)) {
+                    pairs[fields] = nghttp2_nv(name: name.0, value: value.0, namelen: name.1, valuelen: value.1, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+                    fields += 1
+                }
+                field(append(Self.statusName), append(decimal: status))
+                if let length { field(append(Self.contentLengthName), append(decimal: length)) }
+                for (name, value) in headers where !Self.isConnectionSpecific(name) && (length == nil || name != "content-length") {
+                    field(append(name.utf8), append(value.utf8))
+                }
                 var provider = nghttp2_data_provider()
                 provider.read_callback = { _, streamID, buffer, length, flags, _, userData in
                     guard let owner = NGHTTP2Session.owner(userData), let buffer, let flags else {
@@ -226,12 +251,25 @@ final class NGHTTP2Session {
                     if result.endOfBody { flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue }
                     return result.count
                 }
-                let status = hasBody
-                    ? nghttp2_submit_response(session, streamID, pairs.baseAddress, pairs.count, &provider)
-                    : nghttp2_submit_response(session, streamID, pairs.baseAddress, pairs.count, nil)
-                return status == 0
+                let result = hasBody
+                    ? nghttp2_submit_response(session, streamID, pairs.baseAddress, fields, &provider)
+                    : nghttp2_submit_response(session, streamID, pairs.baseAddress, fields, nil)
+                return result == 0
             }
         }
+    }
+
+    private static let statusName = Array(":status".utf8)
+    private static let contentLengthName = Array("content-length".utf8)
+
+    private static func digitCount(_ value: Int) -> Int {
+        var count = 1
+        var rest = value / 10
+        while rest > 0 {
+            count += 1
+            rest /= 10
+        }
+        return count
     }
 
     /// Returns `bytes` of a stream's flow-control credit once its handler has read them; nghttp2 sends a

@@ -16,21 +16,35 @@ public protocol HTTPMiddleware: Sendable {
 ///
 /// Build it once, then hand it to the server; it is immutable while serving.
 public struct Router: Sendable {
-    struct Route: Sendable {
+    /// A class so that a lookup passes one reference around rather than copying closures and segments.
+    final class Route: Sendable {
         let method: HTTPMethod
         let segments: [Segment]
         let body: RequestBodyMode
         let handler: HTTPHandler
         let immediate: ImmediateHTTPHandler?
+
+        init(method: HTTPMethod, segments: [Segment], body: RequestBodyMode, handler: @escaping HTTPHandler, immediate: ImmediateHTTPHandler?) {
+            self.method = method
+            self.segments = segments
+            self.body = body
+            self.handler = handler
+            self.immediate = immediate
+        }
     }
 
     struct ScopedMiddleware: Sendable {
         let step: any HTTPMiddleware
-        /// Path prefixes it applies to; empty means every path.
-        let prefixes: [String]
+        /// Path prefixes it applies to, each as given and ending in `/` (built once: this runs per request).
+        let prefixes: [(exact: String, directory: String)]
+
+        init(step: any HTTPMiddleware, prefixes: [String]) {
+            self.step = step
+            self.prefixes = prefixes.map { ($0, $0.hasSuffix("/") ? $0 : $0 + "/") }
+        }
 
         func applies(to path: String) -> Bool {
-            prefixes.isEmpty || prefixes.contains { path == $0 || path.hasPrefix($0 + "/") || ($0.hasSuffix("/") && path.hasPrefix($0)) }
+            prefixes.isEmpty || prefixes.contains { path == $0.exact || path.hasPrefix($0.directory) }
         }
     }
 
@@ -95,7 +109,7 @@ public struct Router: Sendable {
     }
 
     /// What a method and path resolve to.
-    enum Resolution {
+    enum Resolution: Sendable {
         case found(Route, parameters: [String: String])
         case methodNotAllowed(allowed: [HTTPMethod])
         case notFound
@@ -120,17 +134,34 @@ public struct Router: Sendable {
         return .methodNotAllowed(allowed: allowed)
     }
 
+    /// Looks a request head up once; the connection keeps the result on the request, so the body plan,
+    /// the immediate path and the handler do not resolve it again.
+    func lookup(_ method: HTTPMethod, _ path: String) -> RouteLookup {
+        let resolution = resolve(method, path)
+        var immediate = false
+        if case .found(let route, _) = resolution, route.immediate != nil {
+            immediate = !middleware.contains { $0.applies(to: path) }
+        }
+        return RouteLookup(method: method, path: path, resolution: resolution, immediate: immediate)
+    }
+
     /// How a request's body is taken and its limit, decided from its head before the body is read. Requests
     /// no route serves get their 404 or 405 after a collected body, like before.
     func bodyPlan(_ method: HTTPMethod, _ path: String, default fallback: Int) -> (limit: Int, streamed: Bool) {
-        if case .found(let route, _) = resolve(method, path) { return (route.body.limit ?? fallback, route.body.isStreamed) }
-        return (fallback, false)
+        lookup(method, path).bodyPlan(default: fallback)
+    }
+
+    /// The lookup made for this request's head, or a new one when there is none or a middleware changed
+    /// the method or path since.
+    private func lookup(for request: HTTPRequest) -> RouteLookup {
+        if let known = request.route, known.method == request.method, known.path == request.path { return known }
+        return lookup(request.method, request.path)
     }
 
     /// Runs the request through the middleware and its route; 404 and 405 (with `Allow`) when none fits.
     public func respond(to request: HTTPRequest) async throws -> HTTPResponse {
         let terminal: HTTPHandler = { request in
-            switch resolve(request.method, request.path) {
+            switch lookup(for: request).resolution {
             case .found(let route, let parameters):
                 var request = request
                 request.parameters = parameters
@@ -152,9 +183,8 @@ public struct Router: Sendable {
     /// The response of an immediate route no middleware applies to, computed on the spot; nil when the
     /// request needs the asynchronous path.
     func respondImmediately(to request: HTTPRequest) throws -> HTTPResponse? {
-        guard case .found(let route, let parameters) = resolve(request.method, request.path), let immediate = route.immediate,
-            !middleware.contains(where: { $0.applies(to: request.path) })
-        else { return nil }
+        let lookup = lookup(for: request)
+        guard lookup.immediate, case .found(let route, let parameters) = lookup.resolution, let immediate = route.immediate else { return nil }
         var request = request
         request.parameters = parameters
         return try immediate(request)
@@ -173,7 +203,8 @@ public struct Router: Sendable {
     }
 
     static func normalized(_ path: String) -> String {
-        path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        guard path.utf8.count > 1, path.utf8.last == UInt8(ascii: "/") else { return path }
+        return String(path.dropLast())
     }
 
     static func match(_ segments: [Segment], _ parts: [String]) -> [String: String]? {
@@ -191,5 +222,19 @@ public struct Router: Sendable {
             }
         }
         return parts.count == segments.count ? parameters : nil
+    }
+}
+
+/// A request head's route, looked up once (see ``Router/lookup(_:_:)``).
+struct RouteLookup: Sendable {
+    let method: HTTPMethod
+    let path: String
+    let resolution: Router.Resolution
+    /// The route answers without a task: it is immediate and no middleware applies to the path.
+    let immediate: Bool
+
+    func bodyPlan(default fallback: Int) -> (limit: Int, streamed: Bool) {
+        if case .found(let route, _) = resolution { return (route.body.limit ?? fallback, route.body.isStreamed) }
+        return (fallback, false)
     }
 }

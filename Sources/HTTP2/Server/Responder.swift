@@ -8,22 +8,56 @@ final class Responder: Sendable {
     let limits: HTTPServerConfiguration.Limits
     let logger: Logger
     private let sequence = Atomic<UInt64>(0)
-    private let prefix: String
+    /// A random base-36 prefix, so ids from different runs do not collide in aggregated logs.
+    private let prefix: [UInt8]
 
     init(router: Router, limits: HTTPServerConfiguration.Limits, logger: Logger) {
         self.router = router
         self.limits = limits
         self.logger = logger
-        prefix = String(UInt64.random(in: 0..<(1 << 32)), radix: 36)
+        prefix = Array(String(UInt64.random(in: 0..<(1 << 32)), radix: 36).utf8)
     }
 
+    /// `<prefix>-<sequence>`, both base 36; short enough (under 16 bytes for the first 78 billion requests) to
+    /// stay a small string, so minting one allocates nothing.
     func nextRequestID() -> String {
-        let number = sequence.wrappingAdd(1, ordering: .relaxed).newValue
-        return "\(prefix)-\(String(number, radix: 36))"
+        var number = sequence.wrappingAdd(1, ordering: .relaxed).newValue
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // up to 24 ASCII digits, in reverse
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { digits in
+            repeat {
+                digits[count] = Self.base36[Int(number % 36)]
+                number /= 36
+                count += 1
+            } while number > 0
+        }
+        return String(unsafeUninitializedCapacity: prefix.count + 1 + count) { buffer in
+            var index = 0
+            for byte in prefix {
+                buffer[index] = byte
+                index += 1
+            }
+            buffer[index] = UInt8(ascii: "-")
+            index += 1
+            withUnsafeBytes(of: &digits) { digits in
+                for offset in stride(from: count - 1, through: 0, by: -1) {
+                    buffer[index] = digits[offset]
+                    index += 1
+                }
+            }
+            return index
+        }
     }
 
-    func bodyPlan(_ method: HTTPMethod, _ path: String) -> (limit: Int, streamed: Bool) {
-        router.bodyPlan(method, path, default: limits.defaultBodyBytes)
+    private static let base36: [UInt8] = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
+
+    /// The route for a request head, looked up once per request.
+    func lookup(_ method: HTTPMethod, _ path: String) -> RouteLookup {
+        router.lookup(method, path)
+    }
+
+    func bodyPlan(_ lookup: RouteLookup) -> (limit: Int, streamed: Bool) {
+        lookup.bodyPlan(default: limits.defaultBodyBytes)
     }
 
     /// The response for a request; never throws.
@@ -67,6 +101,9 @@ final class Responder: Sendable {
             return .error(500, "the server failed to handle this request; its id is \(request.id)")
         }
     }
+
+    /// Whether finished requests are logged (the connection then notes when each started).
+    var logsAccess: Bool { logger.logLevel <= .info }
 
     /// One line per finished request. Only the path is logged: queries and headers may carry secrets.
     func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, startedAt: ContinuousClock.Instant) {

@@ -4,26 +4,20 @@ import Synchronization
 
 /// `GET /healthz`: liveness and readiness in one small JSON document.
 ///
-/// The store probe (a read transaction) runs at most once a second; a load balancer polling hard costs nothing.
+/// The document is built at most once a second, together with the store probe (a read transaction): a
+/// load balancer polling hard costs nothing.
 public struct HealthEndpoint: Sendable {
     let store: Store
     let startedAt: ContinuousClock.Instant
-    private let probe = Probe()
+    private let cache = Cache()
 
-    private final class Probe: Sendable {
-        let last = Mutex<(at: ContinuousClock.Instant, ok: Bool)?>(nil)
+    private final class Cache: Sendable {
+        let last = Mutex<(at: ContinuousClock.Instant, uptime: Int64, response: HTTPResponse)?>(nil)
     }
 
     public init(store: Store, startedAt: ContinuousClock.Instant = .now) {
         self.store = store
         self.startedAt = startedAt
-    }
-
-    private func storeIsReadable(now: ContinuousClock.Instant) -> Bool {
-        if let last = probe.last.withLock({ $0 }), now - last.at < .seconds(1) { return last.ok }
-        let ok = (try? store.read { try $0.contains(.meta, "schema.version") }) == true
-        probe.last.withLock { $0 = (now, ok) }
-        return ok
     }
 
     public func register(in router: inout Router) {
@@ -33,8 +27,11 @@ public struct HealthEndpoint: Sendable {
     func respond() -> HTTPResponse {
         let now = ContinuousClock.now
         let uptime = (now - startedAt).components.seconds
-        let storeOK = storeIsReadable(now: now)
+        if let last = cache.last.withLock({ $0 }), last.uptime == uptime, now - last.at < .seconds(1) { return last.response }
+        let storeOK = (try? store.read { try $0.contains(.meta, "schema.version") }) == true
         let body = "{\"status\":\"\(storeOK ? "ok" : "degraded")\",\"version\":\"\(HermesVersion.current)\",\"uptime_s\":\(uptime),\"store\":\"\(storeOK ? "ok" : "unavailable")\"}"
-        return .json(Array(body.utf8), status: storeOK ? 200 : 503)
+        let response = HTTPResponse.json(Array(body.utf8), status: storeOK ? 200 : 503)
+        cache.last.withLock { $0 = (now, uptime, response) }
+        return response
     }
 }
