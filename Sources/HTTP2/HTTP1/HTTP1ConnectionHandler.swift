@@ -344,7 +344,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             }
         case .stream(let produce):
             producing = true
-            writeHead(response, streaming: true)
+            writeHead(response, requestID: request.id, streaming: true)
             context.flush()
             let loop = context.eventLoop
             let bound = NIOLoopBound(self, eventLoop: loop)
@@ -399,10 +399,12 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         timer = context.eventLoop.scheduleTask(in: Self.refusedBodyLinger) { bound.value.context?.close(promise: nil) }
     }
 
-    private func writeHead(_ response: HTTPResponse, streaming: Bool) {
+    /// `requestID` goes out as `x-request-id` (the server's own refusals carry theirs in `response`).
+    private func writeHead(_ response: HTTPResponse, requestID: String?, streaming: Bool) {
         guard let context else { return }
         var head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: response.status))
-        for (name, value) in response.headers { head.headers.add(name: name, value: value) }
+        for (name, value) in response.headers where requestID == nil || name != "x-request-id" { head.headers.add(name: name, value: value) }
+        if let requestID { head.headers.add(name: "x-request-id", value: requestID) }
         if streaming { head.headers.remove(name: "content-length") }
         if !keepAlive { head.headers.replaceOrAdd(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(head)), promise: nil)
@@ -414,8 +416,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         guard let context, case .bytes(let bytes) = response.body else { return nil }
         var response = response
         response.headers.setLowercased("content-length", String(bytes.count))
-        if let requestID { response.headers.setLowercased("x-request-id", requestID) }
-        writeHead(response, streaming: false)
+        writeHead(response, requestID: requestID, streaming: false)
         if !bytes.isEmpty && method != .HEAD {
             // Large bodies go out in slices, each reporting when it reached the socket, so a slow but
             // steady reader counts as progress rather than as a stalled one.

@@ -384,11 +384,14 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             stream.outbound = bytes
             stream.outboundEnded = true
             stream.lastProgress = now
-            _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, contentLength: bytes.count, hasBody: !bytes.isEmpty)
+            _ = session.submitResponse(
+                streamID: streamID, status: response.status, headers: response.headers, requestID: stream.request?.id,
+                contentLength: bytes.count, hasBody: !bytes.isEmpty
+            )
             abandonInbound(stream)
             if bytes.isEmpty, stream.resetAfterResponse { resetAfterResponse(stream) }
         case .stream(let produce):
-            _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, hasBody: true)
+            _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, requestID: stream.request?.id, hasBody: true)
             let bound = NIOLoopBound(self, eventLoop: loop)
             let writer = BodyWriter(handler: bound, eventLoop: loop, streamID: streamID)
             stream.task = Task(executorPreference: executor) {

@@ -192,15 +192,19 @@ final class NGHTTP2Session {
         return nghttp2_session_want_read(session) != 0 || nghttp2_session_want_write(session) != 0
     }
 
-    /// Submits a response head, with `content-length` when given; the body is pulled through the delegate
-    /// unless `hasBody` is false.
-    func submitResponse(streamID: Int32, status: Int, headers: HTTPHeaders, contentLength: Int? = nil, hasBody: Bool) -> Bool {
+    /// Submits a response head, with `x-request-id` and `content-length` when given (replacing any in
+    /// `headers`); the body is pulled through the delegate unless `hasBody` is false.
+    func submitResponse(streamID: Int32, status: Int, headers: HTTPHeaders, requestID: String? = nil, contentLength: Int? = nil, hasBody: Bool) -> Bool {
         guard let session else { return false }
         // Every name and value goes into one stack buffer for the call (nghttp2 copies them).
         let status = min(max(status, 100), 999)
         let length = contentLength.map { max($0, 0) }
         var byteCount = Self.statusName.count + 3 + (length.map { Self.contentLengthName.count + Self.digitCount($0) } ?? 0)
         var fieldCount = length == nil ? 1 : 2
+        if let requestID {
+            byteCount += Self.requestIDName.count + requestID.utf8.count
+            fieldCount += 1
+        }
         for (name, value) in headers where !Self.isConnectionSpecific(name) {
             byteCount += name.utf8.count + value.utf8.count
             fieldCount += 1
@@ -228,15 +232,19 @@ final class NGHTTP2Session {
                     used += count
                     return (base + used - count, count)
                 }
-                func field(_ name: (UnsafeMutablePointer<UInt8>, Int), _ value: (UnsafeMutablePointer<UInt8>, Int)) {
-                    pairs[fields] = nghttp2_nv(name: name.0, value: value.0, namelen: name.1, valuelen: value.1, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+                func field(_ name: (UnsafeMutablePointer<UInt8>, Int), _ value: (UnsafeMutablePointer<UInt8>, Int), indexed: Bool = true) {
+                    let flags = indexed ? NGHTTP2_NV_FLAG_NONE : NGHTTP2_NV_FLAG_NO_INDEX
+                    pairs[fields] = nghttp2_nv(name: name.0, value: value.0, namelen: name.1, valuelen: value.1, flags: UInt8(flags.rawValue))
                     fields += 1
                 }
                 field(append(Self.statusName), append(decimal: status))
                 if let length { field(append(Self.contentLengthName), append(decimal: length)) }
-                for (name, value) in headers where !Self.isConnectionSpecific(name) && (length == nil || name != "content-length") {
-                    field(append(name.utf8), append(value.utf8))
+                for (name, value) in headers where !Self.isConnectionSpecific(name) {
+                    if length != nil, name == "content-length" { continue }
+                    if requestID != nil, name == "x-request-id" { continue }
+                    field(append(name.utf8), append(value.utf8), indexed: !Self.isUniquePerResponse(name))
                 }
+                if let requestID { field(append(Self.requestIDName), append(requestID.utf8), indexed: false) }
                 var provider = nghttp2_data_provider()
                 provider.read_callback = { _, streamID, buffer, length, flags, _, userData in
                     guard let owner = NGHTTP2Session.owner(userData), let buffer, let flags else {
@@ -261,6 +269,13 @@ final class NGHTTP2Session {
 
     private static let statusName = Array(":status".utf8)
     private static let contentLengthName = Array("content-length".utf8)
+    private static let requestIDName = Array("x-request-id".utf8)
+
+    /// Fields whose value differs in every response: kept out of the HPACK dynamic table, where each would
+    /// only evict entries that repeat (and make every later lookup compare against it).
+    private static func isUniquePerResponse(_ name: String) -> Bool {
+        name.utf8.count == 12 && name == "x-request-id"
+    }
 
     private static func digitCount(_ value: Int) -> Int {
         var count = 1

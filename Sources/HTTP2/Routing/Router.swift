@@ -116,13 +116,16 @@ public struct Router: Sendable {
     }
 
     func resolve(_ method: HTTPMethod, _ path: String) -> Resolution {
-        let candidates: [(Route, [String: String])]
         if let routes = exact[Self.normalized(path)] {
-            candidates = routes.map { ($0, [:]) }
-        } else {
-            let parts = Self.split(path)
-            candidates = patterns.compactMap { route in Self.match(route.segments, parts).map { (route, $0) } }
+            // The common case, without building a candidate list.
+            for route in routes where route.method == method { return .found(route, parameters: [:]) }
+            return Self.choose(method, routes.map { ($0, [:]) })
         }
+        let parts = Self.split(path)
+        return Self.choose(method, patterns.compactMap { route in Self.match(route.segments, parts).map { (route, $0) } })
+    }
+
+    private static func choose(_ method: HTTPMethod, _ candidates: [(Route, [String: String])]) -> Resolution {
         guard !candidates.isEmpty else { return .notFound }
         if let hit = candidates.first(where: { $0.0.method == method })
             ?? (method == .head ? candidates.first(where: { $0.0.method == .get }) : nil)

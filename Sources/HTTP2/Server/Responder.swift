@@ -60,29 +60,23 @@ final class Responder: Sendable {
         lookup.bodyPlan(default: limits.defaultBodyBytes)
     }
 
-    /// The response for a request; never throws.
+    /// The response for a request; never throws. The connection adds the request id (`x-request-id`) when
+    /// it writes the head: responses a handler keeps and hands out again are not copied to add it.
     func respond(to request: HTTPRequest) async -> HTTPResponse {
-        var response: HTTPResponse
         do {
-            response = try await router.respond(to: request)
+            return try await router.respond(to: request)
         } catch {
-            response = errorResponse(error, request)
+            return errorResponse(error, request)
         }
-        response.headers.setLowercased("x-request-id", request.id)
-        return response
     }
 
     /// The response of an immediate route, answered without a task; nil when the request needs ``respond(to:)``.
     func respondImmediately(to request: HTTPRequest) -> HTTPResponse? {
-        var response: HTTPResponse
         do {
-            guard let answer = try router.respondImmediately(to: request) else { return nil }
-            response = answer
+            return try router.respondImmediately(to: request)
         } catch {
-            response = errorResponse(error, request)
+            return errorResponse(error, request)
         }
-        response.headers.setLowercased("x-request-id", request.id)
-        return response
     }
 
     private func errorResponse(_ error: any Error, _ request: HTTPRequest) -> HTTPResponse {
