@@ -31,7 +31,12 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var context: ChannelHandlerContext?
     private var keepAlive = true
     private var shuttingDown = false
-    private var timer: Scheduled<Void>?
+    /// The one timeout running: the head, the request body or the idle wait (see ``armTimer(_:reason:)``).
+    private var deadline: Deadline?
+    /// Checks `deadline` every ``HTTPServerConfiguration/Limits/housekeepingTick``.
+    private var housekeeping: RepeatedTask?
+    /// Closes a connection whose refused request body is still being dropped.
+    private var lingerTimer: Scheduled<Void>?
     private var waitingForBytes = true
     private var task: Task<Void, Never>?
     /// Whether `task` is a streamed body's producer (rather than the handler computing the response).
@@ -72,6 +77,11 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         self.context = context
         executor = EventLoopTaskExecutor(context.eventLoop)
         armTimer(limits.headerTimeout, reason: .header)
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let tick = limits.housekeepingTick
+        housekeeping = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+            bound.value.checkDeadline()
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -103,7 +113,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 refuse(head, 413, LimitMessage.bodyTooLarge(limit))
                 return
             }
-            if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+            if head.headers.contains(name: "expect"), head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
                 // The client waits for this before sending its body (curl does so for a second).
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
             }
@@ -300,8 +310,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func dispatch(_ head: HTTPRequestHead, _ route: RouteLookup, _ body: [UInt8], streamedBody: RequestBodyBuffer? = nil) {
         guard let loop = context?.eventLoop else { return }
-        timer?.cancel()
-        timer = nil
+        deadline = nil
         state = .responding
         let (path, query) = HTTPRequest.split(target: head.uri)
         var headers = HTTPHeaders()
@@ -371,7 +380,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func refuse(_ head: HTTPRequestHead, _ status: Int, _ message: String) {
-        timer?.cancel()
+        deadline = nil
         let response = responder.rejection(status, message, method: head.method.rawValue, path: HTTPRequest.split(target: head.uri).path, protocolVersion: .http1_1)
         // The unread body cannot be skipped reliably, so the connection closes after the answer.
         keepAlive = false
@@ -395,8 +404,9 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         } else {
             context.close(mode: .output, promise: nil)
         }
-        timer?.cancel()
-        timer = context.eventLoop.scheduleTask(in: Self.refusedBodyLinger) { bound.value.context?.close(promise: nil) }
+        deadline = nil
+        lingerTimer?.cancel()
+        lingerTimer = context.eventLoop.scheduleTask(in: Self.refusedBodyLinger) { bound.value.context?.close(promise: nil) }
     }
 
     /// `requestID` goes out as `x-request-id` (the server's own refusals carry theirs in `response`).
@@ -525,14 +535,21 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private enum TimerReason { case header, request, idle }
 
+    private struct Deadline {
+        let at: NIODeadline
+        let reason: TimerReason
+        let limit: Duration
+    }
+
+    /// Replaces the running timeout; it fires at the first housekeeping tick past `duration`.
     private func armTimer(_ duration: Duration, reason: TimerReason) {
-        timer?.cancel()
-        guard let loop = context?.eventLoop else { return }
-        let bound = NIOLoopBound(self, eventLoop: loop)
-        let limit = duration
-        timer = loop.scheduleTask(in: duration.timeAmount) {
-            bound.value.timerFired(reason, limit: limit)
-        }
+        deadline = Deadline(at: .now() + duration.timeAmount, reason: reason, limit: duration)
+    }
+
+    private func checkDeadline() {
+        guard let due = deadline, due.at <= .now() else { return }
+        deadline = nil
+        timerFired(due.reason, limit: due.limit)
     }
 
     private func timerFired(_ reason: TimerReason, limit: Duration) {
@@ -609,8 +626,11 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         inbound?.fail(.connectionClosed)
         bodyWatch?.cancel()
         bodyWatch = nil
-        timer?.cancel()
-        timer = nil
+        deadline = nil
+        housekeeping?.cancel()
+        housekeeping = nil
+        lingerTimer?.cancel()
+        lingerTimer = nil
         stallTimer?.cancel()
         stallTimer = nil
         closeTimer?.cancel()

@@ -512,7 +512,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// to arrive with 408 and closes a connection idle past its limit (or silent since it opened).
     private func startHousekeeping(_ loop: any EventLoop) {
         let bound = NIOLoopBound(self, eventLoop: loop)
-        let tick = Self.tick(for: limits)
+        let tick = limits.housekeepingTick
         housekeeping = loop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
             bound.value.tidy()
         }
@@ -557,12 +557,6 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             session?.resetStream(stream.id, errorCode: NGHTTP2Session.cancel)
         }
         flush()
-    }
-
-    /// A quarter of the shortest timeout, between 50 ms and 1 s.
-    static func tick(for limits: HTTPServerConfiguration.Limits) -> TimeAmount {
-        let shortest = min(limits.requestTimeout, limits.headerTimeout, limits.idleTimeout)
-        return min(max((shortest / 4).timeAmount, .milliseconds(50)), .seconds(1))
     }
 
     private func beginShutdown() {

@@ -216,9 +216,18 @@ final class NGHTTP2Session {
                 var fields = 0
                 func append(_ text: some Collection<UInt8>) -> (UnsafeMutablePointer<UInt8>, Int) {
                     let start = used
-                    for byte in text {
-                        bytes[used] = byte
-                        used += 1
+                    let copied = text.withContiguousStorageIfAvailable { source in
+                        guard let address = source.baseAddress else { return 0 }
+                        UnsafeMutableRawPointer(base + start).copyMemory(from: address, byteCount: source.count)
+                        return source.count
+                    }
+                    if let copied {
+                        used += copied
+                    } else {
+                        for byte in text {
+                            bytes[used] = byte
+                            used += 1
+                        }
                     }
                     return (base + start, used - start)
                 }

@@ -44,7 +44,7 @@ public struct Router: Sendable {
         }
 
         func applies(to path: String) -> Bool {
-            prefixes.isEmpty || prefixes.contains { path == $0.exact || path.hasPrefix($0.directory) }
+            prefixes.isEmpty || prefixes.contains { path == $0.exact || path.utf8.starts(with: $0.directory.utf8) }
         }
     }
 

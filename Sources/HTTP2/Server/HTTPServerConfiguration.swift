@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Where and how the server listens, and the limits that keep one client from hurting the others.
 public struct HTTPServerConfiguration: Sendable {
     /// PEM files for TLS; with them the server speaks TLS and negotiates `h2` or `http/1.1` by ALPN.
@@ -38,6 +40,14 @@ public struct HTTPServerConfiguration: Sendable {
         public var streamingHighWatermark = 64 * 1024
 
         public init() {}
+
+        /// How often a connection checks its deadlines: a quarter of the shortest timeout, between 50 ms and
+        /// 1 s. One repeating check per connection is cheaper than a timer armed and cancelled per request,
+        /// at the price of a timeout firing up to one tick late.
+        var housekeepingTick: TimeAmount {
+            let shortest = min(requestTimeout, headerTimeout, idleTimeout)
+            return min(max((shortest / 4).timeAmount, .milliseconds(50)), .seconds(1))
+        }
     }
 
     public var host: String
