@@ -39,6 +39,9 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var lingerTimer: Scheduled<Void>?
     private var waitingForBytes = true
     private var task: Task<Void, Never>?
+    /// Requests dispatched and answered on this connection (one at a time; the pipelining handler holds the next).
+    private var requestsDispatched = 0
+    private var requestsAnswered = 0
     /// Whether `task` is a streamed body's producer (rather than the handler computing the response).
     private var producing = false
     private var writabilityWaiters: [CheckedContinuation<Void, any Error>] = []
@@ -321,14 +324,18 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         )
         request.streamedBody = streamedBody
         request.route = route
-        let started = ContinuousClock.now
+        let started: ContinuousClock.Instant? = responder.logsAccess ? .now : nil
+        requestsDispatched += 1
+        let number = requestsDispatched
         if let response = responder.respondImmediately(to: request) {
             send(response, for: request, method: head.method, startedAt: started)
             return
         }
         let responder = self.responder
         let bound = NIOLoopBound(self, eventLoop: loop)
-        task = Task(executorPreference: executor) {
+        // Started right here, on the event loop: a handler that never suspends answers within this call,
+        // with no job enqueued and no hop; one that suspends resumes on the loop (the executor preference).
+        let handling = Task.immediate(executorPreference: executor) {
             let response = await responder.respond(to: request)
             if loop.inEventLoop {
                 bound.value.send(response, for: request, method: head.method, startedAt: started)
@@ -336,10 +343,13 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 loop.execute { bound.value.send(response, for: request, method: head.method, startedAt: started) }
             }
         }
+        // Answered already: `task` is now a producer's, or the next pipelined request's.
+        if requestsAnswered < number { task = handling }
     }
 
-    private func send(_ response: HTTPResponse, for request: HTTPRequest, method: NIOHTTP1.HTTPMethod, startedAt: ContinuousClock.Instant) {
+    private func send(_ response: HTTPResponse, for request: HTTPRequest, method: NIOHTTP1.HTTPMethod, startedAt: ContinuousClock.Instant?) {
         guard let context, !closed else { return }
+        requestsAnswered += 1
         switch response.body {
         case .bytes(let bytes):
             responder.logAccess(request, status: response.status, bytes: bytes.count, startedAt: startedAt)

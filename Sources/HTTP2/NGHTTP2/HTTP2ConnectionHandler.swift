@@ -282,8 +282,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         stream.task?.cancel()
         for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
         stream.waiters.removeAll()
-        if let request = stream.request, let startedAt = stream.startedAt {
-            responder.logAccess(request, status: stream.status, bytes: stream.bytesSent, startedAt: startedAt)
+        if let request = stream.request {
+            responder.logAccess(request, status: stream.status, bytes: stream.bytesSent, startedAt: stream.startedAt)
         }
         lastActivity = now
     }
@@ -365,7 +365,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         }
         let responder = self.responder
         let bound = NIOLoopBound(self, eventLoop: loop)
-        stream.task = Task(executorPreference: executor) {
+        // Started right here, on the event loop: a handler that never suspends answers within this call,
+        // with no job enqueued and no hop; one that suspends resumes on the loop (the executor preference).
+        let task = Task.immediate(executorPreference: executor) {
             let response = await responder.respond(to: request)
             if loop.inEventLoop {
                 bound.value.send(response, on: streamID)
@@ -373,6 +375,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
                 loop.execute { bound.value.send(response, on: streamID) }
             }
         }
+        // Answered already: `send` may have started a producer task, which must stay the one a reset cancels.
+        if !stream.responded { stream.task = task }
     }
 
     private func send(_ response: HTTPResponse, on streamID: Int32) {

@@ -100,13 +100,14 @@ final class Responder: Sendable {
     var logsAccess: Bool { logger.logLevel <= .info }
 
     /// One line per finished request. Only the path is logged: queries and headers may carry secrets.
-    func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, startedAt: ContinuousClock.Instant) {
+    /// `startedAt` is nil when access logging was off as the request began (see ``logsAccess``).
+    func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, startedAt: ContinuousClock.Instant?) {
         logAccess(request, status: status, bytes: bytes, requestBytes: request.streamedBody?.receivedBytes ?? request.body.count, startedAt: startedAt)
     }
 
     /// `requestBytes`: body bytes received (for a streamed body, those that had arrived when the exchange ended).
-    func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, requestBytes: Int, startedAt: ContinuousClock.Instant) {
-        guard logger.logLevel <= .info else { return }
+    func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, requestBytes: Int, startedAt: ContinuousClock.Instant?) {
+        guard logsAccess, let startedAt else { return }
         let duration = ContinuousClock.now - startedAt
         let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
         logger.info("request", metadata: [
