@@ -72,6 +72,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private var session: NGHTTP2Session?
     private var context: ChannelHandlerContext?
     private var streams: [Int32: Stream] = [:]
+    /// The stream the last callback was about: nghttp2 reports a request's headers, end and body reads
+    /// one after another, so most lookups are this one and skip hashing.
+    private var recent: Stream?
     private var shuttingDown = false
     private var housekeeping: RepeatedTask?
     private var now = NIODeadline.now()
@@ -173,15 +176,23 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     // MARK: Session events
 
+    private func stream(_ id: Int32) -> Stream? {
+        if let recent, recent.id == id { return recent }
+        let found = streams[id]
+        if found != nil { recent = found }
+        return found
+    }
+
     func streamBegan(_ streamID: Int32) {
         let stream = Stream(id: streamID)
         stream.receiveBy = now + limits.requestTimeout.timeAmount
         streams[streamID] = stream
+        recent = stream
         servedAny = true
     }
 
     func streamHeader(_ streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
-        guard let stream = streams[streamID] else { return true }
+        guard let stream = stream(streamID) else { return true }
         stream.headerBytes += name.count + value.count + 32
         if stream.headerBytes > limits.maximumHeaderBytes {
             stream.rejection = (431, LimitMessage.headersTooLarge(limits.maximumHeaderBytes))
@@ -208,7 +219,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     func streamHeadersComplete(_ streamID: Int32, endStream: Bool) {
-        guard let stream = streams[streamID] else { return }
+        guard let stream = stream(streamID) else { return }
         if let rejection = stream.rejection {
             reject(streamID, rejection.status, rejection.message)
             return
@@ -236,7 +247,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     func streamData(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> NGHTTP2DataVerdict {
-        guard let stream = streams[streamID] else { return .consumed }
+        guard let stream = stream(streamID) else { return .consumed }
         if let inbound = stream.inbound {
             stream.inboundArrived += bytes.count
             if stream.inboundDiscarded {
@@ -258,7 +269,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     func streamEnded(_ streamID: Int32) {
-        guard let stream = streams[streamID] else { return }
+        guard let stream = stream(streamID) else { return }
         if let inbound = stream.inbound {
             inbound.finish()
             return
@@ -269,7 +280,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     /// The handler of a streamed body took bytes: give the client that much stream window back.
     private func requestBodyConsumed(_ streamID: Int32) {
-        guard let stream = streams[streamID], let inbound = stream.inbound, !stream.inboundDiscarded else { return }
+        guard let stream = stream(streamID), let inbound = stream.inbound, !stream.inboundDiscarded else { return }
         let consumed = inbound.takeConsumed()
         stream.inboundCredited += consumed
         session?.consume(streamID: streamID, bytes: consumed)
@@ -278,6 +289,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
+        if recent === stream { recent = nil }
         stream.inbound?.fail(.clientReset)
         stream.task?.cancel()
         for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
@@ -289,7 +301,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     func streamReadBody(_ streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, endOfBody: Bool, deferred: Bool) {
-        guard let stream = streams[streamID] else { return (0, true, false) }
+        guard let stream = stream(streamID) else { return (0, true, false) }
         let count = min(buffer.count, stream.buffered)
         if count > 0 {
             stream.outbound.withUnsafeBytes { source in
@@ -380,7 +392,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     private func send(_ response: HTTPResponse, on streamID: Int32) {
-        guard let stream = streams[streamID], !stream.responded, let session, let loop = context?.eventLoop else { return }
+        guard let stream = stream(streamID), !stream.responded, let session, let loop = context?.eventLoop else { return }
         stream.responded = true
         stream.status = response.status
         switch response.body {
@@ -408,7 +420,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     /// Answers a stream with an error the server produced itself (limits), before or instead of the route.
     private func reject(_ streamID: Int32, _ status: Int, _ message: String) {
-        guard let stream = streams[streamID], !stream.responded, let session else { return }
+        guard let stream = stream(streamID), !stream.responded, let session else { return }
         stream.receiveBy = .distantFuture
         stream.rejection = (status, message)
         stream.responded = true
@@ -426,7 +438,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     fileprivate func enqueueBody(_ streamID: Int32, _ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
-        guard let stream = streams[streamID], !stream.outboundEnded else {
+        guard let stream = stream(streamID), !stream.outboundEnded else {
             continuation.resume(throwing: ResponseStreamClosed())
             return
         }
@@ -442,7 +454,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     fileprivate func endBody(_ streamID: Int32) {
-        guard let stream = streams[streamID] else { return }
+        guard let stream = stream(streamID) else { return }
         // The producer may have been reading the request body (full duplex); now nobody will.
         abandonInbound(stream)
         stream.outboundEnded = true
@@ -591,6 +603,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             stream.waiters.removeAll()
         }
         streams.removeAll()
+        recent = nil
     }
 
 

@@ -54,7 +54,9 @@ public struct Router: Sendable {
         case rest
     }
 
-    private var exact: [String: [Route]] = [:]
+    /// Routes without parameters by path, with whether any middleware applies to that path (worked out
+    /// when routes or middleware are added, not per request).
+    private var exact: [String: (routes: [Route], middlewareFree: Bool)] = [:]
     private var patterns: [Route] = []
     private var middleware: [ScopedMiddleware] = []
 
@@ -87,7 +89,8 @@ public struct Router: Sendable {
     private mutating func insert(_ route: Route, _ pattern: String) {
         let segments = route.segments
         if segments.allSatisfy({ if case .literal = $0 { true } else { false } }) {
-            exact[Self.normalized(pattern), default: []].append(route)
+            let path = Self.normalized(pattern)
+            exact[path, default: ([], !middleware.contains { $0.applies(to: path) })].routes.append(route)
         } else {
             patterns.append(route)
         }
@@ -105,7 +108,9 @@ public struct Router: Sendable {
     /// Adds a middleware for every path, or only for paths under the given prefixes (`"/api"` covers
     /// `/api` and `/api/…`); the first added runs first.
     public mutating func use(_ step: any HTTPMiddleware, on prefixes: [String] = []) {
-        middleware.append(ScopedMiddleware(step: step, prefixes: prefixes))
+        let scoped = ScopedMiddleware(step: step, prefixes: prefixes)
+        middleware.append(scoped)
+        for path in exact.keys where scoped.applies(to: path) { exact[path]?.middlewareFree = false }
     }
 
     /// What a method and path resolve to.
@@ -116,13 +121,21 @@ public struct Router: Sendable {
     }
 
     func resolve(_ method: HTTPMethod, _ path: String) -> Resolution {
-        if let routes = exact[Self.normalized(path)] {
+        resolveScoped(method, path).resolution
+    }
+
+    /// The resolution, and for a path with an exact entry whether no middleware applies to it.
+    private func resolveScoped(_ method: HTTPMethod, _ path: String) -> (resolution: Resolution, middlewareFree: Bool?) {
+        let key = Self.normalized(path)
+        if let entry = exact[key] {
+            // A trailing slash can change which middleware applies, so only the path as registered uses the flag.
+            let middlewareFree = key.utf8.count == path.utf8.count ? entry.middlewareFree : nil
             // The common case, without building a candidate list.
-            for route in routes where route.method == method { return .found(route, parameters: [:]) }
-            return Self.choose(method, routes.map { ($0, [:]) })
+            for route in entry.routes where route.method == method { return (.found(route, parameters: [:]), middlewareFree) }
+            return (Self.choose(method, entry.routes.map { ($0, [:]) }), middlewareFree)
         }
         let parts = Self.split(path)
-        return Self.choose(method, patterns.compactMap { route in Self.match(route.segments, parts).map { (route, $0) } })
+        return (Self.choose(method, patterns.compactMap { route in Self.match(route.segments, parts).map { (route, $0) } }), nil)
     }
 
     private static func choose(_ method: HTTPMethod, _ candidates: [(Route, [String: String])]) -> Resolution {
@@ -140,10 +153,10 @@ public struct Router: Sendable {
     /// Looks a request head up once; the connection keeps the result on the request, so the body plan,
     /// the immediate path and the handler do not resolve it again.
     func lookup(_ method: HTTPMethod, _ path: String) -> RouteLookup {
-        let resolution = resolve(method, path)
+        let (resolution, middlewareFree) = resolveScoped(method, path)
         var immediate = false
         if case .found(let route, _) = resolution, route.immediate != nil {
-            immediate = !middleware.contains { $0.applies(to: path) }
+            immediate = middlewareFree ?? !middleware.contains { $0.applies(to: path) }
         }
         return RouteLookup(method: method, path: path, resolution: resolution, immediate: immediate)
     }
@@ -188,6 +201,7 @@ public struct Router: Sendable {
     func respondImmediately(to request: HTTPRequest) throws -> HTTPResponse? {
         let lookup = lookup(for: request)
         guard lookup.immediate, case .found(let route, let parameters) = lookup.resolution, let immediate = route.immediate else { return nil }
+        guard !parameters.isEmpty else { return try immediate(request) }
         var request = request
         request.parameters = parameters
         return try immediate(request)
