@@ -37,6 +37,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var inboundCredited = 0
         /// The handler is done with the streamed body: what still arrives is dropped.
         var inboundDiscarded = false
+        /// Set once the request is dispatched.
+        var requestID: String?
+        /// Kept for the access log only, when it is on.
         var request: HTTPRequest?
         /// When the request was dispatched; read only when access logging is on.
         var startedAt: ContinuousClock.Instant?
@@ -274,7 +277,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             inbound.finish()
             return
         }
-        guard stream.rejection == nil, !stream.responded, stream.request == nil else { return }
+        guard stream.rejection == nil, !stream.responded, stream.requestID == nil else { return }
         dispatch(stream)
     }
 
@@ -368,7 +371,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         request.streamedBody = stream.inbound
         request.route = stream.route
         stream.body = []
-        stream.request = request
+        stream.requestID = request.id
+        if responder.logsAccess { stream.request = request }
         if responder.logsAccess { stream.startedAt = .now }
         let streamID = stream.id
         if let response = responder.respondImmediately(to: request) {
@@ -401,13 +405,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             stream.outboundEnded = true
             stream.lastProgress = now
             _ = session.submitResponse(
-                streamID: streamID, status: response.status, headers: response.headers, requestID: stream.request?.id,
+                streamID: streamID, status: response.status, headers: response.headers, requestID: stream.requestID,
                 contentLength: bytes.count, hasBody: !bytes.isEmpty
             )
             abandonInbound(stream)
             if bytes.isEmpty, stream.resetAfterResponse { resetAfterResponse(stream) }
         case .stream(let produce):
-            _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, requestID: stream.request?.id, hasBody: true)
+            _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, requestID: stream.requestID, hasBody: true)
             let bound = NIOLoopBound(self, eventLoop: loop)
             let writer = BodyWriter(handler: bound, eventLoop: loop, streamID: streamID)
             stream.task = Task(executorPreference: executor) {
