@@ -317,6 +317,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         state = .responding
         let (path, query) = HTTPRequest.split(target: head.uri)
         var headers = HTTPHeaders()
+        headers.reserveCapacity(head.headers.count)
         for (name, value) in head.headers { headers.add(name, value) }
         var request = HTTPRequest(
             method: route.method, path: path, query: query, headers: headers, body: body,

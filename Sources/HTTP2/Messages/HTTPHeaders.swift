@@ -56,6 +56,11 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
     /// Field names only: values may carry secrets (Authorization, cookies, API keys).
     public var description: String { "HTTPHeaders(\(fields.map(\.name).joined(separator: ", ")))" }
 
+    /// Makes room for `count` fields, so filling a request's headers allocates once.
+    mutating func reserveCapacity(_ count: Int) {
+        fields.reserveCapacity(count)
+    }
+
     /// Appends a field whose name is known to be lower-case already (HTTP/2 guarantees it).
     mutating func addLowercased(_ name: String, _ value: String) {
         fields.append((name, value))

@@ -212,10 +212,14 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             default: break  // :scheme
             }
         } else {
+            if stream.headers.count == 0 { stream.headers.reserveCapacity(Self.typicalHeaderCount) }
             stream.headers.addLowercased(Self.text(name), Self.text(value))
         }
         return true
     }
+
+    /// Regular fields most requests carry (user-agent, accept, content-type, authorization, ...).
+    static let typicalHeaderCount = 8
 
     private static func text(_ bytes: UnsafeRawBufferPointer) -> String {
         String(decoding: bytes, as: UTF8.self)
