@@ -1,4 +1,5 @@
 @testable import HTTP2
+import Logging
 import Testing
 
 @Suite("Router")
@@ -79,6 +80,67 @@ struct RouterTests {
         let stopped = try await router.respond(to: HTTPRequest(method: .get, path: "/healthz", headers: ["X-Stop": "inner"]))
         #expect(stopped.status == 401)
         #expect(stopped.headers.values("x-trail") == ["outer"])
+    }
+
+    /// Immediate routes skip the task only where no middleware applies, whichever was added first, and a
+    /// trailing slash that brings a path under a middleware's prefix counts.
+    @Test func immediateRoutesAnswerWithoutATaskOnlyOutsideMiddleware() throws {
+        struct Refuse: HTTPMiddleware {
+            func handle(_ request: HTTPRequest, next: HTTPHandler) async throws -> HTTPResponse { .error(401, "no") }
+        }
+        var router = Router()
+        router.addImmediate(.get, "/healthz") { _ in .text("ok") }
+        router.addImmediate(.get, "/api") { _ in .text("api") }
+        router.addImmediate(.get, "/public") { _ in .text("public") }
+        router.addImmediate(.get, "/public/:name") { request in .text(request.parameters["name"] ?? "") }
+        router.use(Refuse(), on: ["/api"])
+        router.use(Refuse(), on: ["/public/"])
+        router.addImmediate(.get, "/api/late") { _ in .text("late") }
+
+        #expect(router.lookup(.get, "/healthz").immediate)
+        #expect(router.lookup(.get, "/healthz/").immediate)
+        #expect(!router.lookup(.get, "/api").immediate)
+        #expect(!router.lookup(.get, "/api/late").immediate)
+        #expect(router.lookup(.get, "/public").immediate)
+        #expect(!router.lookup(.get, "/public/").immediate)
+        #expect(!router.lookup(.get, "/public/x").immediate)
+        #expect(!router.lookup(.post, "/healthz").immediate)
+
+        let healthz = try #require(try router.respondImmediately(to: HTTPRequest(method: .get, path: "/healthz")))
+        #expect(healthz.status == 200)
+        #expect(try router.respondImmediately(to: HTTPRequest(method: .get, path: "/api/late")) == nil)
+    }
+
+    /// A lookup made for the head is reused only while the request still has that method and path: a
+    /// middleware that rewrites the path gets the route of the new one.
+    @Test func aRewrittenPathIsRoutedAgain() async throws {
+        struct Rewrite: HTTPMiddleware {
+            func handle(_ request: HTTPRequest, next: HTTPHandler) async throws -> HTTPResponse {
+                var request = request
+                request.path = "/files/rewritten"
+                return try await next(request)
+            }
+        }
+        var router = router()
+        router.use(Rewrite(), on: ["/old"])
+        var request = HTTPRequest(method: .get, path: "/old")
+        request.route = router.lookup(.get, "/old")
+        let response = try await router.respond(to: request)
+        guard case .bytes(let body) = response.body else { Issue.record("expected bytes"); return }
+        #expect(String(decoding: body, as: UTF8.self) == "file rewritten")
+    }
+
+    @Test func requestIDsAreShortDistinctAndOrdered() {
+        let responder = Responder(router: Router(), limits: .init(), logger: Logger(label: "test"))
+        let ids = (0..<2000).map { _ in responder.nextRequestID() }
+        #expect(Set(ids).count == ids.count)
+        let prefix = ids[0].split(separator: "-")[0]
+        for (offset, id) in ids.enumerated() {
+            let parts = id.split(separator: "-")
+            #expect(parts.count == 2 && parts[0] == prefix)
+            #expect(UInt64(parts[1], radix: 36) == UInt64(offset + 1))
+            #expect(id.utf8.count <= 15)
+        }
     }
 
     @Test func queryItemsArePercentDecoded() {
