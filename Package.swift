@@ -69,10 +69,12 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // A swift-log handler that writes lines in batches instead of one write(2) per line.
+        .target(name: "LogOutput", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .executableTarget(
             name: "HermesAppliance",
             dependencies: [
-                "Hermes", "Store", "Crypto", "HTTP2", "Platforms", "Tenancy", "OAuth",
+                "Hermes", "Store", "Crypto", "HTTP2", "Platforms", "Tenancy", "OAuth", "LogOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -99,6 +101,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
+        .testTarget(name: "LogOutputTests", dependencies: ["LogOutput", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "HTTP2Tests",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LogOutput
 import Logging
 import Store
 
@@ -67,7 +68,7 @@ struct StoreOptions: ParsableArguments {
         let variables = ProcessInfo.processInfo.environment
         let level = try resolvedLogLevel(variables)
         LoggingSystem.bootstrap { name in
-            var handler = StreamLogHandler.standardError(label: name)
+            var handler = BatchedLogHandler(label: name)
             handler.logLevel = level
             return handler
         }

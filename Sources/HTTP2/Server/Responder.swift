@@ -110,15 +110,16 @@ final class Responder: Sendable {
         guard logsAccess, let startedAt else { return }
         let duration = ContinuousClock.now - startedAt
         let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+        // Values as they are, not interpolated: this runs once per request, and the line is formatted once anyway.
         logger.info("request", metadata: [
-            "request.id": "\(request.id)",
-            "http.method": "\(request.method.rawValue)",
-            "http.path": "\(request.path)",
-            "http.status": "\(status)",
-            "http.bytes": "\(bytes)",
-            "http.request_bytes": "\(requestBytes)",
-            "http.duration_us": "\(micros)",
-            "http.protocol": "\(request.protocolVersion.rawValue)",
+            "request.id": .string(request.id),
+            "http.method": .string(request.method.rawValue),
+            "http.path": .string(request.path),
+            "http.status": .stringConvertible(status),
+            "http.bytes": .stringConvertible(bytes),
+            "http.request_bytes": .stringConvertible(requestBytes),
+            "http.duration_us": .stringConvertible(micros),
+            "http.protocol": .string(request.protocolVersion.rawValue),
         ])
     }
 

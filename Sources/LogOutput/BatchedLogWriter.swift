@@ -1,0 +1,107 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// Writes log lines to a file descriptor in batches: lines at `notice` and above go out at once (with
+/// everything before them, in order), lines below wait at most ``flushInterval`` or until ``batchBytes``
+/// have gathered.
+///
+/// swift-log's `StreamLogHandler` flushes after every line, one `write(2)` each; at the default level the
+/// HTTP server logs a line per request, and that write was most of a request's cost. Here a busy server
+/// pays one write per batch, while a quiet one still shows every line within ``flushInterval``.
+///
+/// Call ``flush()`` before the process ends normally; ``standardError`` does so itself at `exit`.
+public final class BatchedLogWriter: Sendable {
+    /// Bytes gathered before a batch goes out without waiting for the interval.
+    public static let batchBytes = 64 * 1024
+
+    public let flushInterval: Duration
+    private let descriptor: Int32
+    /// Lines not written yet. The lock is held across the write, so batches reach the file in order.
+    private let pending = Mutex<[UInt8]>([])
+
+    /// Standard error, flushed every 100 ms and at `exit`.
+    public static let standardError: BatchedLogWriter = {
+        let writer = BatchedLogWriter(descriptor: 2)
+        atexit { BatchedLogWriter.standardError.flush() }
+        return writer
+    }()
+
+    /// A writer for `descriptor` (left open: the caller owns it) with a thread that flushes every `flushInterval`.
+    public init(descriptor: Int32, flushInterval: Duration = .milliseconds(100)) {
+        self.descriptor = descriptor
+        self.flushInterval = flushInterval
+        FlushThread.start(for: self, every: flushInterval)
+    }
+
+    /// Queues a line (its text including the final newline); writes the batch when `urgent` or full.
+    public func append(_ line: some Collection<UInt8>, urgent: Bool) {
+        pending.withLock { buffer in
+            buffer.append(contentsOf: line)
+            if urgent || buffer.count >= Self.batchBytes { write(&buffer) }
+        }
+    }
+
+    /// Writes whatever is queued.
+    public func flush() {
+        pending.withLock { buffer in
+            if !buffer.isEmpty { write(&buffer) }
+        }
+    }
+
+    private func write(_ buffer: inout [UInt8]) {
+        buffer.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                #if canImport(Glibc)
+                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                #else
+                let written = Darwin.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                #endif
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break  // nowhere to log that logging failed; drop the batch rather than spin
+                }
+            }
+        }
+        buffer.removeAll(keepingCapacity: buffer.capacity <= 4 * Self.batchBytes)
+    }
+
+    /// A detached thread per writer; writers live as long as the process (they are set up once, at start).
+    private enum FlushThread {
+        static func start(for writer: BatchedLogWriter, every interval: Duration) {
+            let context = Unmanaged.passRetained(Box(writer: writer, interval: interval)).toOpaque()
+            var thread = pthread_t()
+            let status = pthread_create(&thread, nil, { raw in
+                let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                let (seconds, attoseconds) = box.interval.components
+                var pause = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+                while true {
+                    var rest = timespec()
+                    nanosleep(&pause, &rest)
+                    box.writer.flush()
+                }
+            }, context)
+            if status == 0 {
+                pthread_detach(thread)
+            } else {
+                Unmanaged<Box>.fromOpaque(context).release()
+            }
+        }
+
+        final class Box {
+            let writer: BatchedLogWriter
+            let interval: Duration
+            init(writer: BatchedLogWriter, interval: Duration) {
+                self.writer = writer
+                self.interval = interval
+            }
+        }
+    }
+}
