@@ -21,6 +21,10 @@ static inline CURLcode hermes_curl_setopt_write_callback(CURL *handle, size_t (*
 static inline CURLcode hermes_curl_setopt_header_callback(CURL *handle, size_t (*callback)(char *, size_t, size_t, void *)) {
     return curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, callback);
 }
+/* Decides, for every connection libcurl opens (redirects and proxies included), whether to open it. */
+static inline CURLcode hermes_curl_setopt_opensocket_callback(CURL *handle, curl_socket_t (*callback)(void *, curlsocktype, struct curl_sockaddr *)) {
+    return curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, callback);
+}
 static inline CURLcode hermes_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

@@ -41,13 +41,17 @@ public struct OAuthConfiguration: Sendable {
         public var maximumBytes: Int
         /// A PEM bundle of CA certificates to trust instead of the system's (tests, private CAs).
         public var caBundlePath: String?
+        /// Whether documents may be fetched from private, loopback or link-local addresses. Off: a
+        /// `client_id` is a URL anyone can send, and it must not make this server reach into its own network.
+        public var allowsPrivateAddresses: Bool
 
-        public init(enabled: Bool = true, cacheLifetime: Duration = .seconds(3600), timeout: Duration = .seconds(5), maximumBytes: Int = 64 * 1024, caBundlePath: String? = nil) {
+        public init(enabled: Bool = true, cacheLifetime: Duration = .seconds(3600), timeout: Duration = .seconds(5), maximumBytes: Int = 64 * 1024, caBundlePath: String? = nil, allowsPrivateAddresses: Bool = false) {
             self.enabled = enabled
             self.cacheLifetime = cacheLifetime
             self.timeout = timeout
             self.maximumBytes = maximumBytes
             self.caBundlePath = caBundlePath
+            self.allowsPrivateAddresses = allowsPrivateAddresses
         }
     }
 

@@ -70,7 +70,7 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
         let documents = configuration.clientMetadataDocuments
         fetcher = HTTPClient(configuration: HTTPClient.Configuration(
             timeout: documents.timeout, connectTimeout: documents.timeout, maximumResponseBytes: documents.maximumBytes,
-            allowsPlainHTTP: false, maximumRedirects: 0, caBundlePath: documents.caBundlePath,
+            allowsPlainHTTP: false, allowsPrivateAddresses: documents.allowsPrivateAddresses, maximumRedirects: 0, caBundlePath: documents.caBundlePath,
             userAgent: "hermes-appliance-oauth", maximumConcurrentTransfers: 8
         ))
     }

@@ -130,6 +130,19 @@ struct RouterTests {
         #expect(String(decoding: body, as: UTF8.self) == "file rewritten")
     }
 
+    /// A handler that hands the request to a router of its own gets that router's route, not the one the
+    /// server looked up with the outer router.
+    @Test(.timeLimit(.minutes(1))) func aNestedRouterRoutesTheRequestItself() async throws {
+        let inner = router()
+        var outer = Router()
+        outer.add(.get, "*") { request in try await inner.respond(to: request) }
+        var request = HTTPRequest(method: .get, path: "/healthz")
+        request.route = outer.lookup(.get, "/healthz")
+        let response = try await outer.respond(to: request)
+        guard case .bytes(let body) = response.body else { Issue.record("expected bytes"); return }
+        #expect(String(decoding: body, as: UTF8.self) == "ok")
+    }
+
     @Test func requestIDsAreShortDistinctAndOrdered() {
         let responder = Responder(router: Router(), limits: .init(), logger: Logger(label: "test"))
         let ids = (0..<2000).map { _ in responder.nextRequestID() }

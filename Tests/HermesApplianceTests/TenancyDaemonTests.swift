@@ -12,7 +12,7 @@ struct CurlResponse {
     var headers: [String: String]
     var body: String
 
-    static let client = HTTPClient(configuration: HTTPClient.Configuration(allowsPlainHTTP: true))
+    static let client = HTTPClient(configuration: HTTPClient.Configuration(allowsPlainHTTP: true, allowsPrivateAddresses: true))
 
     static func send(_ method: String, _ url: String, headers: [String: String] = [:], body: String? = nil) async throws -> CurlResponse {
         let response = try await client.send(HTTPClient.Request(

@@ -94,12 +94,15 @@ struct ClientIntegrationTests {
     private func exerciseMetadataDocuments(_ documents: ChildProcess, _ certificates: TestCertificates) async throws {
         let port = try #require(Int(try await documents.firstLine()))
         let origin = "https://localhost:\(port)"
-        let setter = HTTPClient(configuration: .init(caBundlePath: certificates.ca))
+        let setter = HTTPClient(configuration: .init(allowsPrivateAddresses: true, caBundlePath: certificates.ca))
         func publish(_ path: String, _ document: JSONValue) async throws {
             let response = try await setter.send(.init(method: "POST", url: origin + "/_set?path=" + path, body: JSONWriter.encode(document)))
             #expect(response.status == 204)
         }
-        try await withHarness(configure: { $0.clientMetadataDocuments.caBundlePath = certificates.ca }) { h in
+        try await withHarness(configure: {
+            $0.clientMetadataDocuments.caBundlePath = certificates.ca
+            $0.clientMetadataDocuments.allowsPrivateAddresses = true
+        }) { h in
             let (customer, apiKey) = try await h.directory.create(email: "cimd@example.com", plan: "starter")
             let good = origin + "/clients/good.json"
             try await publish("/clients/good.json", ["client_id": .string(good), "client_name": "CIMD Test App", "redirect_uris": ["http://127.0.0.1:9/callback"], "token_endpoint_auth_method": "none"])
@@ -133,17 +136,27 @@ struct ClientIntegrationTests {
             #expect(token.status == 401 && token.json?["error"] == "invalid_client")
         }
         // Without the test CA the certificate is not trusted: the fetch fails, nothing is accepted.
-        try await withHarness { h in
+        try await withHarness(configure: { $0.clientMetadataDocuments.allowsPrivateAddresses = true }) { h in
             let good = origin + "/clients/good.json"
             let page = try await h.get("/oauth/authorize?" + h.authorizeQuery(.init(id: good, secret: nil, redirectURI: "http://127.0.0.1:9/callback"), pkce: .init()))
             #expect(page.status == 400 && page.text.contains("TLS"))
+        }
+        // By default a client_id on this host is never fetched (server-side request forgery), by name or by
+        // address, even with the CA trusted; the refusal says why.
+        try await withHarness(configure: { $0.clientMetadataDocuments.caBundlePath = certificates.ca }) { h in
+            for host in ["localhost", "127.0.0.1"] {
+                let local = "https://\(host):\(port)/clients/good.json"
+                let page = try await h.get("/oauth/authorize?" + h.authorizeQuery(.init(id: local, secret: nil, redirectURI: "http://127.0.0.1:9/callback"), pkce: .init()))
+                #expect(page.status == 400 && page.header("location") == nil)
+                #expect(page.text.contains("private or local address"), "\(page.text)")
+            }
         }
     }
 
     @Test("the libcurl client enforces the size cap and https-only")
     func httpClientLimits() async throws {
         try await withHarness { h in
-            let small = HTTPClient(configuration: .init(maximumResponseBytes: 64, allowsPlainHTTP: true))
+            let small = HTTPClient(configuration: .init(maximumResponseBytes: 64, allowsPlainHTTP: true, allowsPrivateAddresses: true))
             await #expect(throws: HTTPClientError.self) { _ = try await small.get(h.base + "/.well-known/oauth-authorization-server") }
             let httpsOnly = HTTPClient()
             do {

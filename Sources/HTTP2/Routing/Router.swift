@@ -59,6 +59,12 @@ public struct Router: Sendable {
     private var exact: [String: (routes: [Route], middlewareFree: Bool)] = [:]
     private var patterns: [Route] = []
     private var middleware: [ScopedMiddleware] = []
+    /// Which router (and which version of it) a ``RouteLookup`` came from: renewed by every change, so a
+    /// lookup is reused only by the router value that made it, never by another router the request passes
+    /// through (a handler may hand the request to a router of its own).
+    private var version = Version()
+
+    final class Version: Sendable {}
 
     public init() {}
 
@@ -87,6 +93,7 @@ public struct Router: Sendable {
     }
 
     private mutating func insert(_ route: Route, _ pattern: String) {
+        version = Version()
         let segments = route.segments
         if segments.allSatisfy({ if case .literal = $0 { true } else { false } }) {
             let path = Self.normalized(pattern)
@@ -108,6 +115,7 @@ public struct Router: Sendable {
     /// Adds a middleware for every path, or only for paths under the given prefixes (`"/api"` covers
     /// `/api` and `/api/…`); the first added runs first.
     public mutating func use(_ step: any HTTPMiddleware, on prefixes: [String] = []) {
+        version = Version()
         let scoped = ScopedMiddleware(step: step, prefixes: prefixes)
         middleware.append(scoped)
         for path in exact.keys where scoped.applies(to: path) { exact[path]?.middlewareFree = false }
@@ -158,7 +166,7 @@ public struct Router: Sendable {
         if case .found(let route, _) = resolution, route.immediate != nil {
             immediate = middlewareFree ?? !middleware.contains { $0.applies(to: path) }
         }
-        return RouteLookup(method: method, path: path, resolution: resolution, immediate: immediate)
+        return RouteLookup(router: version, method: method, path: path, resolution: resolution, immediate: immediate)
     }
 
     /// How a request's body is taken and its limit, decided from its head before the body is read. Requests
@@ -167,10 +175,10 @@ public struct Router: Sendable {
         lookup(method, path).bodyPlan(default: fallback)
     }
 
-    /// The lookup made for this request's head, or a new one when there is none or a middleware changed
-    /// the method or path since.
+    /// The lookup this router made for the request's head, or a new one when there is none, another router
+    /// made it, or a middleware changed the method or path since.
     private func lookup(for request: HTTPRequest) -> RouteLookup {
-        if let known = request.route, known.method == request.method, known.path == request.path { return known }
+        if let known = request.route, known.router === version, known.method == request.method, known.path == request.path { return known }
         return lookup(request.method, request.path)
     }
 
@@ -244,6 +252,7 @@ public struct Router: Sendable {
 
 /// A request head's route, looked up once (see ``Router/lookup(_:_:)``).
 struct RouteLookup: Sendable {
+    let router: Router.Version
     let method: HTTPMethod
     let path: String
     let resolution: Router.Resolution

@@ -1,4 +1,5 @@
 import CCurl
+import Glibc
 
 /// One blocking libcurl transfer: every unsafe pointer and C callback of the client lives here.
 final class CurlTransfer {
@@ -7,6 +8,8 @@ final class CurlTransfer {
     private var body: [UInt8] = []
     private var headers: [(name: String, value: String)] = []
     private var tooLarge = false
+    /// The address a connection was refused to (``HTTPClient/Configuration/allowsPrivateAddresses``).
+    private var refusedAddress: String?
 
     init(configuration: HTTPClient.Configuration, request: HTTPClient.Request) {
         self.configuration = configuration
@@ -34,8 +37,13 @@ final class CurlTransfer {
         hermes_curl_setopt_long(handle, CURLOPT_MAXFILESIZE_LARGE, configuration.maximumResponseBytes)
         hermes_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1)
         hermes_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2)
-        // A proxy from the environment must never see loopback traffic.
-        hermes_curl_setopt_string(handle, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1")
+        if configuration.allowsPrivateAddresses {
+            // A proxy from the environment must never see loopback traffic.
+            hermes_curl_setopt_string(handle, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1")
+        } else {
+            // Straight to the public address: a proxy would be the address checked, and would reach anything.
+            hermes_curl_setopt_string(handle, CURLOPT_PROXY, "")
+        }
         hermes_curl_setopt_string(handle, CURLOPT_USERAGENT, configuration.userAgent)
         if let ca = configuration.caBundlePath { hermes_curl_setopt_string(handle, CURLOPT_CAINFO, ca) }
 
@@ -76,9 +84,20 @@ final class CurlTransfer {
             return size * count
         }
         hermes_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, this)
+        if !configuration.allowsPrivateAddresses {
+            hermes_curl_setopt_opensocket_callback(handle) { user, _, address in
+                let transfer = Unmanaged<CurlTransfer>.fromOpaque(user!).takeUnretainedValue()
+                guard let address else { return -1 }
+                return transfer.openSocket(address)
+            }
+            hermes_curl_setopt_pointer(handle, CURLOPT_OPENSOCKETDATA, this)
+        }
 
         let code = withExtendedLifetime(self) { curl_easy_perform(handle) }
         let target = HTTPClient.redacted(request.url)
+        if let refusedAddress {
+            return .failure(HTTPClientError(.refusedURL, "\(target) leads to \(refusedAddress), a private or local address this server does not connect to; use a URL on the public internet"))
+        }
         if tooLarge || code == CURLE_FILESIZE_EXCEEDED {
             return .failure(HTTPClientError(.responseTooLarge, "the response from \(target) is larger than \(configuration.maximumResponseBytes) bytes"))
         }
@@ -98,6 +117,37 @@ final class CurlTransfer {
         var status = 0
         hermes_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return .success(HTTPClient.Response(status: status, headers: headers, body: body))
+    }
+
+    /// Opens the socket libcurl asks for if its address is public; otherwise notes the address and
+    /// refuses (libcurl then fails with "couldn't connect").
+    private func openSocket(_ address: UnsafeMutablePointer<curl_sockaddr>) -> curl_socket_t {
+        let family = address.pointee.family
+        // curl_sockaddr's `addr` is followed by room for the whole address (addrlen bytes).
+        let socketAddress = UnsafeRawPointer(address) + MemoryLayout<curl_sockaddr>.offset(of: \curl_sockaddr.addr)!
+        let length = Int(address.pointee.addrlen)
+        let allowed: Bool
+        let text: String
+        switch family {
+        case AF_INET where length >= MemoryLayout<sockaddr_in>.size:
+            let ipv4 = socketAddress.loadUnaligned(as: sockaddr_in.self).sin_addr
+            let bytes = withUnsafeBytes(of: ipv4) { Array($0) }  // network order: first octet first
+            allowed = AddressPolicy.isPublic(ipv4: bytes[0], bytes[1], bytes[2], bytes[3])
+            text = bytes.map(String.init).joined(separator: ".")
+        case AF_INET6 where length >= MemoryLayout<sockaddr_in6>.size:
+            let ipv6 = socketAddress.loadUnaligned(as: sockaddr_in6.self).sin6_addr
+            let bytes = withUnsafeBytes(of: ipv6) { Array($0) }
+            allowed = AddressPolicy.isPublic(ipv6: bytes)
+            text = "[" + stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":") + "]"
+        default:
+            allowed = false
+            text = "an address of family \(family)"
+        }
+        guard allowed else {
+            refusedAddress = text
+            return -1
+        }
+        return socket(family, address.pointee.socktype, address.pointee.protocol)
     }
 
     private func received(_ bytes: UnsafeRawBufferPointer) -> Int {

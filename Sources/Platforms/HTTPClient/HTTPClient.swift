@@ -24,6 +24,11 @@ public final class HTTPClient: Sendable {
         public var maximumResponseBytes: Int
         /// Whether plain `http://` URLs may be fetched. Off by default: only https.
         public var allowsPlainHTTP: Bool
+        /// Whether connections may go to private, loopback, link-local and other non-public addresses
+        /// (see ``AddressPolicy``). Off by default; turn it on for endpoints on this host or network
+        /// (fakes in tests, an internal service). Off, no proxy from the environment is used either:
+        /// the connection must go straight to the public address.
+        public var allowsPrivateAddresses: Bool
         /// How many redirects to follow (0: none, the 3xx response is returned). Redirects go to https only.
         public var maximumRedirects: Int
         /// A PEM file of CA certificates to trust instead of the system's; nil for the system store.
@@ -38,6 +43,7 @@ public final class HTTPClient: Sendable {
             connectTimeout: Duration = .seconds(5),
             maximumResponseBytes: Int = 1 << 20,
             allowsPlainHTTP: Bool = false,
+            allowsPrivateAddresses: Bool = false,
             maximumRedirects: Int = 0,
             caBundlePath: String? = nil,
             userAgent: String = "hermes-appliance",
@@ -47,6 +53,7 @@ public final class HTTPClient: Sendable {
             self.connectTimeout = connectTimeout
             self.maximumResponseBytes = maximumResponseBytes
             self.allowsPlainHTTP = allowsPlainHTTP
+            self.allowsPrivateAddresses = allowsPrivateAddresses
             self.maximumRedirects = maximumRedirects
             self.caBundlePath = caBundlePath
             self.userAgent = userAgent

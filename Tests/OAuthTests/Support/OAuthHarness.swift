@@ -47,7 +47,7 @@ final class OAuthHarness: Sendable {
     let oauth: OAuthServer
     let server: HTTPServer
     let port: Int
-    let http = HTTPClient(configuration: .init(timeout: .seconds(30), allowsPlainHTTP: true))
+    let http = HTTPClient(configuration: .init(timeout: .seconds(30), allowsPlainHTTP: true, allowsPrivateAddresses: true))
 
     var base: String { "http://127.0.0.1:\(port)" }
 
