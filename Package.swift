@@ -37,6 +37,9 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["CSodium"], swiftSettings: strict),
         // JSON values, a strict parser and a compact writer: MCP messages, OAuth documents, stored records.
         .target(name: "JSON", swiftSettings: strict),
+        // Byte-level helpers for ASCII protocol text (trimming and matching header values), below every
+        // module that reads headers, Platforms' HTTP client included.
+        .target(name: "ASCIIText", swiftSettings: strict),
         .target(
             name: "HTTP2",
             dependencies: [
@@ -49,7 +52,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "Platforms", dependencies: ["CCurl"], swiftSettings: strict),
+        .target(name: "Platforms", dependencies: ["CCurl", "ASCIIText"], swiftSettings: strict),
         // Customers, API keys, plans, usage metering and audit logs, on the store.
         .target(
             name: "Tenancy",
@@ -65,7 +68,7 @@ let package = Package(
         // The domain: credentials, tenancy, MCP, REST, webhooks, written against the layers above.
         .target(
             name: "Hermes",
-            dependencies: ["Store", "Crypto", "JSON", "HTTP2", "Platforms", "Tenancy", "OAuth", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Store", "Crypto", "JSON", "ASCIIText", "HTTP2", "Platforms", "Tenancy", "OAuth", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
 
@@ -103,6 +106,7 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
         .testTarget(name: "PlatformsTests", dependencies: ["Platforms"], swiftSettings: strict),
         .testTarget(name: "LogOutputTests", dependencies: ["LogOutput", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "ASCIITextTests", dependencies: ["ASCIIText"], swiftSettings: strict),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "HTTP2Tests",
@@ -110,7 +114,7 @@ let package = Package(
             exclude: ["Clients"],
             swiftSettings: strict
         ),
-        .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto", "JSON", "TestSupport"], exclude: ["Clients"], swiftSettings: strict),
+        .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto", "JSON", "HTTP2", "TestSupport"], exclude: ["Clients"], swiftSettings: strict),
         .testTarget(
             name: "HermesApplianceTests",
             dependencies: ["HermesAppliance", "Hermes", "Store", "Crypto", "Tenancy", "Platforms", "TestSupport"],

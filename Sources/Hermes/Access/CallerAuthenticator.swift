@@ -1,3 +1,4 @@
+import ASCIIText
 import Crypto
 public import HTTP2
 public import Tenancy
@@ -42,11 +43,16 @@ public struct StaticAPIKeyAuthenticator: CallerAuthenticator {
     public var isConfigured: Bool { key != nil }
 
     public func authenticate(_ request: HTTPRequest) async -> AuthenticationOutcome {
+        authenticate(presented: Self.presentedKey(request))
+    }
+
+    /// Decides on a key ``presentedKey(_:)`` already read from the request.
+    func authenticate(presented: String?) -> AuthenticationOutcome {
         let challenge = "Bearer realm=\"hermes\""
         guard let key else {
             return .refused(challenge: challenge, message: "MCP is not available: the server has no MCP_API_KEY configured; set it and restart")
         }
-        guard let presented = Self.presentedKey(request) else {
+        guard let presented else {
             return .refused(challenge: challenge, message: "authentication required: send the API key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'")
         }
         guard ConstantTime.equals(Array(presented.utf8), key) else {
@@ -55,24 +61,28 @@ public struct StaticAPIKeyAuthenticator: CallerAuthenticator {
         return .authenticated(customer)
     }
 
-    /// The key from `Authorization: Bearer …` (scheme case-insensitive) or `x-api-key`.
+    /// The key from `Authorization: Bearer …` (scheme case-insensitive) or `x-api-key`, without the
+    /// spaces and tabs around it.
     static func presentedKey(_ request: HTTPRequest) -> String? {
-        if let authorization = request.headers["authorization"] {
-            let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                return String(parts[1]).trimmingSpaces
-            }
+        if let authorization = request.headers["authorization"], let credential = bearerCredential(authorization) {
+            return String(credential)
         }
-        if let key = request.headers["x-api-key"], !key.isEmpty { return key.trimmingSpaces }
+        if let key = request.headers["x-api-key"], !key.isEmpty { return String(key.trimmingHTTPWhitespace) }
         return nil
     }
-}
 
-extension String {
-    fileprivate var trimmingSpaces: String {
-        var text = Substring(self)
-        while text.first == " " || text.first == "\t" { text = text.dropFirst() }
-        while text.last == " " || text.last == "\t" { text = text.dropLast() }
-        return String(text)
+    /// What follows `Bearer` in an `Authorization` value: leading spaces are skipped, the scheme ends at
+    /// the next space, and the rest, trimmed, is the credential (empty when only spaces follow). Nil
+    /// for another scheme or when nothing follows the scheme.
+    static func bearerCredential(_ authorization: String) -> Substring? {
+        let bytes = authorization.utf8
+        var index = bytes.startIndex
+        while index < bytes.endIndex, bytes[index] == UInt8(ascii: " ") { bytes.formIndex(after: &index) }
+        let schemeStart = index
+        while index < bytes.endIndex, bytes[index] != UInt8(ascii: " ") { bytes.formIndex(after: &index) }
+        guard index < bytes.endIndex, Substring(bytes[schemeStart..<index]).utf8.equalsASCII(ignoringCase: "bearer") else { return nil }
+        bytes.formIndex(after: &index)
+        guard index < bytes.endIndex else { return nil }
+        return Substring(bytes[index...]).trimmingHTTPWhitespace
     }
 }

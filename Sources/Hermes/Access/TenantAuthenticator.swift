@@ -46,7 +46,7 @@ public struct TenantAuthenticator: CallerAuthenticator {
             case .refused(let outcome):
                 return outcome
             case .notACustomerCredential:
-                guard try directory.hasCustomers() else { return await singleUser.authenticate(request) }
+                guard try directory.hasCustomers() else { return singleUser.authenticate(presented: presented) }
                 guard presented != nil else {
                     return .refused(
                         challenge: challenge(request.path, error: nil),

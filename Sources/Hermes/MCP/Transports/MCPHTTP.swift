@@ -1,3 +1,4 @@
+import ASCIIText
 import Tenancy
 import JSON
 import HTTP2
@@ -79,38 +80,5 @@ enum MCPHTTP {
                 }
             }
         })
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        String(drop(while: { set.contains($0) }).reversed().drop(while: { set.contains($0) }).reversed())
-    }
-}
-
-extension String {
-    /// Whether `needle` (lower-case ASCII) occurs in this string, ignoring ASCII case. Header values are
-    /// ASCII; this avoids Foundation's locale-aware search on the hot path.
-    func containsASCII(_ needle: StaticString) -> Bool {
-        let count = needle.utf8CodeUnitCount
-        return needle.withUTF8Buffer { pattern in
-            var text = self
-            return text.withUTF8 { bytes in
-                guard bytes.count >= count else { return false }
-                for start in 0...(bytes.count - count) {
-                    var matched = true
-                    for offset in 0..<count {
-                        var byte = bytes[start + offset]
-                        if byte >= 0x41 && byte <= 0x5A { byte |= 0x20 }
-                        if byte != pattern[offset] {
-                            matched = false
-                            break
-                        }
-                    }
-                    if matched { return true }
-                }
-                return false
-            }
-        }
     }
 }

@@ -1,3 +1,4 @@
+import ASCIIText
 import JSON
 import HTTP2
 
@@ -224,8 +225,10 @@ struct StreamableHTTPTransport: Sendable {
     /// 400 when `MCP-Protocol-Version` names a revision this server does not speak; absent is fine.
     static func versionProblem(_ request: HTTPRequest) -> HTTPResponse? {
         guard let value = request.headers[versionHeader] else { return nil }
-        let trimmed = Substring(value).trimmingCharacters(in: " \t")
-        guard MCPProtocolVersion(rawValue: trimmed) == nil else { return nil }
+        // Clients send the bare revision: an exact match needs no trimming (nor a copy).
+        if MCPProtocolVersion(rawValue: value) != nil { return nil }
+        let trimmed = value.trimmingHTTPWhitespace
+        if MCPProtocolVersion(rawValue: String(trimmed)) != nil { return nil }
         return MCPHTTP.jsonRPCError(
             status: 400, code: JSONRPCErrorCode.invalidRequest,
             "unsupported MCP-Protocol-Version '\(trimmed.prefix(40))'; this server supports \(MCPProtocolVersion.supportedList)"

@@ -1,0 +1,76 @@
+/// Byte-level helpers for the ASCII text of protocols (HTTP header values, raw header lines).
+///
+/// They compare UTF-8 bytes, never `Character`s: header values are ASCII, and grapheme-aware trimming
+/// or case mapping costs more than the request it serves. `@inlinable` so callers in other modules get
+/// them specialized and inlined.
+
+extension Substring {
+    /// This text without leading and trailing spaces, tabs, CRs and LFs: HTTP's optional whitespace
+    /// around a field value, plus the line end of a raw header line (a parsed value never holds CR or LF).
+    @inlinable
+    public var trimmingHTTPWhitespace: Substring {
+        let bytes = utf8
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, ASCII.isHTTPWhitespace(bytes[start]) { bytes.formIndex(after: &start) }
+        while start < end {
+            let last = bytes.index(before: end)
+            guard ASCII.isHTTPWhitespace(bytes[last]) else { break }
+            end = last
+        }
+        return Substring(bytes[start..<end])
+    }
+}
+
+extension String {
+    /// This text without leading and trailing spaces, tabs, CRs and LFs (see ``Substring/trimmingHTTPWhitespace``).
+    @inlinable
+    public var trimmingHTTPWhitespace: Substring { self[...].trimmingHTTPWhitespace }
+
+    /// Whether `needle` (lower-case ASCII) occurs in this string, ignoring ASCII case.
+    @inlinable
+    public func containsASCII(_ needle: StaticString) -> Bool {
+        let count = needle.utf8CodeUnitCount
+        return needle.withUTF8Buffer { pattern in
+            var text = self
+            return text.withUTF8 { bytes in
+                guard bytes.count >= count else { return false }
+                for start in 0...(bytes.count - count) {
+                    var matched = true
+                    for offset in 0..<count where ASCII.lowercased(bytes[start + offset]) != pattern[offset] {
+                        matched = false
+                        break
+                    }
+                    if matched { return true }
+                }
+                return false
+            }
+        }
+    }
+}
+
+extension Substring.UTF8View {
+    /// Whether these bytes equal `lowercase` (lower-case ASCII) ignoring ASCII case.
+    @inlinable
+    public func equalsASCII(ignoringCase lowercase: StaticString) -> Bool {
+        guard count == lowercase.utf8CodeUnitCount else { return false }
+        return lowercase.withUTF8Buffer { pattern in
+            zip(self, pattern).allSatisfy { ASCII.lowercased($0) == $1 }
+        }
+    }
+}
+
+/// Single ASCII bytes.
+public enum ASCII {
+    /// Space, tab, CR or LF.
+    @inlinable
+    public static func isHTTPWhitespace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n")
+    }
+
+    /// `byte` with `A`–`Z` mapped to `a`–`z`.
+    @inlinable
+    public static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+    }
+}
