@@ -268,6 +268,17 @@ final class Environment: @unchecked Sendable {
         }
     }
 
+    /// The id of the newest write transaction any process has committed, read from LMDB's meta pages
+    /// without starting a transaction. Ids only grow.
+    func lastCommittedTransaction() throws(StoreError) -> Int {
+        try resizeLock.withReadLock { () throws(StoreError) -> Int in
+            guard !isClosed else { throw StoreError(.closed, "the store is closed") }
+            var info = MDB_envinfo()
+            mdb_env_info(env, &info)
+            return info.me_last_txnid
+        }
+    }
+
     // MARK: Map size
 
     /// Another process grew the map; adopt its size (LMDB's `MDB_MAP_RESIZED`).

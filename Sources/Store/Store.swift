@@ -51,6 +51,13 @@ public final class Store: Sendable {
         }
     }
 
+    /// The id of the newest write transaction any process has committed (ids only grow). Reading it
+    /// starts no transaction; compare it with ``ReadTransaction/transactionID`` to tell whether a snapshot
+    /// is still the newest.
+    public func lastCommittedTransaction() throws(StoreError) -> Int {
+        try environment.lastCommittedTransaction()
+    }
+
     /// The live value of one key.
     public func get<K, V>(_ keyspace: Keyspace<K, V>, _ key: K) throws -> V? {
         try read { try $0.get(keyspace, key) }

@@ -18,6 +18,9 @@ public protocol StoreReading {
 /// A consistent snapshot of the store. Valid only inside the closure it was given to.
 public struct ReadTransaction: StoreReading {
     public let handle: TransactionHandle
+
+    /// The id of the commit this snapshot shows.
+    public var transactionID: Int { handle.transactionID }
 }
 
 /// The single write transaction of a batch, on the writer thread. Valid only inside the closure it was
