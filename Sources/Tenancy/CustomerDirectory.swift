@@ -28,8 +28,13 @@ public final class CustomerDirectory: Sendable {
     /// Parsed records by their stored bytes: the auth step reads the record on every request.
     private let records = DecodedRecordCache<CustomerRecord>()
 
+    /// Whether any customer exists, asked on every single-user request: kept until the next commit of
+    /// any process, so a customer the CLI creates ends single-user mode at the very next request.
+    private let anyCustomer: SnapshotCache<Bool>
+
     public init(store: Store) {
         self.store = store
+        anyCustomer = SnapshotCache(store)
     }
 
     /// `bytes` as a customer record, parsed once per distinct content.
@@ -72,7 +77,8 @@ public final class CustomerDirectory: Sendable {
     /// Whether any customer exists; while none does the daemon runs in single-user mode.
     public func hasCustomers() throws -> Bool {
         do {
-            return try store.read { try !$0.scan(Self.customers, limit: 1).isEmpty }
+            // Customer records never expire, so the answer changes only with a commit.
+            return try anyCustomer.value { try !$0.scan(Self.customers, limit: 1).isEmpty }
         } catch {
             throw TenancyError.store(error)
         }

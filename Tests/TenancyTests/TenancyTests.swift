@@ -16,6 +16,20 @@ func withStore<T>(clock: ManualWallClock = ManualWallClock(), _ name: String = #
 
 @Suite("Customers and API keys")
 struct CustomerDirectoryTests {
+    @Test func singleUserModeEndsWithTheFirstCustomerHoweverItWasWritten() async throws {
+        try await withStore { store, _ in
+            let directory = CustomerDirectory(store: store)
+            #expect(try directory.hasCustomers() == false)
+            // Unrelated commits leave the answer as it is.
+            try await store.put(Keyspace<String, String>(.sessions), "s", "x")
+            #expect(try directory.hasCustomers() == false)
+            // A record written without the directory (as another process would) is seen at once.
+            try await store.put(Keyspace<String, [UInt8]>(.customers), "cus_other", Array("{}".utf8))
+            #expect(try directory.hasCustomers())
+            #expect(try directory.hasCustomers())
+        }
+    }
+
     @Test func createdKeyAuthenticatesAndIsStoredOnlyAsHash() async throws {
         try await withStore { store, _ in
             let directory = CustomerDirectory(store: store)
