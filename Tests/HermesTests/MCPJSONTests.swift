@@ -24,6 +24,47 @@ struct MCPJSONTests {
         #expect(String(decoding: JSONWriter.encode(["id": 7, "s": "\u{1}"]), as: UTF8.self) == #"{"id":7,"s":"\u0001"}"#)
     }
 
+    @Test func writerEscapesEveryByteThatNeedsItWhereverItSits() throws {
+        // The writer skips eight bytes at a time: put each special byte at every offset of long strings.
+        let specials: [(Character, String)] = [("\"", #"\""#), ("\\", #"\\"#), ("\n", #"\n"#), ("\r", #"\r"#), ("\t", #"\t"#),
+            ("\u{0}", #"\u0000"#), ("\u{1f}", #"\u001f"#), ("\u{8}", #"\u0008"#)]
+        for (special, escaped) in specials {
+            for length in [1, 7, 8, 9, 16, 17, 40] {
+                for offset in 0..<length {
+                    var plain = Array(repeating: Character("a"), count: length)
+                    plain[offset] = special
+                    let text = String(plain)
+                    let expected = "\"" + String(repeating: "a", count: offset) + escaped + String(repeating: "a", count: length - offset - 1) + "\""
+                    #expect(JSONWriter.quote(text) == expected, "\(text.debugDescription)")
+                    #expect(try JSONParser.parse(JSONWriter.encode(.string(text))) == .string(text))
+                }
+            }
+        }
+        // Bytes that need no escaping, ASCII and not, are copied as they are.
+        let untouched = "DEL\u{7f} space ~ é 😀 ünïcødé, 0x20 and above: !#$%&'()*+,-./0123456789:;<=>?@[]^_`{|}"
+        #expect(JSONWriter.quote(untouched) == "\"" + untouched + "\"")
+        #expect(JSONWriter.quote("") == #""""#)
+        var appended: [UInt8] = Array("x=".utf8)
+        JSONWriter.write(["k": [1, -2, "v"]], into: &appended)
+        JSONWriter.writeString("\u{2028}", into: &appended)
+        #expect(String(decoding: appended, as: UTF8.self) == "x={\"k\":[1,-2,\"v\"]}\"\u{2028}\"")
+    }
+
+    @Test func writerWritesIntegersAndNumbers() {
+        let cases: [(JSONValue, String)] = [
+            (.integer(0), "0"), (.integer(9), "9"), (.integer(10), "10"), (.integer(-1), "-1"),
+            (.integer(Int64.max), "9223372036854775807"), (.integer(Int64.min), "-9223372036854775808"),
+            (.number(2), "2"), (.number(-0.0), "0"), (.number(2.5), "2.5"), (.number(1e300), "1e+300"),
+            (.number(.nan), "null"), (.number(.infinity), "null"), (.null, "null"), (.bool(true), "true"), (.bool(false), "false"),
+        ]
+        for (value, text) in cases {
+            #expect(String(decoding: JSONWriter.encode(value), as: UTF8.self) == text, "\(value)")
+        }
+        // Long output grows the buffer.
+        let long = JSONValue.array(Array(repeating: .string(String(repeating: "x", count: 100)), count: 50))
+        #expect(JSONWriter.encode(long).count == 2 + 50 * 102 + 49)
+    }
+
     @Test func rejectsInvalidText() {
         for bad in ["", " ", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", "tru", "nul", "\"abc", "\"\\x\"", "{a:1}", "[1 2]", "1 2",
                     "\"\u{1}\"", "\"\\ud800\"", "NaN", "Infinity", "1e999", "//c\n1"] {
