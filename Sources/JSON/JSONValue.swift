@@ -147,5 +147,5 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 
 extension JSONValue: CustomStringConvertible {
     /// The compact JSON text.
-    public var description: String { String(decoding: JSONWriter.encode(self), as: UTF8.self) }
+    public var description: String { JSONWriter.text(self) }
 }

@@ -16,6 +16,13 @@ public enum JSONWriter {
         return out.array()
     }
 
+    /// The compact JSON text of `value` as a string (no intermediate array).
+    public static func text(_ value: JSONValue) -> String {
+        var out = JSONOutput(capacity: 512)
+        out.write(value)
+        return out.withBytes { String(decoding: $0, as: UTF8.self) }
+    }
+
     public static func write(_ value: JSONValue, into out: inout [UInt8]) {
         var output = JSONOutput(capacity: 512)
         output.write(value)
