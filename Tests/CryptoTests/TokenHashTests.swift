@@ -15,6 +15,12 @@ struct TokenHashTests {
         #expect(!ConstantTime.equals(a, a + [0]))
         #expect(!ConstantTime.equals(a, []))
         #expect(!ConstantTime.equals([], a))
+        #expect(ConstantTime.equals(utf8: "key-é", Array("key-é".utf8)))
+        #expect(ConstantTime.equals(utf8: String(repeating: "k", count: 64), Array(repeating: UInt8(ascii: "k"), count: 64)))
+        #expect(!ConstantTime.equals(utf8: "key-e", Array("key-é".utf8)))
+        #expect(!ConstantTime.equals(utf8: "key", Array("kez".utf8)))
+        #expect(!ConstantTime.equals(utf8: "key", []))
+        #expect(ConstantTime.equals(utf8: "", []))
         #expect(ConstantTime.equals([], []))
     }
 

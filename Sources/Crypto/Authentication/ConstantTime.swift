@@ -16,4 +16,15 @@ public enum ConstantTime {
             }
         }
     }
+
+    /// Whether the UTF-8 bytes of `text` are `bytes`, compared the same way, without copying the text
+    /// into an array first (a presented key, on every request).
+    public static func equals(utf8 text: String, _ bytes: [UInt8]) -> Bool {
+        var text = text
+        return text.withUTF8 { a in
+            guard a.count == bytes.count else { return false }
+            guard !a.isEmpty else { return true }
+            return bytes.withUnsafeBufferPointer { b in sodium_memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 }
+        }
+    }
 }

@@ -55,7 +55,7 @@ public struct StaticAPIKeyAuthenticator: CallerAuthenticator {
         guard let presented else {
             return .refused(challenge: challenge, message: "authentication required: send the API key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'")
         }
-        guard ConstantTime.equals(Array(presented.utf8), key) else {
+        guard ConstantTime.equals(utf8: presented, key) else {
             return .refused(challenge: challenge + ", error=\"invalid_token\"", message: "the API key is not valid; check MCP_API_KEY on the server and the key your client sends")
         }
         return .authenticated(customer)
