@@ -5,10 +5,18 @@ typealias MessageSink = @Sendable (JSONValue) -> Void
 
 /// The MCP methods: initialize, ping, tools/list, tools/call, logging/setLevel, and the client's
 /// notifications. Transport-neutral: it reads a request and a session and returns the answer.
-struct MCPProtocolHandler: Sendable {
+// A class: it is captured by every request's closures, and copying a struct of two existentials cost
+// more than the retain a reference needs.
+final class MCPProtocolHandler: Sendable {
     let tools: any ToolCaller
     let pageSize: Int
     let admission: any ToolCallAdmission
+
+    init(tools: any ToolCaller, pageSize: Int, admission: any ToolCallAdmission) {
+        self.tools = tools
+        self.pageSize = pageSize
+        self.admission = admission
+    }
 
     static let serverName = "hermes-appliance"
     static let instructions = "Hermes Appliance lets you send and read messages and posts on messaging and social platforms. Call whoami to see who you are acting for; the sandbox_* tools work without any platform."
