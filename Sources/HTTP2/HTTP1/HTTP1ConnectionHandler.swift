@@ -319,12 +319,10 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count)
         for (name, value) in head.headers { headers.add(name, value) }
-        var request = HTTPRequest(
-            method: route.method, path: path, query: query, headers: headers, body: body,
-            remoteAddress: remoteAddress, protocolVersion: .http1_1, id: responder.nextRequestID()
+        let request = HTTPRequest(
+            method: route.method, path: path, query: query, headers: headers, body: body, remoteAddress: remoteAddress,
+            protocolVersion: .http1_1, id: responder.nextRequestID(), streamedBody: streamedBody, route: route
         )
-        request.streamedBody = streamedBody
-        request.route = route
         let started: ContinuousClock.Instant? = responder.logsAccess ? .now : nil
         requestsDispatched += 1
         let number = requestsDispatched

@@ -36,7 +36,9 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
     /// The first value of `name`.
     public subscript(name: String) -> String? {
         let normalized = Self.normalize(name)
-        return fields.first { $0.name == normalized }?.value
+        let count = normalized.utf8.count
+        // Byte counts first: most fields differ in length, and unequal small strings compare slowly.
+        return fields.first { $0.name.utf8.count == count && $0.name == normalized }?.value
     }
 
     /// Every value of `name`, in order.

@@ -63,6 +63,17 @@ public struct HTTPRequest: Sendable {
         self.id = id
     }
 
+    /// A request as a connection hands it to the router: with its body stream (if the route streams it)
+    /// and the route its head was looked up to.
+    init(
+        method: HTTPMethod, path: String, query: String?, headers: HTTPHeaders, body: [UInt8], remoteAddress: String?,
+        protocolVersion: HTTPProtocolVersion, id: String, streamedBody: RequestBodyBuffer?, route: RouteLookup?
+    ) {
+        self.init(method: method, path: path, query: query, headers: headers, body: body, remoteAddress: remoteAddress, protocolVersion: protocolVersion, id: id)
+        self.streamedBody = streamedBody
+        self.route = route
+    }
+
     /// Splits a request target (`/a/b?x=1`) into path and query.
     public static func split(target: String) -> (path: String, query: String?) {
         let bytes = target.utf8

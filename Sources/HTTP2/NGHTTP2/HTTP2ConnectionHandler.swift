@@ -368,12 +368,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var headers = stream.headers
         stream.headers = HTTPHeaders()
         if let authority = stream.authority, !headers.contains("host") { headers.addLowercased("host", authority) }
-        var request = HTTPRequest(
+        let request = HTTPRequest(
             method: HTTPMethod(stream.method), path: stream.path, query: stream.query, headers: headers, body: stream.body,
-            remoteAddress: remoteAddress, protocolVersion: .http2, id: responder.nextRequestID()
+            remoteAddress: remoteAddress, protocolVersion: .http2, id: responder.nextRequestID(), streamedBody: stream.inbound,
+            route: stream.route
         )
-        request.streamedBody = stream.inbound
-        request.route = stream.route
         stream.body = []
         stream.requestID = request.id
         if responder.logsAccess { stream.request = request }
