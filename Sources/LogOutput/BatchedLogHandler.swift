@@ -46,7 +46,8 @@ public struct BatchedLogHandler: LogHandler {
         }
         line.append(UInt8(ascii: ":"))
         let merged = mergedMetadata(event.metadata, error: event.error)
-        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+        // By UTF-8 bytes: the order of code points, without String's comparison machinery (a line per request).
+        for (key, value) in merged.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
             line.append(UInt8(ascii: " "))
             line.append(contentsOf: key.utf8)
             line.append(UInt8(ascii: "="))
