@@ -375,8 +375,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         )
         stream.body = []
         stream.requestID = request.id
-        if responder.logsAccess { stream.request = request }
-        if responder.logsAccess { stream.startedAt = .now }
+        if responder.logsAccess {
+            stream.request = request
+            stream.startedAt = .now
+        }
         let streamID = stream.id
         if let response = responder.respondImmediately(to: request) {
             send(response, on: streamID)
@@ -400,6 +402,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     private func send(_ response: HTTPResponse, on streamID: Int32) {
         guard let stream = stream(streamID), !stream.responded, let session, let loop = context?.eventLoop else { return }
+        if !reading { now = .now() }  // a handler's task finishing later: the last read's clock is old by now
         stream.responded = true
         stream.status = response.status
         switch response.body {
