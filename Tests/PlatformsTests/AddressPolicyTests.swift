@@ -18,7 +18,8 @@ struct AddressPolicyTests {
     @Test(arguments: [
         ("::", false), ("::1", false), ("fc00::1", false), ("fd12:3456::1", false), ("fe80::1", false), ("febf::1", false),
         ("ff02::1", false), ("2001:db8::1", false), ("::ffff:127.0.0.1", false), ("::ffff:10.1.2.3", false),
-        ("64:ff9b::a9fe:a9fe", false), ("::ffff:8.8.8.8", true), ("2606:4700:4700::1111", true), ("2a00:1450:4001::200e", true),
+        ("64:ff9b::a9fe:a9fe", false), ("2002:c0a8:101::1", false), ("2002:808:808::1", true), ("fec0::1", false),
+        ("::ffff:8.8.8.8", true), ("2606:4700:4700::1111", true), ("2a00:1450:4001::200e", true),
     ])
     func ipv6(_ address: String, _ expected: Bool) {
         #expect(AddressPolicy.isPublic(ipv6: Self.bytes(address)) == expected, "\(address)")

@@ -22,8 +22,8 @@ public enum AddressPolicy {
     }
 
     /// Whether an IPv6 address (16 bytes) is publicly routable: not unspecified, loopback, unique-local,
-    /// link-local, multicast or documentation; IPv4-mapped, IPv4-compatible and NAT64 addresses are judged
-    /// by the IPv4 address they carry.
+    /// link-local, site-local, multicast or documentation; IPv4-mapped, IPv4-compatible, NAT64 and 6to4
+    /// addresses are judged by the IPv4 address they carry.
     public static func isPublic(ipv6 bytes: [UInt8]) -> Bool {
         guard bytes.count == 16 else { return false }
         let prefix12 = bytes[0..<12]
@@ -37,7 +37,9 @@ public enum AddressPolicy {
         {
             return isPublic(ipv4: bytes[12], bytes[13], bytes[14], bytes[15])
         }
+        if bytes[0] == 0x20 && bytes[1] == 0x02 { return isPublic(ipv4: bytes[2], bytes[3], bytes[4], bytes[5]) }  // 2002::/16, 6to4
         if bytes[0] & 0xFE == 0xFC { return false }  // fc00::/7, unique local
+        if bytes[0] == 0xFE && bytes[1] & 0xC0 == 0xC0 { return false }  // fec0::/10, site-local (deprecated)
         if bytes[0] == 0xFE && bytes[1] & 0xC0 == 0x80 { return false }  // fe80::/10, link-local
         if bytes[0] == 0xFF { return false }  // multicast
         if bytes[0] == 0x20 && bytes[1] == 0x01 && bytes[2] == 0x0D && bytes[3] == 0xB8 { return false }  // 2001:db8::/32
