@@ -236,7 +236,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         stream.route = route
         let plan = responder.bodyPlan(route)
         stream.bodyLimit = plan.limit
-        if let length = stream.headers["content-length"].flatMap(Int.init), length > stream.bodyLimit {
+        // A request ending with its HEADERS frame has no body, whatever content-length says.
+        if !endStream, let length = stream.headers["content-length"].flatMap(Int.init), length > stream.bodyLimit {
             reject(streamID, 413, LimitMessage.bodyTooLarge(stream.bodyLimit))
             return
         }
