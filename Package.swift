@@ -43,7 +43,7 @@ let package = Package(
         .target(
             name: "HTTP2",
             dependencies: [
-                "CNGHTTP2", "JSON",
+                "CNGHTTP2", "JSON", "ASCIIText",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -35,12 +35,28 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Event-loop threads serving HTTP. Env: HERMES_THREADS. Default: one per core.", valueName: "count"))
     var threads: Int?
 
+    @Option(name: .customLong("trusted-proxy"), help: ArgumentHelp("A reverse proxy (address or CIDR range, repeatable) whose X-Forwarded-For names the client, for per-address limits and logs. Env: HERMES_TRUSTED_PROXIES (comma-separated). Default: none.", valueName: "address"))
+    var trustedProxies: [String] = []
+
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var keyOptions: KeyOptions
+
+    /// `--trusted-proxy` (repeated) or `HERMES_TRUSTED_PROXIES`; an entry that is not an address or range is an error.
+    func resolvedTrustedProxies(_ variables: [String: String]) throws -> TrustedProxies {
+        let entries = trustedProxies.isEmpty
+            ? (variables["HERMES_TRUSTED_PROXIES"] ?? "").split(separator: ",").map(String.init)
+            : trustedProxies
+        do {
+            return try TrustedProxies(entries)
+        } catch {
+            throw ValidationError("--trusted-proxy/HERMES_TRUSTED_PROXIES: \(error)")
+        }
+    }
 
     func run() async throws {
         let variables = ProcessInfo.processInfo.environment
         let environment = try storeOptions.resolvedEnvironment(variables)
+        let trustedProxies = try resolvedTrustedProxies(variables)
         let host = self.host ?? variables["HERMES_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
         let port = try self.port ?? Self.port(from: variables["HERMES_PORT"])
         guard (0...65535).contains(port) else { throw ValidationError("--port/HERMES_PORT must be between 1 and 65535 (or 0 for any free port), not \(port)") }
@@ -76,7 +92,8 @@ struct ServeCommand: AsyncParsableCommand {
         let server = HTTPServer(
             configuration: HTTPServerConfiguration(
                 host: host, port: port, tls: try tlsConfiguration(variables),
-                eventLoopThreads: try threads ?? Self.positiveInteger(variables["HERMES_THREADS"], name: "HERMES_THREADS")
+                eventLoopThreads: try threads ?? Self.positiveInteger(variables["HERMES_THREADS"], name: "HERMES_THREADS"),
+                trustedProxies: trustedProxies
             ),
             logger: logger
         )

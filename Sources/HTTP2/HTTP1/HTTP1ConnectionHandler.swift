@@ -26,7 +26,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private let responder: Responder
     private let limits: HTTPServerConfiguration.Limits
-    private let remoteAddress: String?
+    private let peer: Peer
     private var state = State.idle
     private var context: ChannelHandlerContext?
     private var keepAlive = true
@@ -70,10 +70,10 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// Writes below the codec (set by the ``ProtocolDetector`` that installs both).
     var rawOutput: HTTP1ActivityObserver?
 
-    init(responder: Responder, limits: HTTPServerConfiguration.Limits, remoteAddress: String?) {
+    init(responder: Responder, limits: HTTPServerConfiguration.Limits, peer: Peer) {
         self.responder = responder
         self.limits = limits
-        self.remoteAddress = remoteAddress
+        self.peer = peer
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -320,7 +320,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         headers.reserveCapacity(head.headers.count)
         for (name, value) in head.headers { headers.add(name, value) }
         let request = HTTPRequest(
-            method: route.method, path: path, query: query, headers: headers, body: body, remoteAddress: remoteAddress,
+            method: route.method, path: path, query: query, headers: headers, body: body, remoteAddress: peer.clientAddress(headers, responder),
             protocolVersion: .http1_1, id: responder.nextRequestID(), streamedBody: streamedBody, route: route
         )
         let started: ContinuousClock.Instant? = responder.logsAccess ? .now : nil

@@ -71,7 +71,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     private let responder: Responder
     private let limits: HTTPServerConfiguration.Limits
-    private let remoteAddress: String?
+    private let peer: Peer
     private var session: NGHTTP2Session?
     private var context: ChannelHandlerContext?
     private var streams: [Int32: Stream] = [:]
@@ -95,10 +95,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private var lingerTimer: Scheduled<Void>?
     private var executor: EventLoopTaskExecutor?
 
-    init(responder: Responder, limits: HTTPServerConfiguration.Limits, remoteAddress: String?) {
+    init(responder: Responder, limits: HTTPServerConfiguration.Limits, peer: Peer) {
         self.responder = responder
         self.limits = limits
-        self.remoteAddress = remoteAddress
+        self.peer = peer
     }
 
     // MARK: Channel events
@@ -371,7 +371,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         if let authority = stream.authority, !headers.contains("host") { headers.addLowercased("host", authority) }
         let request = HTTPRequest(
             method: HTTPMethod(stream.method), path: stream.path, query: stream.query, headers: headers, body: stream.body,
-            remoteAddress: remoteAddress, protocolVersion: .http2, id: responder.nextRequestID(), streamedBody: stream.inbound,
+            remoteAddress: peer.clientAddress(headers, responder), protocolVersion: .http2, id: responder.nextRequestID(), streamedBody: stream.inbound,
             route: stream.route
         )
         stream.body = []

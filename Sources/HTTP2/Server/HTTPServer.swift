@@ -30,7 +30,7 @@ public final class HTTPServer: Sendable {
 
     public convenience init(configuration: HTTPServerConfiguration, router: Router, logger: Logger) {
         self.init(configuration: configuration, logger: logger)
-        responder.withLock { $0 = Responder(router: router, limits: configuration.limits, logger: logger) }
+        responder.withLock { $0 = Responder(router: router, limits: configuration.limits, logger: logger, trustedProxies: configuration.trustedProxies) }
     }
 
     /// A server whose routes are given later, to ``start(router:)``, once ``bind()`` has told the port
@@ -64,7 +64,7 @@ public final class HTTPServer: Sendable {
 
     /// Starts accepting connections with `router`, after ``bind()``.
     public func start(router: Router) async throws {
-        responder.withLock { $0 = Responder(router: router, limits: configuration.limits, logger: logger) }
+        responder.withLock { $0 = Responder(router: router, limits: configuration.limits, logger: logger, trustedProxies: configuration.trustedProxies) }
         try await accept()
     }
 

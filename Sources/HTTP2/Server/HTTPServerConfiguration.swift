@@ -58,6 +58,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var shutdownGracePeriod: Duration
     /// Threads for the event loops; defaults to the number of cores.
     public var eventLoopThreads: Int?
+    /// Reverse proxies whose `X-Forwarded-For` names the client (``HTTPRequest/remoteAddress``); none by default.
+    public var trustedProxies: TrustedProxies
 
     public init(
         host: String = "127.0.0.1",
@@ -65,7 +67,8 @@ public struct HTTPServerConfiguration: Sendable {
         tls: TLS? = nil,
         limits: Limits = Limits(),
         shutdownGracePeriod: Duration = .seconds(10),
-        eventLoopThreads: Int? = nil
+        eventLoopThreads: Int? = nil,
+        trustedProxies: TrustedProxies = .none
     ) {
         self.host = host
         self.port = port
@@ -73,6 +76,7 @@ public struct HTTPServerConfiguration: Sendable {
         self.limits = limits
         self.shutdownGracePeriod = shutdownGracePeriod
         self.eventLoopThreads = eventLoopThreads
+        self.trustedProxies = trustedProxies
     }
 }
 

@@ -70,16 +70,29 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
     private func install(http2: Bool, context: ChannelHandlerContext) throws {
         let pipeline = context.pipeline.syncOperations
         let remote = context.channel.remoteAddress?.displayString
+        let peer = Peer(address: remote, isTrustedProxy: responder.trustedProxies.trusts(context.channel.remoteAddress))
         if http2 {
-            try pipeline.addHandler(HTTP2ConnectionHandler(responder: responder, limits: limits, remoteAddress: remote))
+            try pipeline.addHandler(HTTP2ConnectionHandler(responder: responder, limits: limits, peer: peer))
         } else {
             let observer = HTTP1ActivityObserver()
-            let handler = HTTP1ConnectionHandler(responder: responder, limits: limits, remoteAddress: remote)
+            let handler = HTTP1ConnectionHandler(responder: responder, limits: limits, peer: peer)
             observer.connection = handler
             handler.rawOutput = observer
             try pipeline.addHandler(observer)
             try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
             try pipeline.addHandler(handler)
         }
+    }
+}
+
+/// Who is at the other end of a connection: its address, and whether it is a proxy whose
+/// `X-Forwarded-For` names the client (see ``TrustedProxies``).
+struct Peer {
+    let address: String?
+    let isTrustedProxy: Bool
+
+    /// The address of a request that arrived with `headers`.
+    func clientAddress(_ headers: HTTPHeaders, _ responder: Responder) -> String? {
+        responder.clientAddress(peer: address, peerIsTrustedProxy: isTrustedProxy, headers: headers)
     }
 }

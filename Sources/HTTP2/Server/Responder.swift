@@ -11,10 +11,13 @@ final class Responder: Sendable {
     /// A random base-36 prefix, so ids from different runs do not collide in aggregated logs.
     private let prefix: [UInt8]
 
-    init(router: Router, limits: HTTPServerConfiguration.Limits, logger: Logger) {
+    let trustedProxies: TrustedProxies
+
+    init(router: Router, limits: HTTPServerConfiguration.Limits, logger: Logger, trustedProxies: TrustedProxies = .none) {
         self.router = router
         self.limits = limits
         self.logger = logger
+        self.trustedProxies = trustedProxies
         prefix = Array(String(UInt64.random(in: 0..<(1 << 32)), radix: 36).utf8)
     }
 
@@ -50,6 +53,13 @@ final class Responder: Sendable {
     }
 
     private static let base36: [UInt8] = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
+
+    /// The address a request comes from: the peer's, or behind a trusted proxy the client its
+    /// `X-Forwarded-For` names.
+    func clientAddress(peer: String?, peerIsTrustedProxy: Bool, headers: HTTPHeaders) -> String? {
+        guard peerIsTrustedProxy else { return peer }
+        return trustedProxies.client(forwardedFor: headers.values("x-forwarded-for")) ?? peer
+    }
 
     /// The route for a request head, looked up once per request.
     func lookup(_ method: HTTPMethod, _ path: String) -> RouteLookup {

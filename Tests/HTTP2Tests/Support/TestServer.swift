@@ -152,6 +152,7 @@ final class TestServer: Sendable {
     static func start(
         tls: HTTPServerConfiguration.TLS? = nil,
         shutdownGracePeriod: Duration = defaultGracePeriod,
+        trustedProxies: TrustedProxies = .none,
         limits configure: (inout HTTPServerConfiguration.Limits) -> Void = { _ in }
     ) async throws -> TestServer {
         var limits = HTTPServerConfiguration.Limits()
@@ -163,7 +164,7 @@ final class TestServer: Sendable {
         // delay this server's timers and shutdown.
         let configuration = HTTPServerConfiguration(
             host: "127.0.0.1", port: 0, tls: tls, limits: limits, shutdownGracePeriod: shutdownGracePeriod,
-            eventLoopThreads: 1
+            eventLoopThreads: 1, trustedProxies: trustedProxies
         )
         let server = HTTPServer(configuration: configuration, router: routes(probe), logger: logger)
         try await server.start()
@@ -339,10 +340,11 @@ final class TestServer: Sendable {
 func withServer<T>(
     tls: HTTPServerConfiguration.TLS? = nil,
     shutdownGracePeriod: Duration = TestServer.defaultGracePeriod,
+    trustedProxies: TrustedProxies = .none,
     limits: (inout HTTPServerConfiguration.Limits) -> Void = { _ in },
     _ body: (TestServer) async throws -> T
 ) async throws -> T {
-    let server = try await TestServer.start(tls: tls, shutdownGracePeriod: shutdownGracePeriod, limits: limits)
+    let server = try await TestServer.start(tls: tls, shutdownGracePeriod: shutdownGracePeriod, trustedProxies: trustedProxies, limits: limits)
     do {
         let result = try await body(server)
         await server.stop()
