@@ -4,6 +4,7 @@
 # hermes and, in the same run, the Python SDK's own server (mcp 2.3.0 MCPServer, streamable-http,
 # json_response=True) serving the same trivial tool (`whoami`, no arguments, a small structured result).
 # Also: p99 latency (from h2load's per-request log) and hermes' RSS with 1,000 open GET /mcp streams.
+# Server CPU per call: the server process's utime + stime over each measurement, divided by the calls made.
 # Prints a markdown table (the numbers behind the MCP section of docs/benchmarks.md).
 #
 # Load shapes (the same for both servers):
@@ -106,8 +107,13 @@ p99() {
 }
 
 # measure <server> <url> <label> <h1|h2> <sessions|floor>: prints "<server> <label> <calls/s> <p99 ms> <failures>".
+# CPU time (utime + stime, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
 measure() {
     local name=$1 url=$2 label=$3 protocol=$4 sessions=$5
+    local pid=$hermes_pid; [ "$name" = python ] && pid=$python_pid
+    local ticks_before; ticks_before=$(cpu_ticks "$pid")
     local flags=(); [ "$protocol" = h1 ] && flags=(--h1)
     local shape=(-c 4 -m 16); [ "$protocol" = h1 ] && shape=(-c 16 -m 1)
     rm -f "$work"/run-*.log "$work"/run-*.out
@@ -132,7 +138,10 @@ measure() {
     local rps bad
     rps=$(awk '{s += $1} END {printf "%.0f", s}' "$work"/run-*.out)
     bad=$(awk '{s += $2} END {print s + 0}' "$work"/run-*.out)
-    echo "$name $label $rps $(p99 "$work"/run-*.log) $bad"
+    # Server CPU per call over the whole run (warm-up included, so requests ≈ rate × (duration + 1 s)).
+    local cpu; cpu=$(awk -v a="$(cpu_ticks "$pid")" -v b="$ticks_before" -v t="$(getconf CLK_TCK)" -v r="$rps" -v d="$duration" \
+        'BEGIN { if (r > 0) printf "%.1f", (a - b) * 1000000 / t / (r * (d + 1)); else print "-" }')
+    echo "$name $label $rps $(p99 "$work"/run-*.log) $bad $cpu"
 }
 
 results="$work/results"
@@ -189,21 +198,21 @@ asyncio.run(main())
 PY
 read -r rss_before rss_during streams_open <"$work/rss"
 
-row() { awk -v n="$1" -v l="$2" '$1 == n && $2 == l {print $3, $4, $5}' "$results"; }
-echo "| tools/call, JSON responses | hermes calls/s | hermes p99 ms | Python SDK calls/s | Python p99 ms | hermes ÷ Python | target |"
-echo "|---|---|---|---|---|---|---|"
+row() { awk -v n="$1" -v l="$2" '$1 == n && $2 == l {print $3, $4, $5, $6}' "$results"; }
+echo "| tools/call, JSON responses | hermes calls/s | hermes p99 ms | hermes CPU µs/call | Python SDK calls/s | Python p99 ms | Python CPU µs/call | hermes ÷ Python | target |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for label in one-session-h1 one-session-h2 16-sessions-h1 16-sessions-h2; do
-    read -r h_rps h_p99 h_bad <<<"$(row hermes $label)"
-    read -r p_rps p_p99 p_bad <<<"$(row python "${label%-h?}-h1")"
+    read -r h_rps h_p99 h_bad h_cpu <<<"$(row hermes $label)"
+    read -r p_rps p_p99 p_bad p_cpu <<<"$(row python "${label%-h?}-h1")"
     ratio=$(awk -v a="$h_rps" -v b="$p_rps" 'BEGIN {printf "%.1f×", a / b}')
     note=""; [ "${label##*-}" = h2 ] && note=" (its HTTP/1.1)"
-    echo "| $label | $h_rps | $h_p99 | $p_rps$note | $p_p99 | $ratio | ≥ 50× |"
-    [ "$h_bad" = 0 ] && [ "$p_bad" = 0 ] || echo "| ↳ non-2xx or failed requests: hermes $h_bad, Python $p_bad | | | | | | |"
+    echo "| $label | $h_rps | $h_p99 | $h_cpu | $p_rps$note | $p_p99 | $p_cpu | $ratio | ≥ 50× |"
+    [ "$h_bad" = 0 ] && [ "$p_bad" = 0 ] || echo "| ↳ non-2xx or failed requests: hermes $h_bad, Python $p_bad | | | | | | | | |"
 done
 for label in floor-h1 floor-h2; do
-    read -r f_rps f_p99 _ <<<"$(row hermes $label)"
-    echo "| HTTP floor ${label#floor-}: same load, POST /mcp refused by the gate (401) | $f_rps | $f_p99 | | | | |"
+    read -r f_rps f_p99 _ f_cpu <<<"$(row hermes $label)"
+    echo "| HTTP floor ${label#floor-}: same load, POST /mcp refused by the gate (401) | $f_rps | $f_p99 | $f_cpu | | | | | |"
 done
-echo "| hermes RSS, idle → with $streams_open open GET /mcp streams (MiB) | $rss_before → $rss_during | | | | | ≤ 100 MB |"
+echo "| hermes RSS, idle → with $streams_open open GET /mcp streams (MiB) | $rss_before → $rss_during | | | | | | | ≤ 100 MB |"
 echo
 echo "DURATION=$duration s per measurement (after 1 s warm-up), $(nproc) cores, h2load and both servers on the same machine; hermes --log-level notice, Python server log_level WARNING."
