@@ -46,11 +46,13 @@ public struct KeyspaceName: Hashable, Sendable, CustomStringConvertible {
     public static let meta = KeyspaceName("meta", tag: 14)
     /// Sandbox outbox for offline integration tests.
     public static let sandbox = KeyspaceName("sandbox", tag: 15)
+    /// Customer email (lower-cased) → customer id, so creating a customer does not scan them all.
+    public static let customerEmails = KeyspaceName("customer_emails", tag: 16)
 
     /// Every keyspace the store opens.
     public static let all: [KeyspaceName] = [
         creds, waPhoneID, apikey, logs, customers, oauthClients, oauthCodes, oauthTokens,
-        usage, events, dedupe, deadLetters, sessions, meta, sandbox,
+        usage, events, dedupe, deadLetters, sessions, meta, sandbox, customerEmails,
     ]
 
     /// The expiry index, keyed by (deadline, keyspace tag, key); internal to the store.

@@ -24,6 +24,11 @@ public final class CustomerDirectory: Sendable {
     public static let apiKeyPrefix = "hk_"
 
     static let customers = Keyspace<String, [UInt8]>(.customers)
+    static let emails = Keyspace<String, String>(.customerEmails)
+    static let meta = Keyspace<String, String>(.meta)
+    /// Set once every customer is in the email index: stores from before the index get it filled in the
+    /// first `create` (in its transaction), and lookups scan until then.
+    static let emailIndexMarker = "index.customer_emails"
 
     /// Parsed records by their stored bytes: the auth step reads the record on every request.
     private let records = DecodedRecordCache<CustomerRecord>()
@@ -62,6 +67,15 @@ public final class CustomerDirectory: Sendable {
     public func customer(idOrEmail text: String) throws -> CustomerRecord? {
         if let found = try customer(id: text) { return found }
         let email = text.lowercased()
+        do {
+            let indexed: CustomerRecord?? = try store.read { transaction in
+                guard try transaction.get(Self.meta, Self.emailIndexMarker) != nil else { return .none }
+                return .some(try transaction.get(Self.emails, email).flatMap { id in try customer(id: id, in: transaction) })
+            }
+            if let indexed { return indexed }
+        } catch {
+            throw TenancyError.store(error)
+        }
         return try list().first { $0.email == email }
     }
 
@@ -114,10 +128,15 @@ public final class CustomerDirectory: Sendable {
         let apiKey = Self.newAPIKey()
         let record: CustomerRecord
         do {
+            // Once per store, in a transaction of its own, so the index stays even if this create is refused.
+            if try store.read({ try $0.get(Self.meta, Self.emailIndexMarker) }) == nil {
+                try await store.write { try self.fillEmailIndex(in: $0) }
+            }
             record = try await store.write { transaction in
-                for entry in try transaction.scan(Self.customers) where (try? self.decode(entry.value))?.email == email {
-                    throw TenancyError(.duplicateEmail, "a customer with the email \(email) exists already (\(entry.key)); use `hermes customers rotate-key \(entry.key)` for a new key")
+                if let existing = try transaction.get(Self.emails, email) {
+                    throw TenancyError(.duplicateEmail, "a customer with the email \(email) exists already (\(existing)); use `hermes customers rotate-key \(existing)` for a new key")
                 }
+                try transaction.put(Self.emails, email, id)
                 var record = CustomerRecord(id: id, email: email, plan: plan, active: true, created: transaction.now)
                 let key = try Self.addKey(apiKey, expiresAt: keyExpiresAt, to: &record, in: transaction)
                 try transaction.put(Self.customers, id, record.encoded)
@@ -129,6 +148,17 @@ public final class CustomerDirectory: Sendable {
             throw TenancyError.store(error)
         }
         return (record, apiKey)
+    }
+
+    /// Puts every customer into the email index, once per store (customers created before the index existed);
+    /// does nothing when another process got there first.
+    private func fillEmailIndex(in transaction: WriteTransaction) throws {
+        guard try transaction.get(Self.meta, Self.emailIndexMarker) == nil else { return }
+        for entry in try transaction.scan(Self.customers) {
+            guard let record = try? decode(entry.value) else { continue }
+            try transaction.put(Self.emails, record.email, record.id)
+        }
+        try transaction.put(Self.meta, Self.emailIndexMarker, "1")
     }
 
     /// Enables or disables a customer. A disabled customer's keys and tokens get 403 until enabled again.

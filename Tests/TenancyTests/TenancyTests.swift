@@ -1,6 +1,6 @@
 import Foundation
 import Store
-import Tenancy
+@testable import Tenancy
 import Testing
 
 func withStore<T>(clock: ManualWallClock = ManualWallClock(), _ name: String = #function, _ body: (Store, ManualWallClock) async throws -> T) async throws -> T {
@@ -61,6 +61,27 @@ struct CustomerDirectoryTests {
             let missing = await #expect(throws: TenancyError.self) { try await directory.setPlan("growth", customerID: "cus_nope") }
             #expect(missing?.code == .unknownCustomer)
             #expect(try directory.list().count == 1)
+        }
+    }
+
+    /// Customers written before the email index existed are indexed by the first `create`, which still
+    /// refuses their emails; afterwards lookups by email go through the index.
+    @Test func theEmailIndexCoversCustomersFromBeforeIt() async throws {
+        try await withStore { store, _ in
+            let older = CustomerRecord(id: "cus_older", email: "old@b.io", plan: "free", active: true, created: Timestamp(millisecondsSince1970: 1_000))
+            try await store.write { try $0.put(CustomerDirectory.customers, older.id, older.encoded) }
+            let directory = CustomerDirectory(store: store)
+            #expect(try directory.customer(idOrEmail: "OLD@b.io")?.id == "cus_older")  // by scan: no index yet
+            let duplicate = await #expect(throws: TenancyError.self) { try await directory.create(email: "Old@B.io", plan: "free") }
+            #expect(duplicate?.code == .duplicateEmail)
+            #expect(duplicate?.message.contains("cus_older") == true)
+            #expect(try store.get(CustomerDirectory.meta, CustomerDirectory.emailIndexMarker) == "1")
+            #expect(try store.get(CustomerDirectory.emails, "old@b.io") == "cus_older")
+            let (fresh, _) = try await directory.create(email: "new@b.io", plan: "starter")
+            #expect(try store.get(CustomerDirectory.emails, "new@b.io") == fresh.id)
+            #expect(try directory.customer(idOrEmail: "New@b.io")?.id == fresh.id)
+            #expect(try directory.customer(idOrEmail: "nobody@b.io") == nil)
+            #expect(try directory.list().count == 2)
         }
     }
 
