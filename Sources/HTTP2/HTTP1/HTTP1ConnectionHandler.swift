@@ -16,7 +16,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPServerResponsePart
 
     private enum State {
-        /// Waiting for the next request head; `since` is when the wait began, `bytesSeen` whether a head has started arriving.
+        /// Waiting for the next request head (the deadline says for how long: header or idle timeout).
         case idle
         case receiving(head: HTTPRequestHead, route: RouteLookup, body: [UInt8], limit: Int)
         /// A request whose body is being discarded because it was refused; the answer is already out.
