@@ -96,7 +96,8 @@ final class CurlTransfer {
 
         let code = withExtendedLifetime(self) { curl_easy_perform(handle) }
         let target = HTTPClient.redacted(request.url)
-        if let refusedAddress {
+        // Only when nothing else got through: a name may resolve to a refused address and a public one.
+        if code == CURLE_COULDNT_CONNECT, let refusedAddress {
             return .failure(HTTPClientError(.refusedURL, "\(target) leads to \(refusedAddress), a private or local address this server does not connect to; use a URL on the public internet"))
         }
         if tooLarge || code == CURLE_FILESIZE_EXCEEDED {
