@@ -320,7 +320,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         headers.reserveCapacity(head.headers.count)
         for (name, value) in head.headers { headers.add(name, value) }
         let request = HTTPRequest(
-            method: route.method, path: path, query: query, headers: headers, body: body, remoteAddress: peer.clientAddress(headers, responder),
+            method: route.method, path: path, query: query, headers: headers, body: body, remoteAddress: peer.clientAddress(headers),
             protocolVersion: .http1_1, id: responder.nextRequestID(), streamedBody: streamedBody, route: route
         )
         let started: ContinuousClock.Instant? = responder.logsAccess ? .now : nil

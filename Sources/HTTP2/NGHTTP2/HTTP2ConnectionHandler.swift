@@ -371,7 +371,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         if let authority = stream.authority, !headers.contains("host") { headers.addLowercased("host", authority) }
         let request = HTTPRequest(
             method: HTTPMethod(stream.method), path: stream.path, query: stream.query, headers: headers, body: stream.body,
-            remoteAddress: peer.clientAddress(headers, responder), protocolVersion: .http2, id: responder.nextRequestID(), streamedBody: stream.inbound,
+            remoteAddress: peer.clientAddress(headers), protocolVersion: .http2, id: responder.nextRequestID(), streamedBody: stream.inbound,
             route: stream.route
         )
         stream.body = []

@@ -169,12 +169,6 @@ public struct Router: Sendable {
         return RouteLookup(router: version, method: method, path: path, resolution: resolution, immediate: immediate)
     }
 
-    /// How a request's body is taken and its limit, decided from its head before the body is read. Requests
-    /// no route serves get their 404 or 405 after a collected body, like before.
-    func bodyPlan(_ method: HTTPMethod, _ path: String, default fallback: Int) -> (limit: Int, streamed: Bool) {
-        lookup(method, path).bodyPlan(default: fallback)
-    }
-
     /// The lookup this router made for the request's head, or a new one when there is none, another router
     /// made it, or a middleware changed the method or path since.
     private func lookup(for request: HTTPRequest) -> RouteLookup {
@@ -259,6 +253,8 @@ struct RouteLookup: Sendable {
     /// The route answers without a task: it is immediate and no middleware applies to the path.
     let immediate: Bool
 
+    /// How the request's body is taken and its limit, decided from its head before the body is read.
+    /// Requests no route serves get their 404 or 405 after a collected body.
     func bodyPlan(default fallback: Int) -> (limit: Int, streamed: Bool) {
         if case .found(let route, _) = resolution { return (route.body.limit ?? fallback, route.body.isStreamed) }
         return (fallback, false)

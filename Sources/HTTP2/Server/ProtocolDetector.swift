@@ -70,7 +70,7 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
     private func install(http2: Bool, context: ChannelHandlerContext) throws {
         let pipeline = context.pipeline.syncOperations
         let remote = context.channel.remoteAddress?.displayString
-        let peer = Peer(address: remote, isTrustedProxy: responder.trustedProxies.trusts(context.channel.remoteAddress))
+        let peer = Peer(address: remote, proxies: responder.trustedProxies.trusts(context.channel.remoteAddress) ? responder.trustedProxies : nil)
         if http2 {
             try pipeline.addHandler(HTTP2ConnectionHandler(responder: responder, limits: limits, peer: peer))
         } else {
@@ -85,14 +85,15 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// Who is at the other end of a connection: its address, and whether it is a proxy whose
-/// `X-Forwarded-For` names the client (see ``TrustedProxies``).
+/// Who is at the other end of a connection: its address, and when it is a trusted proxy, the proxies
+/// to see past in its `X-Forwarded-For` (see ``TrustedProxies``).
 struct Peer {
     let address: String?
-    let isTrustedProxy: Bool
+    let proxies: TrustedProxies?
 
-    /// The address of a request that arrived with `headers`.
-    func clientAddress(_ headers: HTTPHeaders, _ responder: Responder) -> String? {
-        responder.clientAddress(peer: address, peerIsTrustedProxy: isTrustedProxy, headers: headers)
+    /// The address a request that arrived with `headers` comes from.
+    func clientAddress(_ headers: HTTPHeaders) -> String? {
+        guard let proxies else { return address }
+        return proxies.client(forwardedFor: headers.values("x-forwarded-for")) ?? address
     }
 }

@@ -54,13 +54,6 @@ final class Responder: Sendable {
 
     private static let base36: [UInt8] = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
 
-    /// The address a request comes from: the peer's, or behind a trusted proxy the client its
-    /// `X-Forwarded-For` names.
-    func clientAddress(peer: String?, peerIsTrustedProxy: Bool, headers: HTTPHeaders) -> String? {
-        guard peerIsTrustedProxy else { return peer }
-        return trustedProxies.client(forwardedFor: headers.values("x-forwarded-for")) ?? peer
-    }
-
     /// The route for a request head, looked up once per request.
     func lookup(_ method: HTTPMethod, _ path: String) -> RouteLookup {
         router.lookup(method, path)

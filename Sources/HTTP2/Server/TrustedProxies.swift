@@ -54,7 +54,7 @@ public struct TrustedProxies: Sendable, Equatable {
 
     /// Whether a peer is one of the trusted proxies.
     func trusts(_ peer: SocketAddress?) -> Bool {
-        guard !ranges.isEmpty, let address = peer?.ipAddress, let bytes = Self.addressBytes(address) else { return false }
+        guard !ranges.isEmpty, let peer, let bytes = Self.addressBytes(peer) else { return false }
         return ranges.contains { $0.contains(bytes) }
     }
 
@@ -82,7 +82,11 @@ public struct TrustedProxies: Sendable, Equatable {
 
     /// The 4 or 16 bytes of an IP address in text form, nil when it is not one.
     static func addressBytes(_ text: String) -> [UInt8]? {
-        guard let address = try? SocketAddress(ipAddress: text, port: 0) else { return nil }
+        (try? SocketAddress(ipAddress: text, port: 0)).flatMap(addressBytes)
+    }
+
+    /// The 4 or 16 bytes of an IP socket address, nil for any other kind.
+    static func addressBytes(_ address: SocketAddress) -> [UInt8]? {
         switch address {
         case .v4(let v4): return withUnsafeBytes(of: v4.address.sin_addr) { Array($0) }
         case .v6(let v6): return withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
