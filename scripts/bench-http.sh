@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # HTTP benchmark: h2load against hermes /healthz and, in the same run and alternating, against nghttpd
 # serving a static file of the same size; HTTP/1.1 with h2load --h1; RSS with 1,000 idle connections;
-# server CPU time per request. Prints a markdown table.
+# server CPU time per request, and the CPU h2load itself spends per request (client and servers share the
+# machine's cores, so the two together bound the rate). Prints a markdown table.
 # Usage: scripts/bench-http.sh [runs]   (default 3; HERMES_THREADS=1 for one event-loop thread, like nghttpd)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,24 +30,36 @@ nghttpd_pid=$!
 sleep 0.5
 
 cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
+# Runs a command (h2load) and writes the CPU seconds it used (user + system) to the file named first.
+client_cpu() {
+    local out=$1; shift
+    python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[2:], check=False)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(f"{usage.ru_utime + usage.ru_stime}\n")' "$out" "$@"
+}
+per_request() { awk -v s="$(cat "$1")" -v n="$requests" 'BEGIN {printf "%.2f\n", s * 1000000 / n}'; }
 rps() { sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p'; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ticks_per_second=$(getconf CLK_TCK)
 
-: >"$work/hermes.h2"; : >"$work/nghttpd.h2"; : >"$work/hermes.h1"; : >"$work/cpu"; : >"$work/nghttpd.cpu"
+: >"$work/hermes.h2"; : >"$work/nghttpd.h2"; : >"$work/hermes.h1"; : >"$work/cpu"; : >"$work/nghttpd.cpu"; : >"$work/client.cpu"; : >"$work/nghttpd.client.cpu"
 for run in $(seq "$runs"); do
     before=$(cpu_ticks $hermes_pid)
-    h2load -n "$requests" -c 10 -m 10 "http://127.0.0.1:$port_hermes/healthz" | rps >>"$work/hermes.h2"
+    client_cpu "$work/client" h2load -n "$requests" -c 10 -m 10 "http://127.0.0.1:$port_hermes/healthz" | rps >>"$work/hermes.h2"
     after=$(cpu_ticks $hermes_pid)
     awk -v a="$after" -v b="$before" -v t="$ticks_per_second" -v n="$requests" 'BEGIN {printf "%.2f\n", (a - b) * 1000000 / t / n}' >>"$work/cpu"
+    per_request "$work/client" >>"$work/client.cpu"
     before=$(cpu_ticks $nghttpd_pid)
-    h2load -n "$requests" -c 10 -m 10 "http://127.0.0.1:$port_nghttpd/healthz" | rps >>"$work/nghttpd.h2"
+    client_cpu "$work/client" h2load -n "$requests" -c 10 -m 10 "http://127.0.0.1:$port_nghttpd/healthz" | rps >>"$work/nghttpd.h2"
     after=$(cpu_ticks $nghttpd_pid)
     awk -v a="$after" -v b="$before" -v t="$ticks_per_second" -v n="$requests" 'BEGIN {printf "%.2f\n", (a - b) * 1000000 / t / n}' >>"$work/nghttpd.cpu"
+    per_request "$work/client" >>"$work/nghttpd.client.cpu"
     h2load --h1 -n "$requests" -c 10 -m 10 "http://127.0.0.1:$port_hermes/healthz" | rps >>"$work/hermes.h1"
 done
 hermes_h2=$(median <"$work/hermes.h2"); nghttpd_h2=$(median <"$work/nghttpd.h2"); hermes_h1=$(median <"$work/hermes.h1")
 cpu_us=$(median <"$work/cpu"); nghttpd_cpu_us=$(median <"$work/nghttpd.cpu")
+client_us=$(median <"$work/client.cpu"); nghttpd_client_us=$(median <"$work/nghttpd.client.cpu")
 idle=$(python3 scripts/idle-connections.py 127.0.0.1 $port_hermes 1000 $hermes_pid)
 ratio=$(awk -v a="$hermes_h2" -v b="$nghttpd_h2" 'BEGIN {printf "%.2f", a / b}')
 
@@ -55,6 +68,7 @@ echo "|---|---|---|---|---|"
 echo "| h2 req/s, h2load -n $requests -c 10 -m 10, median of $runs | $hermes_h2 | nghttpd --no-tls: $nghttpd_h2 | $ratio | ≥ 1.0 |"
 echo "| HTTP/1.1 req/s, h2load --h1 (same), median of $runs | $hermes_h1 | — | — | — |"
 echo "| server CPU time per h2 request (µs) | $cpu_us | nghttpd: $nghttpd_cpu_us | $(awk -v a="$nghttpd_cpu_us" -v b="$cpu_us" 'BEGIN {printf "%.2f", a / b}') | — |"
+echo "| h2load's own CPU time per h2 request (µs) | $client_us | against nghttpd: $nghttpd_client_us | — | — |"
 echo "| 1,000 idle connections | $idle | — | — | RSS ≤ 60 MB |"
 echo
 echo "runs h2 hermes: $(tr '\n' ' ' <"$work/hermes.h2"); nghttpd: $(tr '\n' ' ' <"$work/nghttpd.h2"); h1 hermes: $(tr '\n' ' ' <"$work/hermes.h1"); log level: $log_level"

@@ -4,7 +4,8 @@
 # hermes and, in the same run, the Python SDK's own server (mcp 2.3.0 MCPServer, streamable-http,
 # json_response=True) serving the same trivial tool (`whoami`, no arguments, a small structured result).
 # Also: p99 latency (from h2load's per-request log) and hermes' RSS with 1,000 open GET /mcp streams.
-# Server CPU per call: the server process's utime + stime over each measurement, divided by the calls made.
+# Server CPU per call: the server process's utime + stime over each measurement, divided by the calls made;
+# h2load's own CPU per call likewise (client and server share the machine's cores, so together they bound the rate).
 # Prints a markdown table (the numbers behind the MCP section of docs/benchmarks.md).
 #
 # Load shapes (the same for both servers):
@@ -90,10 +91,19 @@ check_call() {
     echo "$body" | grep -q '"isError":false' || { echo "tools/call on $url did not answer a tool result: $body" >&2; exit 1; }
 }
 
-# One h2load run: prints "<req/s> <non-2xx count>"; per-request log in $log.
+# Runs a command (h2load) and writes the CPU seconds it used (user + system) to the file named first.
+client_cpu() {
+    local out=$1; shift
+    python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[2:], check=False)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(f"{usage.ru_utime + usage.ru_stime}\n")' "$out" "$@"
+}
+
+# One h2load run: prints "<req/s> <non-2xx count>"; per-request log in $log, its CPU seconds in $log.cpu.
 h2load_run() {
     local log=$1; shift
-    h2load -D "$duration" --warm-up-time=1 --log-file="$log" -d "$work/call.json" "${common[@]}" \
+    client_cpu "$log.cpu" h2load -D "$duration" --warm-up-time=1 --log-file="$log" -d "$work/call.json" "${common[@]}" \
         -H "mcp-protocol-version: $version" "$@" 2>&1 | awk '
         /^finished in/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^req\/s/) rps = $i }
         /^status codes:/ { ok = $3; other = $5 + $7 + $9 }
@@ -116,10 +126,10 @@ measure() {
     local ticks_before; ticks_before=$(cpu_ticks "$pid")
     local flags=(); [ "$protocol" = h1 ] && flags=(--h1)
     local shape=(-c 4 -m 16); [ "$protocol" = h1 ] && shape=(-c 16 -m 1)
-    rm -f "$work"/run-*.log "$work"/run-*.out
+    rm -f "$work"/run-*.log "$work"/run-*.out "$work"/run-*.cpu
     if [ "$sessions" = floor ]; then
         # No credentials: every request stops at the gate with 401 (counted as non-2xx, expected here).
-        h2load -D "$duration" --warm-up-time=1 --log-file="$work/run-0.log" -d "$work/call.json" \
+        client_cpu "$work/run-0.log.cpu" h2load -D "$duration" --warm-up-time=1 --log-file="$work/run-0.log" -d "$work/call.json" \
             -H "content-type: application/json" "${flags[@]}" "${shape[@]}" "$url" 2>&1 \
             | awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^req\/s/) rps = $i } END { gsub(",", "", rps); print rps, 0 }' >"$work/run-0.out"
     elif [ "$sessions" = 1 ]; then
@@ -141,7 +151,8 @@ measure() {
     # Server CPU per call over the whole run (warm-up included, so requests ≈ rate × (duration + 1 s)).
     local cpu; cpu=$(awk -v a="$(cpu_ticks "$pid")" -v b="$ticks_before" -v t="$(getconf CLK_TCK)" -v r="$rps" -v d="$duration" \
         'BEGIN { if (r > 0) printf "%.1f", (a - b) * 1000000 / t / (r * (d + 1)); else print "-" }')
-    echo "$name $label $rps $(p99 "$work"/run-*.log) $bad $cpu"
+    local client; client=$(cat "$work"/run-*.log.cpu | awk -v r="$rps" -v d="$duration" '{s += $1} END { if (r > 0) printf "%.1f", s * 1000000 / (r * (d + 1)); else print "-" }')
+    echo "$name $label $rps $(p99 "$work"/run-*.log) $bad $cpu $client"
 }
 
 results="$work/results"
@@ -198,21 +209,21 @@ asyncio.run(main())
 PY
 read -r rss_before rss_during streams_open <"$work/rss"
 
-row() { awk -v n="$1" -v l="$2" '$1 == n && $2 == l {print $3, $4, $5, $6}' "$results"; }
-echo "| tools/call, JSON responses | hermes calls/s | hermes p99 ms | hermes CPU µs/call | Python SDK calls/s | Python p99 ms | Python CPU µs/call | hermes ÷ Python | target |"
-echo "|---|---|---|---|---|---|---|---|---|"
+row() { awk -v n="$1" -v l="$2" '$1 == n && $2 == l {print $3, $4, $5, $6, $7}' "$results"; }
+echo "| tools/call, JSON responses | hermes calls/s | hermes p99 ms | hermes CPU µs/call | h2load CPU µs/call | Python SDK calls/s | Python p99 ms | Python CPU µs/call | hermes ÷ Python | target |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for label in one-session-h1 one-session-h2 16-sessions-h1 16-sessions-h2; do
-    read -r h_rps h_p99 h_bad h_cpu <<<"$(row hermes $label)"
-    read -r p_rps p_p99 p_bad p_cpu <<<"$(row python "${label%-h?}-h1")"
+    read -r h_rps h_p99 h_bad h_cpu h_client <<<"$(row hermes $label)"
+    read -r p_rps p_p99 p_bad p_cpu _ <<<"$(row python "${label%-h?}-h1")"
     ratio=$(awk -v a="$h_rps" -v b="$p_rps" 'BEGIN {printf "%.1f×", a / b}')
     note=""; [ "${label##*-}" = h2 ] && note=" (its HTTP/1.1)"
-    echo "| $label | $h_rps | $h_p99 | $h_cpu | $p_rps$note | $p_p99 | $p_cpu | $ratio | ≥ 50× |"
-    [ "$h_bad" = 0 ] && [ "$p_bad" = 0 ] || echo "| ↳ non-2xx or failed requests: hermes $h_bad, Python $p_bad | | | | | | | | |"
+    echo "| $label | $h_rps | $h_p99 | $h_cpu | $h_client | $p_rps$note | $p_p99 | $p_cpu | $ratio | ≥ 50× |"
+    [ "$h_bad" = 0 ] && [ "$p_bad" = 0 ] || echo "| ↳ non-2xx or failed requests: hermes $h_bad, Python $p_bad | | | | | | | | | |"
 done
 for label in floor-h1 floor-h2; do
-    read -r f_rps f_p99 _ f_cpu <<<"$(row hermes $label)"
-    echo "| HTTP floor ${label#floor-}: same load, POST /mcp refused by the gate (401) | $f_rps | $f_p99 | $f_cpu | | | | | |"
+    read -r f_rps f_p99 _ f_cpu f_client <<<"$(row hermes $label)"
+    echo "| HTTP floor ${label#floor-}: same load, POST /mcp refused by the gate (401) | $f_rps | $f_p99 | $f_cpu | $f_client | | | | | |"
 done
-echo "| hermes RSS, idle → with $streams_open open GET /mcp streams (MiB) | $rss_before → $rss_during | | | | | | | ≤ 100 MB |"
+echo "| hermes RSS, idle → with $streams_open open GET /mcp streams (MiB) | $rss_before → $rss_during | | | | | | | | ≤ 100 MB |"
 echo
 echo "DURATION=$duration s per measurement (after 1 s warm-up), $(nproc) cores, h2load and both servers on the same machine; hermes --log-level notice, Python server log_level WARNING."

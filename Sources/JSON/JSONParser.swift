@@ -78,6 +78,8 @@ public struct JSONParser {
         guard depth <= Self.maximumDepth else { throw failure("nesting deeper than \(Self.maximumDepth) levels") }
     }
 
+    static let typicalMemberCount = 4
+
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
         try enter()
         index += 1
@@ -89,6 +91,8 @@ public struct JSONParser {
             depth -= 1
             return .object(JSONObject())
         }
+        // Most objects in messages are small (a JSON-RPC envelope has four members): growing from empty reallocates twice.
+        members.reserveCapacity(Self.typicalMemberCount)
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a member name in double quotes") }

@@ -63,6 +63,11 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
         fields.reserveCapacity(count)
     }
 
+    /// The field at `index` (below ``count``).
+    func field(at index: Int) -> (name: String, value: String) {
+        fields[index]
+    }
+
     /// Appends a field whose name is known to be lower-case already (HTTP/2 guarantees it).
     mutating func addLowercased(_ name: String, _ value: String) {
         fields.append((name, value))

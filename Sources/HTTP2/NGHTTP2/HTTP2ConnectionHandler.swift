@@ -1,4 +1,5 @@
 import CNGHTTP2
+import Glibc
 import NIOCore
 
 /// Serves one HTTP/2 connection: bytes go through an ``NGHTTP2Session``; each complete request stream runs
@@ -94,6 +95,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private var failed = false
     private var lingerTimer: Scheduled<Void>?
     private var executor: EventLoopTaskExecutor?
+    /// The last dispatched request's regular fields and `:authority`. Clients repeat most fields from one
+    /// request to the next (HPACK makes that cheap for them), so a field equal to the one in the same position
+    /// last time reuses its strings: comparing bytes costs less than allocating and freeing them.
+    private var previousFields = HTTPHeaders()
+    private var previousAuthority: String?
 
     init(responder: Responder, limits: HTTPServerConfiguration.Limits, peer: Peer) {
         self.responder = responder
@@ -208,12 +214,18 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             switch name.count {
             case 7 where name[1] == UInt8(ascii: "m"): stream.method = Self.text(value)
             case 5: stream.target = Self.text(value)
-            case 10: stream.authority = Self.text(value)
+            case 10: stream.authority = Self.text(value, reusing: previousAuthority)
             default: break  // :scheme
             }
         } else {
-            if stream.headers.count == 0 { stream.headers.reserveCapacity(Self.typicalHeaderCount) }
-            stream.headers.addLowercased(Self.text(name), Self.text(value))
+            let position = stream.headers.count
+            if position == 0 { stream.headers.reserveCapacity(max(Self.typicalHeaderCount, previousFields.count)) }
+            if position < previousFields.count, case let (previousName, previousValue) = previousFields.field(at: position),
+               Self.bytes(name, equal: previousName), Self.bytes(value, equal: previousValue) {
+                stream.headers.addLowercased(previousName, previousValue)
+            } else {
+                stream.headers.addLowercased(Self.text(name), Self.text(value))
+            }
         }
         return true
     }
@@ -223,6 +235,18 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     private static func text(_ bytes: UnsafeRawBufferPointer) -> String {
         String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func text(_ bytes: UnsafeRawBufferPointer, reusing previous: String?) -> String {
+        if let previous, Self.bytes(bytes, equal: previous) { return previous }
+        return text(bytes)
+    }
+
+    private static func bytes(_ bytes: UnsafeRawBufferPointer, equal text: String) -> Bool {
+        guard bytes.count == text.utf8.count else { return false }
+        guard let base = bytes.baseAddress else { return true }
+        var text = text
+        return text.withUTF8 { memcmp($0.baseAddress!, base, bytes.count) == 0 }
     }
 
     func streamHeadersComplete(_ streamID: Int32, endStream: Bool) {
@@ -319,7 +343,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             stream.bytesSent += count
             stream.lastProgress = now
             if stream.outboundOffset == stream.outbound.count {
-                stream.outbound.removeAll(keepingCapacity: true)
+                // A finished body is often shared (a cached response): keeping its capacity would allocate a copy.
+                if stream.outboundEnded { stream.outbound = [] } else { stream.outbound.removeAll(keepingCapacity: true) }
                 stream.outboundOffset = 0
             }
             if stream.buffered < limits.streamingHighWatermark / 2, !stream.waiters.isEmpty {
@@ -368,11 +393,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         stream.receiveBy = .distantFuture
         var headers = stream.headers
         stream.headers = HTTPHeaders()
+        previousFields = headers
+        previousAuthority = stream.authority
         if let authority = stream.authority, !headers.contains("host") { headers.addLowercased("host", authority) }
         let request = HTTPRequest(
             method: HTTPMethod(stream.method), path: stream.path, query: stream.query, headers: headers, body: stream.body,
             remoteAddress: peer.clientAddress(headers), protocolVersion: .http2, id: responder.nextRequestID(), streamedBody: stream.inbound,
-            route: stream.route
+            route: stream.route.take()
         )
         stream.body = []
         stream.requestID = request.id

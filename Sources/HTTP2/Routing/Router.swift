@@ -201,7 +201,14 @@ public struct Router: Sendable {
     /// The response of an immediate route no middleware applies to, computed on the spot; nil when the
     /// request needs the asynchronous path.
     func respondImmediately(to request: HTTPRequest) throws -> HTTPResponse? {
-        let lookup = lookup(for: request)
+        // The request's own lookup is read in place rather than copied out: this runs for every request.
+        if let known = request.route, known.router === version, known.method == request.method, known.path == request.path {
+            return try Self.respondImmediately(known, request)
+        }
+        return try Self.respondImmediately(lookup(request.method, request.path), request)
+    }
+
+    private static func respondImmediately(_ lookup: borrowing RouteLookup, _ request: HTTPRequest) throws -> HTTPResponse? {
         guard lookup.immediate, case .found(let route, let parameters) = lookup.resolution, let immediate = route.immediate else { return nil }
         guard !parameters.isEmpty else { return try immediate(request) }
         var request = request

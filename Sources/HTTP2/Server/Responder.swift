@@ -12,12 +12,16 @@ final class Responder: Sendable {
     private let prefix: [UInt8]
 
     let trustedProxies: TrustedProxies
+    /// Whether finished requests are logged (the connection then notes when each started). Worked out once:
+    /// asking the logger copies its handler, on every request.
+    let logsAccess: Bool
 
     init(router: Router, limits: HTTPServerConfiguration.Limits, logger: Logger, trustedProxies: TrustedProxies = .none) {
         self.router = router
         self.limits = limits
         self.logger = logger
         self.trustedProxies = trustedProxies
+        logsAccess = logger.logLevel <= .info
         prefix = Array(String(UInt64.random(in: 0..<(1 << 32)), radix: 36).utf8)
     }
 
@@ -98,9 +102,6 @@ final class Responder: Sendable {
             return .error(500, "the server failed to handle this request; its id is \(request.id)")
         }
     }
-
-    /// Whether finished requests are logged (the connection then notes when each started).
-    var logsAccess: Bool { logger.logLevel <= .info }
 
     /// One line per finished request. Only the path is logged: queries and headers may carry secrets.
     /// `startedAt` is nil when access logging was off as the request began (see ``logsAccess``).

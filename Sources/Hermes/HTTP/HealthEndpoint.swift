@@ -12,7 +12,20 @@ public struct HealthEndpoint: Sendable {
     private let cache = Cache()
 
     private final class Cache: Sendable {
-        let last = Mutex<(at: ContinuousClock.Instant, uptime: Int64, response: HTTPResponse)?>(nil)
+        let last = Mutex<Snapshot?>(nil)
+    }
+
+    /// One built document; a class, so reading it under the lock copies one reference.
+    private final class Snapshot: Sendable {
+        let at: ContinuousClock.Instant
+        let uptime: Int64
+        let response: HTTPResponse
+
+        init(at: ContinuousClock.Instant, uptime: Int64, response: HTTPResponse) {
+            self.at = at
+            self.uptime = uptime
+            self.response = response
+        }
     }
 
     public init(store: Store, startedAt: ContinuousClock.Instant = .now) {
@@ -31,7 +44,8 @@ public struct HealthEndpoint: Sendable {
         let storeOK = (try? store.read { try $0.contains(.meta, "schema.version") }) == true
         let body = "{\"status\":\"\(storeOK ? "ok" : "degraded")\",\"version\":\"\(HermesVersion.current)\",\"uptime_s\":\(uptime),\"store\":\"\(storeOK ? "ok" : "unavailable")\"}"
         let response = HTTPResponse.json(Array(body.utf8), status: storeOK ? 200 : 503)
-        cache.last.withLock { $0 = (now, uptime, response) }
+        let snapshot = Snapshot(at: now, uptime: uptime, response: response)
+        cache.last.withLock { $0 = snapshot }
         return response
     }
 }
