@@ -43,6 +43,17 @@ struct TrustedProxyTests {
         #expect(proxies.client(forwardedFor: []) == nil)
     }
 
+    /// The key for per-client limits: the address without the port a new connection changes.
+    @Test func theRemoteHostIsTheAddressWithoutItsPort() {
+        func host(_ address: String?) -> String? { HTTPRequest(method: .get, path: "/", remoteAddress: address).remoteHost }
+        #expect(host("127.0.0.1:51234") == "127.0.0.1")
+        #expect(host("[::1]:51234") == "::1")
+        #expect(host("[2001:db8::5]") == "2001:db8::5")
+        #expect(host("2001:db8::5") == "2001:db8::5")
+        #expect(host("203.0.113.7") == "203.0.113.7")
+        #expect(host(nil) == nil)
+    }
+
     /// Over both protocols: behind a trusted proxy the request carries the forwarded client; from any other
     /// peer the header is ignored.
     @Test func requestsCarryTheForwardedClientOnlyFromATrustedPeer() async throws {

@@ -18,7 +18,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private enum State {
         /// Waiting for the next request head (the deadline says for how long: header or idle timeout).
         case idle
-        case receiving(head: HTTPRequestHead, route: RouteLookup, body: [UInt8], limit: Int)
+        case receiving(head: HTTPRequestHead, route: RouteLookup, query: String?, body: [UInt8], limit: Int)
         /// A request whose body is being discarded because it was refused; the answer is already out.
         case discarding
         case responding
@@ -109,7 +109,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 refuse(head, 431, LimitMessage.headersTooLarge(limits.maximumHeaderBytes))
                 return
             }
-            let path = HTTPRequest.split(target: head.uri).path
+            let (path, query) = HTTPRequest.split(target: head.uri)
             let route = responder.lookup(HTTPMethod(head.method.rawValue), path)
             let (limit, streamed) = responder.bodyPlan(route)
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
@@ -121,9 +121,9 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
             }
             if streamed {
-                startStreamedBody(head, route: route, limit: limit)
+                startStreamedBody(head, route: route, query: query, limit: limit)
             } else {
-                state = .receiving(head: head, route: route, body: [], limit: limit)
+                state = .receiving(head: head, route: route, query: query, body: [], limit: limit)
                 armTimer(limits.requestTimeout, reason: .request)
             }
         case .body(let chunk):
@@ -135,14 +135,14 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 }
                 return
             }
-            guard case .receiving(let head, let route, var body, let limit) = state else { return }
+            guard case .receiving(let head, let route, let query, var body, let limit) = state else { return }
             guard body.count + chunk.readableBytes <= limit else {
                 refuse(head, 413, LimitMessage.bodyTooLarge(limit))
                 return
             }
             state = .responding  // drop the reference so appending does not copy
             body.append(contentsOf: chunk.readableBytesView)
-            state = .receiving(head: head, route: route, body: body, limit: limit)
+            state = .receiving(head: head, route: route, query: query, body: body, limit: limit)
         case .end:
             if let inbound {
                 inbound.finish()
@@ -151,8 +151,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 return
             }
             switch state {
-            case .receiving(let head, let route, let body, _):
-                dispatch(head, route, body)
+            case .receiving(let head, let route, let query, let body, _):
+                dispatch(head, route, query, body)
             case .discarding:
                 closeAfter(refusal)  // the refused body is over
             default:
@@ -173,7 +173,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     // MARK: Streamed request bodies
 
-    private func startStreamedBody(_ head: HTTPRequestHead, route: RouteLookup, limit: Int) {
+    private func startStreamedBody(_ head: HTTPRequestHead, route: RouteLookup, query: String?, limit: Int) {
         guard let context else { return }
         let loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
@@ -188,7 +188,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             try? options.setOption(.maxMessagesPerRead, value: 1)
         }
         armBodyWatch(after: limits.requestTimeout)
-        dispatch(head, route, [], streamedBody: inbound)
+        dispatch(head, route, query, [], streamedBody: inbound)
     }
 
     /// The streamed body's last byte arrived (the handler may still be reading it).
@@ -311,16 +311,15 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     // MARK: Responding
 
-    private func dispatch(_ head: HTTPRequestHead, _ route: RouteLookup, _ body: [UInt8], streamedBody: RequestBodyBuffer? = nil) {
+    private func dispatch(_ head: HTTPRequestHead, _ route: RouteLookup, _ query: String?, _ body: [UInt8], streamedBody: RequestBodyBuffer? = nil) {
         guard let loop = context?.eventLoop else { return }
         deadline = nil
         state = .responding
-        let (path, query) = HTTPRequest.split(target: head.uri)
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count)
         for (name, value) in head.headers { headers.add(name, value) }
         let request = HTTPRequest(
-            method: route.method, path: path, query: query, headers: headers, body: body, remoteAddress: peer.clientAddress(headers),
+            method: route.method, path: route.path, query: query, headers: headers, body: body, remoteAddress: peer.clientAddress(headers),
             protocolVersion: .http1_1, id: responder.nextRequestID(), streamedBody: streamedBody, route: route
         )
         let started: ContinuousClock.Instant? = responder.logsAccess ? .now : nil

@@ -33,6 +33,9 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// The peer's address, e.g. "127.0.0.1:51234".
     public var remoteAddress: String?
+    /// ``remoteAddress`` without its port, e.g. "127.0.0.1" or "::1": the same for every connection a client
+    /// opens, so the key for per-client limits.
+    public var remoteHost: String? { remoteAddress.map(TrustedProxies.hostPart) }
     public var protocolVersion: HTTPProtocolVersion
     /// A per-request id for logs and tracing (also sent back as `x-request-id`).
     public var id: String

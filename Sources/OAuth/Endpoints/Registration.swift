@@ -7,7 +7,7 @@ import Store
 extension OAuthServer {
     /// RFC 7591 dynamic client registration.
     func handleRegistration(_ request: HTTPRequest) async -> HTTPResponse {
-        let address = RegistrationLimiter.addressKey(request.remoteAddress)
+        let address = request.remoteHost ?? "unknown"
         if let wait = registrationLimiter.admit(address, now: now) {
             logger.notice("client registration refused: too many from one address", metadata: ["oauth.remote": "\(address)"])
             var response = Self.noStoreJSON([

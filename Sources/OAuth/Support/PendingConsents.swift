@@ -83,12 +83,4 @@ final class RegistrationLimiter: Sendable {
             return nil
         }
     }
-
-    /// The address part of "host:port" / "[v6]:port" (the port changes per connection).
-    static func addressKey(_ remote: String?) -> String {
-        guard var remote else { return "unknown" }
-        if remote.hasPrefix("["), let close = remote.firstIndex(of: "]") { return String(remote[...close]) }
-        if remote.filter({ $0 == ":" }).count == 1, let colon = remote.lastIndex(of: ":") { remote = String(remote[..<colon]) }
-        return remote
-    }
 }
