@@ -1,9 +1,10 @@
 import NIOCore
 import NIOHTTP1
 
-/// Serves one HTTP/1.1 connection behind NIO's decoder, encoder and pipelining handler (which keeps
-/// pipelined responses in request order): collects each request up to its body limit, runs it through the
-/// ``Responder`` in a task, and writes the response back, streamed bodies respecting socket writability.
+/// Serves one HTTP/1.1 connection behind NIO's request decoder: collects each request up to its body limit,
+/// runs it through the ``Responder`` in a task, and writes the response back as bytes (``HTTP1ResponseEncoder``),
+/// streamed bodies respecting socket writability. Pipelined requests wait, in order, until the response
+/// before them is out; while one waits, the connection reads no further.
 ///
 /// A request whose route streams its body runs as soon as its head is decoded; its body goes to the handler
 /// through a ``RequestBodyBuffer``, and while the handler is more than the streaming high watermark behind,
@@ -12,8 +13,8 @@ import NIOHTTP1
 /// Everything here runs on the channel's event loop; tasks reach it through `NIOLoopBound` and `execute`.
 final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private enum State {
         /// Waiting for the next request head (the deadline says for how long: header or idle timeout).
@@ -67,8 +68,19 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var bodyWatch: Scheduled<Void>?
     /// `maxMessagesPerRead` to restore once a streamed body is over.
     private var savedReadBatch: UInt?
-    /// Writes below the codec (set by the ``ProtocolDetector`` that installs both).
-    var rawOutput: HTTP1ActivityObserver?
+    /// Parts of the requests a client pipelined behind the one being answered, replayed once its response is out.
+    private var pipelined = CircularBuffer<HTTPServerRequestPart>()
+    /// The current request's end has arrived: what comes next belongs to the next request.
+    private var requestEnded = false
+    private var replaying = false
+    /// Inside a batch of reads (``channelReadComplete(context:)`` flushes what was written meanwhile).
+    private var reading = false
+    private var flushPending = false
+    /// The version the current request came in with (an HTTP/1.0 client gets no chunked body).
+    private var requestVersion = HTTPVersion.http1_1
+    /// How the streamed response going out frames its body, and whether it is a HEAD's (head only).
+    private var streamFraming = HTTP1ResponseEncoder.Framing.chunked
+    private var streamHeadOnly = false
 
     init(responder: Responder, limits: HTTPServerConfiguration.Limits, peer: Peer) {
         self.responder = responder
@@ -100,9 +112,45 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        reading = true
+        handle(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
+        if flushPending {
+            flushPending = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// Flushes now, or once the read batch or the replay of pipelined requests in progress is over: the
+    /// responses to requests that arrived together leave in one write.
+    private func flushSoon() {
+        if reading || replaying {
+            flushPending = true
+        } else {
+            context?.flush()
+        }
+    }
+
+    /// Whether request parts arriving now belong to a request pipelined behind the one being answered.
+    private var holdsPipelined: Bool {
+        if case .responding = state { requestEnded } else { false }
+    }
+
+    private func handle(_ part: HTTPServerRequestPart) {
+        guard let context else { return }
+        if holdsPipelined || (!replaying && !pipelined.isEmpty) {
+            pipelined.append(part)
+            return
+        }
+        switch part {
         case .head(let head):
             guard case .idle = state else { return }
+            requestEnded = false
+            requestVersion = head.version
             let headerBytes = head.headers.reduce(head.uri.utf8.count) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
             keepAlive = head.isKeepAlive && !shuttingDown
             if headerBytes > limits.maximumHeaderBytes {
@@ -118,7 +166,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             }
             if head.headers.contains(name: "expect"), head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
                 // The client waits for this before sending its body (curl does so for a second).
-                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(HTTP1ResponseEncoder.continueHead(allocator: context.channel.allocator)), promise: nil)
             }
             if streamed {
                 startStreamedBody(head, route: route, query: query, limit: limit)
@@ -144,6 +192,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             body.append(contentsOf: chunk.readableBytesView)
             state = .receiving(head: head, route: route, query: query, body: body, limit: limit)
         case .end:
+            requestEnded = true
             if let inbound {
                 inbound.finish()
                 endStreamedBody()
@@ -168,7 +217,27 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             readHeld = true
             return
         }
+        if !pipelined.isEmpty {
+            // A pipelined request waits for the response before it: read no more until it is taken.
+            readHeld = true
+            return
+        }
         context.read()
+    }
+
+    /// Hands the parts of pipelined requests over, in order, until one of them is being answered.
+    private func replayPipelined() {
+        guard !replaying else { return }
+        replaying = true
+        while !holdsPipelined, let part = pipelined.popFirst() {
+            handle(part)
+        }
+        replaying = false
+        if flushPending, !reading {
+            flushPending = false
+            context?.flush()
+        }
+        if pipelined.isEmpty { releaseHeldRead() }
     }
 
     // MARK: Streamed request bodies
@@ -213,7 +282,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func releaseHeldRead() {
-        guard readHeld, let context else { return }
+        guard readHeld, pipelined.isEmpty, let context else { return }
         readHeld = false
         context.read()
     }
@@ -304,7 +373,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             state = .responding
             closeAfter(write(response, requestID: nil, method: .GET))
         case .discarding, .responding:
-            // A response is already out or on its way; a second one would break the codec's order.
+            // A response is already out or on its way; a second one would be taken for the next request's.
             context.close(promise: nil)
         }
     }
@@ -358,11 +427,21 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 abandonStreamedBody(after: written)
             } else if !keepAlive {
                 closeAfter(written, lingering: true)
+            } else {
+                replayPipelined()
             }
         case .stream(let produce):
             producing = true
-            writeHead(response, requestID: request.id, streaming: true)
-            context.flush()
+            let bodyAllowed = HTTP1ResponseEncoder.allowsBody(response.status)
+            // HTTP/1.0 has no chunked coding: the body ends with the connection.
+            if requestVersion.minor == 0 && bodyAllowed && method != .HEAD { keepAlive = false }
+            streamFraming = !bodyAllowed ? .none : requestVersion.minor == 0 ? .untilClose : .chunked
+            streamHeadOnly = method == .HEAD || !bodyAllowed
+            let head = HTTP1ResponseEncoder.head(
+                response, requestID: request.id, framing: streamFraming, persistence: persistence, allocator: context.channel.allocator,
+                dropped: droppedField
+            )
+            context.writeAndFlush(wrapOutboundOut(head), promise: nil)
             let loop = context.eventLoop
             let bound = NIOLoopBound(self, eventLoop: loop)
             let writer = BodyWriter(handler: bound, eventLoop: loop)
@@ -381,6 +460,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                         handler.abandonStreamedBody(after: written)
                     } else if !handler.keepAlive {
                         handler.closeAfter(written, lingering: true)
+                    } else {
+                        handler.replayPipelined()
                     }
                 }
             }
@@ -417,52 +498,55 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         lingerTimer = context.eventLoop.scheduleTask(in: Self.refusedBodyLinger) { bound.value.context?.close(promise: nil) }
     }
 
-    /// `requestID` goes out as `x-request-id` (the server's own refusals carry theirs in `response`).
-    private func writeHead(_ response: HTTPResponse, requestID: String?, streaming: Bool) {
-        guard let context else { return }
-        var head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: response.status))
-        for (name, value) in response.headers where requestID == nil || name != "x-request-id" { head.headers.add(name: name, value: value) }
-        if let requestID { head.headers.add(name: "x-request-id", value: requestID) }
-        if streaming { head.headers.remove(name: "content-length") }
-        if !keepAlive { head.headers.replaceOrAdd(name: "connection", value: "close") }
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
+    /// What the `connection` field says: close when the connection ends after this response; keep-alive
+    /// only to an HTTP/1.0 client (HTTP/1.1 persists unless told otherwise).
+    private var persistence: HTTP1ResponseEncoder.Persistence {
+        !keepAlive ? .close : requestVersion.minor == 0 ? .keepAlive : .unsaid
     }
 
-    /// Writes a whole response; returns when its last part is written (nil when nothing was).
+    /// A field a handler set that cannot go on the wire (it would end the head early or smuggle a field).
+    private func droppedField(_ name: String) {
+        responder.logger.error("left out a response field that is not valid HTTP", metadata: ["http.field": "\(name.utf8.count <= 64 ? name : String(name.prefix(64)))"])
+    }
+
+    /// Writes a whole response; returns when its last byte is written (nil when nothing was). `requestID`
+    /// goes out as `x-request-id` (the server's own refusals carry theirs in `response`).
     @discardableResult
     private func write(_ response: HTTPResponse, requestID: String?, method: NIOHTTP1.HTTPMethod) -> EventLoopFuture<Void>? {
         guard let context, case .bytes(let bytes) = response.body else { return nil }
-        var response = response
-        response.headers.setLowercased("content-length", String(bytes.count))
-        writeHead(response, requestID: requestID, streaming: false)
-        if !bytes.isEmpty && method != .HEAD {
-            // Large bodies go out in slices, each reporting when it reached the socket, so a slow but
-            // steady reader counts as progress rather than as a stalled one.
-            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            var offset = 0
-            while offset < bytes.count {
-                let end = bytes.count - offset > Self.progressSlice ? offset + Self.progressSlice : bytes.count
-                var buffer = context.channel.allocator.buffer(capacity: end - offset)
-                buffer.writeBytes(bytes[offset..<end])
-                if end == bytes.count {
-                    context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-                } else {
-                    let promise = context.eventLoop.makePromise(of: Void.self)
-                    promise.futureResult.whenSuccess { bound.value.lastWriteProgress = .now() }
-                    context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: promise)
-                }
-                offset = end
-            }
+        let bodyAllowed = HTTP1ResponseEncoder.allowsBody(response.status)
+        let sendsBody = bodyAllowed && method != .HEAD && !bytes.isEmpty
+        let inline = sendsBody && bytes.count <= Self.progressSlice
+        var head = HTTP1ResponseEncoder.head(
+            response, requestID: requestID, framing: bodyAllowed ? .length(bytes.count) : .none, persistence: persistence,
+            allocator: context.channel.allocator, bodyCapacity: inline ? bytes.count : 0, dropped: droppedField
+        )
+        guard sendsBody else { return endResponse(with: head) }
+        if inline {
+            head.writeBytes(bytes)
+            return endResponse(with: head)
         }
-        return endResponse()
+        context.write(wrapOutboundOut(head), promise: nil)
+        // Large bodies go out in slices, each reporting when it reached the socket, so a slow but steady
+        // reader counts as progress rather than as a stalled one.
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        var offset = 0
+        while true {
+            let end = bytes.count - offset > Self.progressSlice ? offset + Self.progressSlice : bytes.count
+            var buffer = context.channel.allocator.buffer(capacity: end - offset)
+            buffer.writeBytes(bytes[offset..<end])
+            if end == bytes.count { return endResponse(with: buffer) }
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.whenSuccess { bound.value.lastWriteProgress = .now() }
+            context.write(wrapOutboundOut(buffer), promise: promise)
+            offset = end
+        }
     }
 
-    /// Ends the current response; on a keep-alive connection readies it for the next request first.
-    ///
-    /// The state changes before `.end` is written: writing it lets the pipelining handler hand over the
-    /// next pipelined request at once, re-entering ``channelRead(context:data:)``. Returns when `.end` is written.
+    /// Ends the current response with `last` (its last bytes, or for a streamed body the end of its framing);
+    /// on a keep-alive connection readies it for the next request. Returns when `last` is written.
     @discardableResult
-    private func endResponse() -> EventLoopFuture<Void>? {
+    private func endResponse(with last: ByteBuffer? = nil) -> EventLoopFuture<Void>? {
         guard let context else { return nil }
         task = nil
         producing = false
@@ -472,7 +556,9 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             armTimer(limits.idleTimeout, reason: .idle)
         }
         let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+        let bytes = last ?? (streamHeadOnly ? context.channel.allocator.buffer(capacity: 0) : HTTP1ResponseEncoder.end(streamFraming, allocator: context.channel.allocator))
+        context.write(wrapOutboundOut(bytes), promise: promise)
+        flushSoon()
         trackDrain(promise.futureResult)
         return promise.futureResult
     }
@@ -522,9 +608,9 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             continuation.resume(throwing: ResponseStreamClosed())
             return
         }
-        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        if !streamHeadOnly, !bytes.isEmpty {
+            context.writeAndFlush(wrapOutboundOut(HTTP1ResponseEncoder.chunk(bytes, framing: streamFraming, allocator: context.channel.allocator)), promise: nil)
+        }
         if context.channel.isWritable {
             continuation.resume()
         } else {
@@ -571,17 +657,11 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 context.close(promise: nil)
             }
         case (.header, .idle), (.idle, .idle):
-            // No head was decoded, so the codec has no request to answer (NIO's pipelining handler traps on a
-            // response without one): the 408 goes out below the codec, as raw bytes.
             let message = "the request head was not received within \(limit); send it faster"
             let response = responder.rejection(408, message, method: "-", path: "-", protocolVersion: .http1_1)
             keepAlive = false
             state = .responding
-            if let written = rawOutput?.writeRaw(Self.serialized(response)) {
-                closeAfter(written)
-            } else {
-                context.close(promise: nil)
-            }
+            closeAfter(write(response, requestID: nil, method: .GET))
         case (.request, .receiving):
             let message = "the request body was not received within \(limit); send it faster"
             let response = responder.rejection(408, message, method: "-", path: "-", protocolVersion: .http1_1)
@@ -615,18 +695,6 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         if let written { written.whenComplete { _ in closeOutput() } } else { closeOutput() }
         closeTimer?.cancel()
         closeTimer = context.eventLoop.scheduleTask(in: limits.idleTimeout.timeAmount) { bound.value.context?.close(promise: nil) }
-    }
-
-    /// A complete HTTP/1.1 response with `connection: close`, for writing below the codec.
-    static func serialized(_ response: HTTPResponse) -> [UInt8] {
-        guard case .bytes(let body) = response.body else { return [] }
-        let reason = HTTPResponseStatus(statusCode: response.status).reasonPhrase
-        var head = "HTTP/1.1 \(response.status) \(reason)\r\n"
-        for (name, value) in response.headers where name != "content-length" && name != "connection" {
-            head += "\(name): \(value)\r\n"
-        }
-        head += "content-length: \(body.count)\r\nconnection: close\r\n\r\n"
-        return Array(head.utf8) + body
     }
 
     private func tearDown() {
@@ -664,30 +732,14 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 }
 
 /// Notices bytes before the HTTP/1 decoder has a whole head, so a slow header can be timed out.
-/// Also writes raw bytes below the codec for answers to requests that never got a decoded head.
 final class HTTP1ActivityObserver: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
-    typealias OutboundOut = ByteBuffer
     weak var connection: HTTP1ConnectionHandler?
-    private var context: ChannelHandlerContext?
-
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         connection?.noteBytesArrived()
         context.fireChannelRead(data)
-    }
-
-    /// Writes and flushes `bytes` straight to the transport (TLS included), bypassing the HTTP codec.
-    func writeRaw(_ bytes: [UInt8]) -> EventLoopFuture<Void>? {
-        guard let context else { return nil }
-        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
-        return promise.futureResult
     }
 }
 

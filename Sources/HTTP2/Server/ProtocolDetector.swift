@@ -77,9 +77,10 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
             let observer = HTTP1ActivityObserver()
             let handler = HTTP1ConnectionHandler(responder: responder, limits: limits, peer: peer)
             observer.connection = handler
-            handler.rawOutput = observer
             try pipeline.addHandler(observer)
-            try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+            // NIO's decoder parses requests; the connection handler writes responses as bytes itself and keeps
+            // pipelined requests in order (see HTTP1ResponseEncoder).
+            try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
             try pipeline.addHandler(handler)
         }
     }

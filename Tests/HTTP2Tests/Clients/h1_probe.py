@@ -360,7 +360,37 @@ def hold(args):
     return {"held": len(sockets), "closed_by_server": closed}
 
 
+def exchange(args):
+    """Sends each `--requests` entry (a whole request, with \\r\\n written as such) on one connection, one at a
+    time, reading each response (head only for a HEAD request); then reports whether the server closed the
+    connection within a second, and any bytes it sent beyond the responses."""
+    connection = Connection(args.port)
+    responses = []
+    for text in args.requests:
+        request = text.encode().decode("unicode_escape").encode("latin-1")
+        if not connection.send(request):
+            break
+        response = connection.response(args.seconds, head_only=request.startswith(b"HEAD "))
+        responses.append(response)
+        if response is None:
+            break
+    if responses and responses[-1] is not None and "content-length" not in responses[-1]["headers"] \
+            and "transfer-encoding" not in responses[-1]["headers"] and not args.requests[-1].startswith("HEAD "):
+        # A body that ends with the connection.
+        try:
+            while True:
+                connection.fill(time.monotonic() + args.seconds)
+        except (Closed, TimeoutError):
+            pass
+        responses[-1]["body"] = connection.buffer.decode(errors="replace")
+        connection.buffer = b""
+    stray = connection.buffer
+    closed = connection.wait_closed(1)
+    return {"responses": responses, "closed": closed, "stray": (stray + connection.buffer).decode(errors="replace")}
+
+
 COMMANDS = {
+    "exchange": exchange,
     "pipeline": pipeline, "malformed": malformed, "big-headers": big_headers, "slowloris": slowloris, "idle": idle,
     "silent": silent, "request-timeout": request_timeout, "upload": upload, "max-connections": max_connections,
     "stall": stall, "vanish": vanish, "hold": hold, "slow-read": slow_read,
@@ -380,6 +410,7 @@ def main():
     parser.add_argument("--mixed", action="store_true")
     parser.add_argument("--rate", type=int, default=5 << 20)
     parser.add_argument("--paths", nargs="+", default=[])
+    parser.add_argument("--requests", nargs="+", default=[])
     args = parser.parse_args()
     print(json.dumps(COMMANDS[args.command](args), default=str))
 

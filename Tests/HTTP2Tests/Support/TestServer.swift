@@ -241,6 +241,11 @@ final class TestServer: Sendable {
             return .text(request.remoteAddress ?? "?")
         }
         router.get("/echo/:tag") { request in .text("tag:\(request.parameters["tag"] ?? "")") }
+        router.get("/nothing") { _ in HTTPResponse(status: 204) }
+        // A handler that lets a CR LF into a field value: the field must not reach the wire.
+        router.get("/bad-field") { _ in
+            HTTPResponse(status: 200, headers: ["x-good": "yes", "x-bad": "a\r\nx-injected: 1", "bad name": "b"], body: .bytes(Array("body".utf8)))
+        }
         router.get("/secret") { request in
             request.headers["authorization"] == nil ? .error(401, "no credentials") : .text("authorized")
         }

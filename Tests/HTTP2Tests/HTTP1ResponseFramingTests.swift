@@ -1,0 +1,92 @@
+import NIOCore
+@testable import HTTP2
+import TestSupport
+import Testing
+
+/// How HTTP/1.1 responses are framed on the wire, read back by a raw-socket client: what the server writes
+/// itself (``HTTP1ResponseEncoder``) has to be exactly what clients of every vintage parse.
+@Suite("HTTP/1.1 response framing")
+struct HTTP1ResponseFramingTests {
+    /// Runs `h1_probe.py exchange`: the requests go one after another on one connection.
+    private func exchange(_ server: TestServer, _ requests: [String]) async throws -> JSONObject {
+        try await ChildProcess.runPython("h1_probe.py", ["exchange", "--port", "\(server.port)", "--seconds", "10", "--requests"] + requests).0
+    }
+
+    @Test func anHTTP10ClientKeepsItsConnectionOnlyWhenItAsks() async throws {
+        try await withServer { server in
+            let json = try await exchange(server, [#"GET /fast HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"#, #"GET /echo/ten HTTP/1.0\r\n\r\n"#])
+            let responses = json[list: "responses"]
+            #expect(responses.count == 2, "\(json)")
+            #expect(responses.first?[object: "headers"]?[string: "connection"] == "keep-alive", "\(json)")
+            #expect(responses.first?[string: "body"] == "fast", "\(json)")
+            #expect(responses.last?[object: "headers"]?[string: "connection"] == "close", "\(json)")
+            #expect(responses.last?[string: "body"] == "tag:ten", "\(json)")
+            #expect(json[bool: "closed"] == true, "\(json)")
+        }
+    }
+
+    /// HTTP/1.0 has no chunked coding: a streamed body ends with the connection.
+    @Test func aStreamedBodyToAnHTTP10ClientEndsWithTheConnection() async throws {
+        try await withServer { server in
+            let json = try await exchange(server, [#"GET /stream?n=3 HTTP/1.0\r\n\r\n"#])
+            let response = try #require(json[list: "responses"].first, "\(json)")
+            #expect(response[int: "status"] == 200, "\(json)")
+            #expect(response[object: "headers"]?[string: "transfer-encoding"] == nil, "\(json)")
+            #expect(response[object: "headers"]?[string: "connection"] == "close", "\(json)")
+            let expected = (0..<3).map { String(decoding: TestServer.chunk($0, size: 16), as: UTF8.self) }.joined()
+            #expect(response[string: "body"] == expected, "\(json)")
+            #expect(json[bool: "closed"] == true, "\(json)")
+        }
+    }
+
+    /// A HEAD answer announces the GET's length and sends no body: the next response on the connection
+    /// starts right after the head.
+    @Test func headAnnouncesTheLengthAndSendsNoBody() async throws {
+        try await withServer { server in
+            let json = try await exchange(server, [#"HEAD /fast HTTP/1.1\r\nHost: x\r\n\r\n"#, #"GET /echo/after HTTP/1.1\r\nHost: x\r\n\r\n"#])
+            let responses = json[list: "responses"]
+            #expect(responses.first?[object: "headers"]?[string: "content-length"] == "4", "\(json)")
+            #expect(responses.last?[string: "status_line"] == "HTTP/1.1 200 OK", "\(json)")
+            #expect(responses.last?[string: "body"] == "tag:after", "\(json)")
+            #expect(json[string: "stray"] == "", "\(json)")
+        }
+    }
+
+    /// RFC 9110 §15.3.5: a 204 has no body and no framing fields.
+    @Test func noContentCarriesNoFraming() async throws {
+        try await withServer { server in
+            let json = try await exchange(server, [#"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"#, #"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"#])
+            let responses = json[list: "responses"]
+            let headers = try #require(responses.first?[object: "headers"], "\(json)")
+            #expect(responses.first?[int: "status"] == 204, "\(json)")
+            #expect(headers[string: "content-length"] == nil && headers[string: "transfer-encoding"] == nil, "\(json)")
+            #expect(responses.last?[string: "body"] == "fast", "\(json)")
+        }
+    }
+
+    /// A field whose value holds CR LF would end the head early and smuggle a field of the handler's
+    /// choosing; such fields, and names that are not tokens, are left out and the response still goes out.
+    @Test func fieldsThatWouldBreakTheHeadAreLeftOut() async throws {
+        try await withServer { server in
+            let json = try await exchange(server, [#"GET /bad-field HTTP/1.1\r\nHost: x\r\n\r\n"#, #"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"#])
+            let responses = json[list: "responses"]
+            let headers = try #require(responses.first?[object: "headers"], "\(json)")
+            #expect(responses.first?[int: "status"] == 200, "\(json)")
+            #expect(headers[string: "x-good"] == "yes", "\(json)")
+            #expect(headers[string: "x-bad"] == nil && headers[string: "x-injected"] == nil && headers[string: "bad name"] == nil, "\(json)")
+            #expect(responses.first?[string: "body"] == "body", "\(json)")
+            #expect(responses.last?[string: "body"] == "fast", "\(json)")
+        }
+    }
+
+    @Test func theHeadIsWrittenInOneBufferWithTheBody() {
+        let response = HTTPResponse(status: 201, headers: ["content-type": "text/plain", "content-length": "999", "x-request-id": "old"], body: .bytes([]))
+        let head = HTTP1ResponseEncoder.head(response, requestID: "r-1", framing: .length(2), persistence: .close, allocator: ByteBufferAllocator())
+        #expect(String(buffer: head) == "HTTP/1.1 201 Created\r\ncontent-type: text/plain\r\nx-request-id: r-1\r\ncontent-length: 2\r\nconnection: close\r\n\r\n")
+        let chunk = HTTP1ResponseEncoder.chunk(Array("sixteen bytes!!!".utf8), framing: .chunked, allocator: ByteBufferAllocator())
+        #expect(String(buffer: chunk) == "10\r\nsixteen bytes!!!\r\n")
+        #expect(String(buffer: HTTP1ResponseEncoder.end(.chunked, allocator: ByteBufferAllocator())) == "0\r\n\r\n")
+        #expect(HTTP1ResponseEncoder.isToken("x-request-id") && !HTTP1ResponseEncoder.isToken("a b") && !HTTP1ResponseEncoder.isToken(""))
+        #expect(HTTP1ResponseEncoder.isFieldValue("text/plain; q=1") && !HTTP1ResponseEncoder.isFieldValue("a\nb") && !HTTP1ResponseEncoder.isFieldValue("a\u{0}"))
+    }
+}
