@@ -81,11 +81,22 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// How the streamed response going out frames its body, and whether it is a HEAD's (head only).
     private var streamFraming = HTTP1ResponseEncoder.Framing.chunked
     private var streamHeadOnly = false
+    /// The request decoder and the byte observer in front of it (set by the ``ProtocolDetector`` that installs
+    /// them): replaced after a declined upgrade, removed after an accepted one.
+    var decoder: ByteToMessageHandler<HTTPRequestDecoder>?
+    var observer: HTTP1ActivityObserver?
+    /// Whether `Upgrade: h2c` is honoured (cleartext connections only).
+    private let acceptsH2C: Bool
+    /// The current request asked to upgrade, so the decoder stopped after it (see ``HTTP1Upgrade``).
+    private var decoderStopped = false
+    /// The current request's `HTTP2-Settings`, when it asked for h2c and gets it once it has ended.
+    private var h2cSettings: [UInt8]?
 
-    init(responder: Responder, limits: HTTPServerConfiguration.Limits, peer: Peer) {
+    init(responder: Responder, limits: HTTPServerConfiguration.Limits, peer: Peer, acceptsH2C: Bool = false) {
         self.responder = responder
         self.limits = limits
         self.peer = peer
+        self.acceptsH2C = acceptsH2C
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -164,6 +175,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 refuse(head, 413, LimitMessage.bodyTooLarge(limit))
                 return
             }
+            decoderStopped = HTTP1Upgrade.stopsTheDecoder(head)
+            h2cSettings = acceptsH2C && decoderStopped && keepAlive && !streamed ? HTTP1Upgrade.h2cSettings(head) : nil
             if head.headers.contains(name: "expect"), head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
                 // The client waits for this before sending its body (curl does so for a second).
                 context.writeAndFlush(wrapOutboundOut(HTTP1ResponseEncoder.continueHead(allocator: context.channel.allocator)), promise: nil)
@@ -201,7 +214,11 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             }
             switch state {
             case .receiving(let head, let route, let query, let body, _):
-                dispatch(head, route, query, body)
+                if let settings = h2cSettings.take() {
+                    upgradeToHTTP2(head, settings: settings)
+                } else {
+                    dispatch(head, route, query, body)
+                }
             case .discarding:
                 closeAfter(refusal)  // the refused body is over
             default:
@@ -223,6 +240,68 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         context.read()
+    }
+
+    /// After a response on a connection that stays open: a fresh decoder if the request asked to upgrade
+    /// (and was answered over HTTP/1.1 instead), then the requests pipelined behind it.
+    private func readyForNextRequest() {
+        if decoderStopped { renewDecoder() }
+        replayPipelined()
+    }
+
+    /// NIO's decoder parses nothing after a request that asked to upgrade. This one was answered over HTTP/1.1,
+    /// so a fresh decoder takes over, with the bytes the old one held back.
+    private func renewDecoder() {
+        decoderStopped = false
+        guard let context, let old = decoder else { return }
+        let fresh = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+        do {
+            try context.pipeline.syncOperations.addHandler(fresh, position: .before(self))
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        decoder = fresh
+        Self.remove(old, forwardingTo: context.pipeline)
+    }
+
+    /// Removes a decoder whose leftover bytes go on to the next handler. NIO hands them over as a read of
+    /// their own, later and without the read-complete that ends a read (where answers are flushed): fire one.
+    private static func remove(_ decoder: ByteToMessageHandler<HTTPRequestDecoder>, forwardingTo pipeline: ChannelPipeline) {
+        let removed = pipeline.eventLoop.makePromise(of: Void.self)
+        removed.futureResult.whenSuccess { pipeline.fireChannelReadComplete() }
+        pipeline.syncOperations.removeHandler(decoder, promise: removed)
+    }
+
+    /// Answers `Upgrade: h2c` with 101 and hands the connection to an HTTP/2 session that answers the request
+    /// on stream 1 (RFC 7540 §3.2). The decoder's leftover bytes (the client's connection preface, when it
+    /// sent it right away) go to the new handler.
+    private func upgradeToHTTP2(_ head: HTTPRequestHead, settings: [UInt8]) {
+        guard let context else { return }
+        deadline = nil
+        state = .responding
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(head.headers.count)
+        for (name, value) in head.headers { headers.add(name, value) }
+        let http2 = HTTP2ConnectionHandler(
+            responder: responder, limits: limits, peer: peer,
+            upgradedFrom: .init(settings: settings, method: head.method.rawValue, target: head.uri, headers: headers)
+        )
+        let pipeline = context.pipeline.syncOperations
+        var switching = context.channel.allocator.buffer(capacity: 72)
+        switching.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n")
+        context.write(wrapOutboundOut(switching), promise: nil)
+        do {
+            try pipeline.addHandler(http2, position: .after(self))
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        let decoder = self.decoder
+        let channelPipeline = context.pipeline
+        if let observer { pipeline.removeHandler(observer, promise: nil) }
+        pipeline.removeHandler(context: context, promise: nil)
+        if let decoder { Self.remove(decoder, forwardingTo: channelPipeline) }
     }
 
     /// Hands the parts of pipelined requests over, in order, until one of them is being answered.
@@ -428,7 +507,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             } else if !keepAlive {
                 closeAfter(written, lingering: true)
             } else {
-                replayPipelined()
+                readyForNextRequest()
             }
         case .stream(let produce):
             producing = true
@@ -461,7 +540,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                     } else if !handler.keepAlive {
                         handler.closeAfter(written, lingering: true)
                     } else {
-                        handler.replayPipelined()
+                        handler.readyForNextRequest()
                     }
                 }
             }

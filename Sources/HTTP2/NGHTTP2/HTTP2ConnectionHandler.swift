@@ -101,10 +101,21 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private var previousFields = HTTPHeaders()
     private var previousAuthority: String?
 
-    init(responder: Responder, limits: HTTPServerConfiguration.Limits, peer: Peer) {
+    /// The HTTP/1.1 request that asked for `h2c`, answered on stream 1 once the session is up.
+    struct UpgradedRequest {
+        let settings: [UInt8]
+        let method: String
+        let target: String
+        let headers: HTTPHeaders
+    }
+
+    private var upgradedRequest: UpgradedRequest?
+
+    init(responder: Responder, limits: HTTPServerConfiguration.Limits, peer: Peer, upgradedFrom request: UpgradedRequest? = nil) {
         self.responder = responder
         self.limits = limits
         self.peer = peer
+        upgradedRequest = request
     }
 
     // MARK: Channel events
@@ -121,12 +132,34 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             ))
             session.delegate = self
             self.session = session
+            if let request = upgradedRequest.take() {
+                try session.upgrade(settings: request.settings, headRequest: request.method == "HEAD")
+                adopt(request)
+            }
         } catch {
             context.close(promise: nil)
             return
         }
         startHousekeeping(context.eventLoop)
         flush()
+    }
+
+    /// Stream 1 of an upgraded connection carries the HTTP/1.1 request that asked for the upgrade (RFC 7540 §3.2):
+    /// it is complete already, so it is dispatched as a request whose HEADERS ended the stream.
+    private func adopt(_ request: UpgradedRequest) {
+        now = .now()
+        streamBegan(1)
+        guard let stream = stream(1) else { return }
+        stream.method = request.method
+        stream.target = request.target
+        for (name, value) in request.headers {
+            switch name {
+            case "host": stream.authority = value
+            case "connection", "upgrade", "http2-settings", "keep-alive", "proxy-connection", "transfer-encoding", "te": continue
+            default: stream.headers.addLowercased(name, value)
+            }
+        }
+        streamHeadersComplete(1, endStream: true)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

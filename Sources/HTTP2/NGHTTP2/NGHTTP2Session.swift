@@ -157,6 +157,16 @@ final class NGHTTP2Session {
         return Unmanaged<NGHTTP2Session>.fromOpaque(userData).takeUnretainedValue()
     }
 
+    /// Takes over a connection upgraded from HTTP/1.1 (`Upgrade: h2c`): applies the client's `HTTP2-Settings`
+    /// payload and opens stream 1, half-closed, for the request that asked for the upgrade.
+    func upgrade(settings: [UInt8], headRequest: Bool) throws {
+        guard let session else { return }
+        let status = settings.withUnsafeBufferPointer { payload in
+            nghttp2_session_upgrade2(session, payload.baseAddress, payload.count, headRequest ? 1 : 0, nil)
+        }
+        if status != 0 { throw NGHTTP2Failure(code: status) }
+    }
+
     /// Feeds received bytes; on a protocol error nghttp2 has queued GOAWAY, so drain the output, then close.
     func receive(_ bytes: UnsafeRawBufferPointer) throws {
         guard let session, let base = bytes.baseAddress else { return }

@@ -89,7 +89,7 @@ public final class HTTPServer: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try pipeline.addHandler(ProtocolDetector(responder: responder, limits: limits))
+                    try pipeline.addHandler(ProtocolDetector(responder: responder, limits: limits, secure: tls != nil))
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()

@@ -15,9 +15,13 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
     private var buffered: ByteBuffer?
     private var timer: Scheduled<Void>?
 
-    init(responder: Responder, limits: HTTPServerConfiguration.Limits) {
+    /// Whether the connection is TLS (`Upgrade: h2c` is for cleartext connections only).
+    private let secure: Bool
+
+    init(responder: Responder, limits: HTTPServerConfiguration.Limits, secure: Bool) {
         self.responder = responder
         self.limits = limits
+        self.secure = secure
     }
 
     /// A connection that sends nothing (or never finishes its TLS handshake) is closed after the header
@@ -75,12 +79,16 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
             try pipeline.addHandler(HTTP2ConnectionHandler(responder: responder, limits: limits, peer: peer))
         } else {
             let observer = HTTP1ActivityObserver()
-            let handler = HTTP1ConnectionHandler(responder: responder, limits: limits, peer: peer)
-            observer.connection = handler
-            try pipeline.addHandler(observer)
+            let handler = HTTP1ConnectionHandler(responder: responder, limits: limits, peer: peer, acceptsH2C: !secure)
             // NIO's decoder parses requests; the connection handler writes responses as bytes itself and keeps
-            // pipelined requests in order (see HTTP1ResponseEncoder).
-            try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+            // pipelined requests in order (see HTTP1ResponseEncoder). After an upgrade request the decoder's
+            // leftover bytes go on to whatever follows it (see HTTP1Upgrade).
+            let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+            observer.connection = handler
+            handler.observer = observer
+            handler.decoder = decoder
+            try pipeline.addHandler(observer)
+            try pipeline.addHandler(decoder)
             try pipeline.addHandler(handler)
         }
     }

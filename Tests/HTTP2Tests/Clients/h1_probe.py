@@ -370,9 +370,13 @@ def exchange(args):
         request = text.encode().decode("unicode_escape").encode("latin-1")
         if not connection.send(request):
             break
-        response = connection.response(args.seconds, head_only=request.startswith(b"HEAD "))
-        responses.append(response)
-        if response is None:
+        # A request entry may hold several pipelined requests: one response for each.
+        for _ in range(max(1, request.count(b" HTTP/1."))):
+            response = connection.response(args.seconds, head_only=request.startswith(b"HEAD "))
+            responses.append(response)
+            if response is None:
+                break
+        if responses[-1] is None:
             break
     if responses and responses[-1] is not None and "content-length" not in responses[-1]["headers"] \
             and "transfer-encoding" not in responses[-1]["headers"] and not args.requests[-1].startswith("HEAD "):

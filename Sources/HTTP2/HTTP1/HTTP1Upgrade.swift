@@ -1,0 +1,62 @@
+import ASCIIText
+import NIOHTTP1
+
+/// What an HTTP/1.1 request asks of the connection beyond its own answer: an `Upgrade` (RFC 9110 §7.8).
+///
+/// NIO's request decoder stops parsing after a request that asks to upgrade (`Connection: upgrade` with an
+/// `Upgrade` field, or CONNECT), leaving the bytes after it for the new protocol. A server that declines
+/// answers over HTTP/1.1 and has to give the connection a fresh decoder for the requests that follow.
+/// The one upgrade this server accepts is `h2c` (RFC 7540 §3.2), over cleartext only, for a request
+/// without a body.
+enum HTTP1Upgrade {
+    /// Whether the decoder stopped after this request's head (it treats it as an upgrade).
+    static func stopsTheDecoder(_ head: HTTPRequestHead) -> Bool {
+        head.method == .CONNECT || (head.headers.contains(name: "upgrade") && tokens(head.headers, "connection").contains("upgrade"))
+    }
+
+    /// The decoded `HTTP2-Settings` payload when the request asks for `h2c` the way RFC 7540 §3.2 says:
+    /// `Upgrade: h2c`, one `HTTP2-Settings` field in base64url, both named in `Connection`, and no body.
+    static func h2cSettings(_ head: HTTPRequestHead) -> [UInt8]? {
+        guard tokens(head.headers, "upgrade").contains("h2c") else { return nil }
+        let connection = tokens(head.headers, "connection")
+        guard connection.contains("upgrade"), connection.contains("http2-settings") else { return nil }
+        let settings = head.headers["http2-settings"]
+        guard settings.count == 1, !head.headers.contains(name: "transfer-encoding") else { return nil }
+        if let length = head.headers.first(name: "content-length"), length != "0" { return nil }
+        guard let payload = base64URLDecoded(settings[0]), payload.count % 6 == 0 else { return nil }
+        return payload
+    }
+
+    /// The comma-separated tokens of every `name` field, lower-cased.
+    private static func tokens(_ headers: NIOHTTP1.HTTPHeaders, _ name: String) -> [String] {
+        headers[name].flatMap { $0.split(separator: ",") }.map { String($0.trimmingHTTPWhitespace).lowercased() }
+    }
+
+    /// Base64url without padding (RFC 4648 §5), as `HTTP2-Settings` carries it; nil for anything else.
+    static func base64URLDecoded(_ text: String) -> [UInt8]? {
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for byte in text.utf8 {
+            let value: UInt32
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = UInt32(byte - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = UInt32(byte - UInt8(ascii: "a")) + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = UInt32(byte - UInt8(ascii: "0")) + 52
+            case UInt8(ascii: "-"): value = 62
+            case UInt8(ascii: "_"): value = 63
+            default: return nil
+            }
+            accumulator = accumulator << 6 | value
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                output.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+            }
+        }
+        // Leftover bits must be padding zeros, and a single leftover character cannot encode a byte.
+        guard bits < 6, accumulator & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
+        return output
+    }
+}
