@@ -30,14 +30,6 @@ nghttpd_pid=$!
 sleep 0.5
 
 cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
-# Runs a command (h2load) and writes the CPU seconds it used (user + system) to the file named first.
-client_cpu() {
-    local out=$1; shift
-    python3 -c 'import resource, subprocess, sys
-subprocess.run(sys.argv[2:], check=False)
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-open(sys.argv[1], "w").write(f"{usage.ru_utime + usage.ru_stime}\n")' "$out" "$@"
-}
 per_request() { awk -v s="$(cat "$1")" -v n="$requests" 'BEGIN {printf "%.2f\n", s * 1000000 / n}'; }
 rps() { sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p'; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -46,12 +38,12 @@ ticks_per_second=$(getconf CLK_TCK)
 : >"$work/hermes.h2"; : >"$work/nghttpd.h2"; : >"$work/hermes.h1"; : >"$work/cpu"; : >"$work/nghttpd.cpu"; : >"$work/client.cpu"; : >"$work/nghttpd.client.cpu"
 for run in $(seq "$runs"); do
     before=$(cpu_ticks $hermes_pid)
-    client_cpu "$work/client" h2load -n "$requests" -c 10 -m 10 "http://127.0.0.1:$port_hermes/healthz" | rps >>"$work/hermes.h2"
+    scripts/cpu-time "$work/client" h2load -n "$requests" -c 10 -m 10 "http://127.0.0.1:$port_hermes/healthz" | rps >>"$work/hermes.h2"
     after=$(cpu_ticks $hermes_pid)
     awk -v a="$after" -v b="$before" -v t="$ticks_per_second" -v n="$requests" 'BEGIN {printf "%.2f\n", (a - b) * 1000000 / t / n}' >>"$work/cpu"
     per_request "$work/client" >>"$work/client.cpu"
     before=$(cpu_ticks $nghttpd_pid)
-    client_cpu "$work/client" h2load -n "$requests" -c 10 -m 10 "http://127.0.0.1:$port_nghttpd/healthz" | rps >>"$work/nghttpd.h2"
+    scripts/cpu-time "$work/client" h2load -n "$requests" -c 10 -m 10 "http://127.0.0.1:$port_nghttpd/healthz" | rps >>"$work/nghttpd.h2"
     after=$(cpu_ticks $nghttpd_pid)
     awk -v a="$after" -v b="$before" -v t="$ticks_per_second" -v n="$requests" 'BEGIN {printf "%.2f\n", (a - b) * 1000000 / t / n}' >>"$work/nghttpd.cpu"
     per_request "$work/client" >>"$work/nghttpd.client.cpu"

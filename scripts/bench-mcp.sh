@@ -91,19 +91,11 @@ check_call() {
     echo "$body" | grep -q '"isError":false' || { echo "tools/call on $url did not answer a tool result: $body" >&2; exit 1; }
 }
 
-# Runs a command (h2load) and writes the CPU seconds it used (user + system) to the file named first.
-client_cpu() {
-    local out=$1; shift
-    python3 -c 'import resource, subprocess, sys
-subprocess.run(sys.argv[2:], check=False)
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-open(sys.argv[1], "w").write(f"{usage.ru_utime + usage.ru_stime}\n")' "$out" "$@"
-}
 
 # One h2load run: prints "<req/s> <non-2xx count>"; per-request log in $log, its CPU seconds in $log.cpu.
 h2load_run() {
     local log=$1; shift
-    client_cpu "$log.cpu" h2load -D "$duration" --warm-up-time=1 --log-file="$log" -d "$work/call.json" "${common[@]}" \
+    scripts/cpu-time "$log.cpu" h2load -D "$duration" --warm-up-time=1 --log-file="$log" -d "$work/call.json" "${common[@]}" \
         -H "mcp-protocol-version: $version" "$@" 2>&1 | awk '
         /^finished in/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^req\/s/) rps = $i }
         /^status codes:/ { ok = $3; other = $5 + $7 + $9 }
@@ -129,7 +121,7 @@ measure() {
     rm -f "$work"/run-*.log "$work"/run-*.out "$work"/run-*.cpu
     if [ "$sessions" = floor ]; then
         # No credentials: every request stops at the gate with 401 (counted as non-2xx, expected here).
-        client_cpu "$work/run-0.log.cpu" h2load -D "$duration" --warm-up-time=1 --log-file="$work/run-0.log" -d "$work/call.json" \
+        scripts/cpu-time "$work/run-0.log.cpu" h2load -D "$duration" --warm-up-time=1 --log-file="$work/run-0.log" -d "$work/call.json" \
             -H "content-type: application/json" "${flags[@]}" "${shape[@]}" "$url" 2>&1 \
             | awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^req\/s/) rps = $i } END { gsub(",", "", rps); print rps, 0 }' >"$work/run-0.out"
     elif [ "$sessions" = 1 ]; then

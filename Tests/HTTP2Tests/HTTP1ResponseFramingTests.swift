@@ -7,14 +7,9 @@ import Testing
 /// itself (``HTTP1ResponseEncoder``) has to be exactly what clients of every vintage parse.
 @Suite("HTTP/1.1 response framing")
 struct HTTP1ResponseFramingTests {
-    /// Runs `h1_probe.py exchange`: the requests go one after another on one connection.
-    private func exchange(_ server: TestServer, _ requests: [String]) async throws -> JSONObject {
-        try await ChildProcess.runPython("h1_probe.py", ["exchange", "--port", "\(server.port)", "--seconds", "10", "--requests"] + requests).0
-    }
-
     @Test func anHTTP10ClientKeepsItsConnectionOnlyWhenItAsks() async throws {
         try await withServer { server in
-            let json = try await exchange(server, [#"GET /fast HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"#, #"GET /echo/ten HTTP/1.0\r\n\r\n"#])
+            let json = try await server.exchange([#"GET /fast HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"#, #"GET /echo/ten HTTP/1.0\r\n\r\n"#])
             let responses = json[list: "responses"]
             #expect(responses.count == 2, "\(json)")
             #expect(responses.first?[object: "headers"]?[string: "connection"] == "keep-alive", "\(json)")
@@ -28,7 +23,7 @@ struct HTTP1ResponseFramingTests {
     /// HTTP/1.0 has no chunked coding: a streamed body ends with the connection.
     @Test func aStreamedBodyToAnHTTP10ClientEndsWithTheConnection() async throws {
         try await withServer { server in
-            let json = try await exchange(server, [#"GET /stream?n=3 HTTP/1.0\r\n\r\n"#])
+            let json = try await server.exchange([#"GET /stream?n=3 HTTP/1.0\r\n\r\n"#])
             let response = try #require(json[list: "responses"].first, "\(json)")
             #expect(response[int: "status"] == 200, "\(json)")
             #expect(response[object: "headers"]?[string: "transfer-encoding"] == nil, "\(json)")
@@ -43,7 +38,7 @@ struct HTTP1ResponseFramingTests {
     /// starts right after the head.
     @Test func headAnnouncesTheLengthAndSendsNoBody() async throws {
         try await withServer { server in
-            let json = try await exchange(server, [#"HEAD /fast HTTP/1.1\r\nHost: x\r\n\r\n"#, #"GET /echo/after HTTP/1.1\r\nHost: x\r\n\r\n"#])
+            let json = try await server.exchange([#"HEAD /fast HTTP/1.1\r\nHost: x\r\n\r\n"#, #"GET /echo/after HTTP/1.1\r\nHost: x\r\n\r\n"#])
             let responses = json[list: "responses"]
             #expect(responses.first?[object: "headers"]?[string: "content-length"] == "4", "\(json)")
             #expect(responses.last?[string: "status_line"] == "HTTP/1.1 200 OK", "\(json)")
@@ -55,7 +50,7 @@ struct HTTP1ResponseFramingTests {
     /// RFC 9110 §15.3.5: a 204 has no body and no framing fields.
     @Test func noContentCarriesNoFraming() async throws {
         try await withServer { server in
-            let json = try await exchange(server, [#"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"#, #"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"#])
+            let json = try await server.exchange([#"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"#, #"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"#])
             let responses = json[list: "responses"]
             let headers = try #require(responses.first?[object: "headers"], "\(json)")
             #expect(responses.first?[int: "status"] == 204, "\(json)")
@@ -68,7 +63,7 @@ struct HTTP1ResponseFramingTests {
     /// choosing; such fields, and names that are not tokens, are left out and the response still goes out.
     @Test func fieldsThatWouldBreakTheHeadAreLeftOut() async throws {
         try await withServer { server in
-            let json = try await exchange(server, [#"GET /bad-field HTTP/1.1\r\nHost: x\r\n\r\n"#, #"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"#])
+            let json = try await server.exchange([#"GET /bad-field HTTP/1.1\r\nHost: x\r\n\r\n"#, #"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"#])
             let responses = json[list: "responses"]
             let headers = try #require(responses.first?[object: "headers"], "\(json)")
             #expect(responses.first?[int: "status"] == 200, "\(json)")

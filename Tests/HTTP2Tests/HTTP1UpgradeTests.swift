@@ -6,10 +6,6 @@ import Testing
 /// connection goes on serving the requests after it.
 @Suite("HTTP/1.1 upgrades")
 struct HTTP1UpgradeTests {
-    private func exchange(_ server: TestServer, _ requests: [String]) async throws -> JSONObject {
-        try await ChildProcess.runPython("h1_probe.py", ["exchange", "--port", "\(server.port)", "--seconds", "10", "--requests"] + requests).0
-    }
-
     /// `curl --http2` on an http:// URL asks for h2c; the answer comes on stream 1 of the new HTTP/2 session,
     /// and the second URL reuses that session.
     @Test func curlGetsHTTP2ByUpgradingACleartextConnection() async throws {
@@ -26,7 +22,7 @@ struct HTTP1UpgradeTests {
     /// connection deaf (it used to hang until the idle timeout).
     @Test func aDeclinedUpgradeLeavesTheConnectionServing() async throws {
         try await withServer { server in
-            let json = try await exchange(server, [
+            let json = try await server.exchange([
                 #"GET /echo/a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"#,
                 #"GET /echo/b HTTP/1.1\r\nHost: x\r\n\r\n"#,
                 // Pipelined right behind another upgrade request: the bytes the stopped decoder held back.
@@ -41,7 +37,7 @@ struct HTTP1UpgradeTests {
     /// h2c is only for requests without a body; one with a body is answered over HTTP/1.1.
     @Test func anUpgradeRequestWithABodyIsAnsweredOverHTTP1() async throws {
         try await withServer { server in
-            let json = try await exchange(server, [
+            let json = try await server.exchange([
                 #"POST /echo-length HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\nbody"#,
                 #"GET /echo/next HTTP/1.1\r\nHost: x\r\n\r\n"#,
             ])

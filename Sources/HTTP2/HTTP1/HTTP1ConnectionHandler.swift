@@ -280,9 +280,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         guard let context else { return }
         deadline = nil
         state = .responding
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count)
-        for (name, value) in head.headers { headers.add(name, value) }
+        let headers = Self.fields(of: head)
         let http2 = HTTP2ConnectionHandler(
             responder: responder, limits: limits, peer: peer,
             upgradedFrom: .init(settings: settings, method: head.method.rawValue, target: head.uri, headers: headers)
@@ -459,13 +457,19 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     // MARK: Responding
 
+    /// The head's fields as the server's own ``HTTPHeaders`` (names lower-cased).
+    private static func fields(of head: HTTPRequestHead) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(head.headers.count)
+        for (name, value) in head.headers { headers.add(name, value) }
+        return headers
+    }
+
     private func dispatch(_ head: HTTPRequestHead, _ route: RouteLookup, _ query: String?, _ body: [UInt8], streamedBody: RequestBodyBuffer? = nil) {
         guard let loop = context?.eventLoop else { return }
         deadline = nil
         state = .responding
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count)
-        for (name, value) in head.headers { headers.add(name, value) }
+        let headers = Self.fields(of: head)
         let request = HTTPRequest(
             method: route.method, path: route.path, query: query, headers: headers, body: body, remoteAddress: peer.clientAddress(headers),
             protocolVersion: .http1_1, id: responder.nextRequestID(), streamedBody: streamedBody, route: route

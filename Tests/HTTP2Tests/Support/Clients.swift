@@ -99,3 +99,10 @@ enum Nghttp {
         try await ChildProcess.run("nghttp", ["-t", "\(Int(seconds) - 5)"] + arguments, seconds: seconds)
     }
 }
+
+extension TestServer {
+    /// Runs `h1_probe.py exchange`: the requests go out one after another on one connection (see the script).
+    func exchange(_ requests: [String]) async throws -> JSONObject {
+        try await ChildProcess.runPython("h1_probe.py", ["exchange", "--port", "\(port)", "--seconds", "10", "--requests"] + requests).0
+    }
+}
