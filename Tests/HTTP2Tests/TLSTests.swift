@@ -39,6 +39,21 @@ struct TLSTests {
         }
     }
 
+    /// h2c is for cleartext connections (RFC 7540 §3.2): over TLS the request is answered over HTTP/1.1
+    /// and the connection goes on serving.
+    @Test func anH2CUpgradeOverTLSIsAnsweredOverHTTP1() async throws {
+        let tls = try await makeCertificate()
+        defer { removeCertificate(tls) }
+        try await withServer(tls: tls) { server in
+            let upgrade = ["-H", "Connection: Upgrade, HTTP2-Settings", "-H", "Upgrade: h2c", "-H", "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA"]
+            let result = try await Curl.run(["-k", "--http1.1", "-v"] + upgrade + [server.url("/peer?n=1"), server.url("/echo/after")])
+            #expect(result.status == 0, "\(result)")
+            #expect(!result.error.contains("101"), "\(result)")
+            #expect(result.error.components(separatedBy: "< HTTP/1.1 200").count == 3, "\(result)")
+            #expect(result.output.hasSuffix("tag:after"), "\(result)")
+        }
+    }
+
     @Test func opensslSeesTheNegotiatedProtocol() async throws {
         let tls = try await makeCertificate()
         defer { removeCertificate(tls) }
