@@ -40,7 +40,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var lingerTimer: Scheduled<Void>?
     private var waitingForBytes = true
     private var task: Task<Void, Never>?
-    /// Requests dispatched and answered on this connection (one at a time; the pipelining handler holds the next).
+    /// Requests dispatched and answered on this connection (one at a time; pipelined ones wait in `pipelined`).
     private var requestsDispatched = 0
     private var requestsAnswered = 0
     /// Whether `task` is a streamed body's producer (rather than the handler computing the response).
