@@ -15,15 +15,14 @@ public struct HealthEndpoint: Sendable {
         let last = Mutex<Snapshot?>(nil)
     }
 
-    /// One built document; a class, so reading it under the lock copies one reference.
+    /// One built document, good until the uptime it reports changes; a class, so reading it under the lock
+    /// copies one reference.
     private final class Snapshot: Sendable {
-        let at: ContinuousClock.Instant
-        let uptime: Int64
+        let validUntil: ContinuousClock.Instant
         let response: HTTPResponse
 
-        init(at: ContinuousClock.Instant, uptime: Int64, response: HTTPResponse) {
-            self.at = at
-            self.uptime = uptime
+        init(validUntil: ContinuousClock.Instant, response: HTTPResponse) {
+            self.validUntil = validUntil
             self.response = response
         }
     }
@@ -39,12 +38,13 @@ public struct HealthEndpoint: Sendable {
 
     func respond() -> HTTPResponse {
         let now = ContinuousClock.now
+        // One comparison per request; the uptime arithmetic only when the document is rebuilt.
+        if let last = cache.last.withLock({ $0 }), now < last.validUntil { return last.response }
         let uptime = (now - startedAt).components.seconds
-        if let last = cache.last.withLock({ $0 }), last.uptime == uptime, now - last.at < .seconds(1) { return last.response }
         let storeOK = (try? store.read { try $0.contains(.meta, "schema.version") }) == true
         let body = "{\"status\":\"\(storeOK ? "ok" : "degraded")\",\"version\":\"\(HermesVersion.current)\",\"uptime_s\":\(uptime),\"store\":\"\(storeOK ? "ok" : "unavailable")\"}"
         let response = HTTPResponse.json(Array(body.utf8), status: storeOK ? 200 : 503)
-        let snapshot = Snapshot(at: now, uptime: uptime, response: response)
+        let snapshot = Snapshot(validUntil: startedAt + .seconds(uptime + 1), response: response)
         cache.last.withLock { $0 = snapshot }
         return response
     }
