@@ -18,6 +18,17 @@ struct HTTP1UpgradeTests {
         }
     }
 
+    /// nghttp2's own client (`nghttp -u`) upgrades the same way and reads the answer on stream 1.
+    @Test func nghttpUpgradesAndReadsTheAnswerOnStreamOne() async throws {
+        try await withServer { server in
+            let result = try await Nghttp.run(["-u", "-v", server.url("/echo/nghttp")])
+            #expect(result.status == 0, "\(result)")
+            #expect(result.output.contains("HTTP Upgrade success"), "\(result)")
+            #expect(result.output.contains("recv (stream_id=1) :status: 200"), "\(result)")
+            #expect(result.output.contains("tag:nghttp"), "\(result)")
+        }
+    }
+
     /// NIO's decoder stops after a request that asks to upgrade; a declined upgrade must not leave the
     /// connection deaf (it used to hang until the idle timeout).
     @Test func aDeclinedUpgradeLeavesTheConnectionServing() async throws {
