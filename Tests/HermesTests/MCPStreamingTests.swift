@@ -165,8 +165,10 @@ struct MCPStreamingTests {
     }
 
     @Test func aClientThatDisappearsMidStreamIsCleanedUp() async throws {
-        // Idle timeout well above how long opening three streams can take on a loaded machine.
-        try await withMCPServer(configure: { $0.sessionIdleTimeout = .seconds(8) }) { server, driver in
+        // Idle timeout well above how long opening three streams can take on a loaded machine: CI has seen
+        // the whole test process stall for about 11 s while the first tests started, and an 8 s timeout
+        // expired the session between initialize and its notification.
+        try await withMCPServer(configure: { $0.sessionIdleTimeout = .seconds(20) }) { server, driver in
             let doomed = try HTTPDriver()
             let session = try await doomed.initialize(server)
             _ = try await doomed.open("get", "GET", server.mcp, headers: MCPMessages.headers(session: session))
@@ -183,7 +185,7 @@ struct MCPStreamingTests {
             // (which a client may resume) expires once idle, its running request cancelled with it.
             let streams = await server.waitForActivity { $0.openStreams == 0 }
             #expect(streams.openStreams == 0, "\(streams)")
-            let sessions = await server.waitForActivity(seconds: 30) { $0.sessions == 0 }
+            let sessions = await server.waitForActivity(seconds: 60) { $0.sessions == 0 }
             #expect(sessions == MCPActivity(sessions: 0, openStreams: 0), "\(sessions)")
             let gone = try await driver.post(server, session: session, MCPMessages.request(3, "ping"))
             #expect(gone.status == 404, "\(gone)")
