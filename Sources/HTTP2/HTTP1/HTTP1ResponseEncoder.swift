@@ -46,7 +46,7 @@ enum HTTP1ResponseEncoder {
         for (name, value) in response.headers { size += name.utf8.count + value.utf8.count + 4 }
         var buffer = allocator.buffer(capacity: size + bodyCapacity)
         buffer.writeStaticString("HTTP/1.1 ")
-        writeDecimal(status, into: &buffer)
+        buffer.writeString(String(status))
         buffer.writeStaticString(" ")
         buffer.writeString(reason)
         buffer.writeStaticString("\r\n")
@@ -68,7 +68,7 @@ enum HTTP1ResponseEncoder {
         switch framing {
         case .length(let count):
             buffer.writeStaticString("content-length: ")
-            writeDecimal(count, into: &buffer)
+            buffer.writeString(String(count))
             buffer.writeStaticString("\r\n")
         case .chunked:
             buffer.writeStaticString("transfer-encoding: chunked\r\n")
@@ -141,21 +141,5 @@ enum HTTP1ResponseEncoder {
     /// A value that cannot end the field early or smuggle another one: no CR, LF or NUL.
     static func isFieldValue(_ value: String) -> Bool {
         !value.utf8.contains { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") || $0 == 0 }
-    }
-
-    private static func writeDecimal(_ value: Int, into buffer: inout ByteBuffer) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        var rest = max(value, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { digits in
-            repeat {
-                digits[count] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-                count += 1
-            } while rest > 0
-        }
-        withUnsafeBytes(of: &digits) { digits in
-            for index in stride(from: count - 1, through: 0, by: -1) { buffer.writeInteger(digits[index]) }
-        }
     }
 }

@@ -152,12 +152,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         guard let stream = stream(1) else { return }
         stream.method = request.method
         stream.target = request.target
-        for (name, value) in request.headers {
-            switch name {
-            case "host": stream.authority = value
-            case "connection", "upgrade", "http2-settings", "keep-alive", "proxy-connection", "transfer-encoding", "te": continue
-            default: stream.headers.addLowercased(name, value)
-            }
+        // What made the upgrade, and what only meant something to the HTTP/1.1 connection, stays behind.
+        for (name, value) in request.headers where !HTTPHeaders.isConnectionSpecific(name) && name != "http2-settings" && name != "te" {
+            if name == "host" { stream.authority = value } else { stream.headers.addLowercased(name, value) }
         }
         streamHeadersComplete(1, endStream: true)
     }

@@ -215,7 +215,7 @@ final class NGHTTP2Session {
             byteCount += Self.requestIDName.count + requestID.utf8.count
             fieldCount += 1
         }
-        for (name, value) in headers where !Self.isConnectionSpecific(name) {
+        for (name, value) in headers where !HTTPHeaders.isConnectionSpecific(name) {
             byteCount += name.utf8.count + value.utf8.count
             fieldCount += 1
         }
@@ -258,7 +258,7 @@ final class NGHTTP2Session {
                 }
                 field(append(Self.statusName), append(decimal: status))
                 if let length { field(append(Self.contentLengthName), append(decimal: length)) }
-                for (name, value) in headers where !Self.isConnectionSpecific(name) {
+                for (name, value) in headers where !HTTPHeaders.isConnectionSpecific(name) {
                     if length != nil, name == "content-length" { continue }
                     if requestID != nil, name == "x-request-id" { continue }
                     field(append(name.utf8), append(value.utf8), indexed: !Self.isUniquePerResponse(name))
@@ -345,14 +345,4 @@ final class NGHTTP2Session {
 
     static let refusedStream = NGHTTP2_REFUSED_STREAM.rawValue
     static let cancel = NGHTTP2_CANCEL.rawValue
-
-    private static func isConnectionSpecific(_ name: String) -> Bool {
-        switch name.utf8.count {
-        case 7: name == "upgrade"
-        case 10: name == "connection" || name == "keep-alive"
-        case 16: name == "proxy-connection"
-        case 17: name == "transfer-encoding"
-        default: false
-        }
-    }
 }
