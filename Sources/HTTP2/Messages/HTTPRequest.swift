@@ -72,7 +72,16 @@ public struct HTTPRequest: Sendable {
         method: HTTPMethod, path: String, query: String?, headers: HTTPHeaders, body: [UInt8], remoteAddress: String?,
         protocolVersion: HTTPProtocolVersion, id: String, streamedBody: RequestBodyBuffer?, route: RouteLookup?
     ) {
-        self.init(method: method, path: path, query: query, headers: headers, body: body, remoteAddress: remoteAddress, protocolVersion: protocolVersion, id: id)
+        // Every field assigned here rather than delegating to the public initializer: delegating made the
+        // optimizer copy and destroy the whole request twice, for every request.
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.remoteAddress = remoteAddress
+        self.protocolVersion = protocolVersion
+        self.id = id
         self.streamedBody = streamedBody
         self.route = route
     }

@@ -20,8 +20,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     final class Stream {
         let id: Int32
         var method = ""
-        /// The `:path` pseudo-header, split into path and query once the head is complete.
-        var target = ""
+        /// The `:path` pseudo-header, split into path and query as it arrives.
         var path = ""
         var query: String?
         var authority: String?
@@ -151,7 +150,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         streamBegan(1)
         guard let stream = stream(1) else { return }
         stream.method = request.method
-        stream.target = request.target
+        (stream.path, stream.query) = HTTPRequest.split(target: request.target)
         // What made the upgrade, and what only meant something to the HTTP/1.1 connection, stays behind.
         for (name, value) in request.headers where !HTTPHeaders.isConnectionSpecific(name) && name != "http2-settings" && name != "te" {
             if name == "host" { stream.authority = value } else { stream.headers.addLowercased(name, value) }
@@ -243,7 +242,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         if name.first == UInt8(ascii: ":") {
             switch name.count {
             case 7 where name[1] == UInt8(ascii: "m"): stream.method = Self.text(value)
-            case 5: stream.target = Self.text(value)
+            case 5: (stream.path, stream.query) = Self.target(value)
             case 10: stream.authority = Self.text(value, reusing: previousAuthority)
             default: break  // :scheme
             }
@@ -267,6 +266,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         String(decoding: bytes, as: UTF8.self)
     }
 
+    /// A request target's path and query, split on the bytes: one string each, no intermediate one.
+    private static func target(_ bytes: UnsafeRawBufferPointer) -> (path: String, query: String?) {
+        guard let base = bytes.baseAddress, let mark = memchr(base, Int32(UInt8(ascii: "?")), bytes.count) else { return (text(bytes), nil) }
+        let pathCount = base.distance(to: UnsafeRawPointer(mark))
+        return (text(UnsafeRawBufferPointer(rebasing: bytes[..<pathCount])), text(UnsafeRawBufferPointer(rebasing: bytes[(pathCount + 1)...])))
+    }
+
     private static func text(_ bytes: UnsafeRawBufferPointer, reusing previous: String?) -> String {
         if let previous, Self.bytes(bytes, equal: previous) { return previous }
         return text(bytes)
@@ -285,10 +291,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             reject(streamID, rejection.status, rejection.message)
             return
         }
-        (stream.path, stream.query) = HTTPRequest.split(target: stream.target)
         let route = responder.lookup(HTTPMethod(stream.method), stream.path)
-        stream.route = route
         let plan = responder.bodyPlan(route)
+        stream.route = consume route
         stream.bodyLimit = plan.limit
         // A request ending with its HEADERS frame has no body, whatever content-length says.
         if !endStream, let length = stream.headers["content-length"].flatMap(Int.init), length > stream.bodyLimit {
@@ -423,9 +428,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         stream.receiveBy = .distantFuture
         var headers = stream.headers
         stream.headers = HTTPHeaders()
+        if let authority = stream.authority, !headers.contains("host") { headers.addLowercased("host", authority) }
+        // Kept after `host` went in: the request and this share one array, and neither changes it again.
         previousFields = headers
         previousAuthority = stream.authority
-        if let authority = stream.authority, !headers.contains("host") { headers.addLowercased("host", authority) }
         let request = HTTPRequest(
             method: HTTPMethod(stream.method), path: stream.path, query: stream.query, headers: headers, body: stream.body,
             remoteAddress: peer.clientAddress(headers), protocolVersion: .http2, id: responder.nextRequestID(), streamedBody: stream.inbound,
@@ -437,16 +443,22 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             stream.request = request
             stream.startedAt = .now
         }
-        let streamID = stream.id
         if let response = responder.respondImmediately(to: request) {
-            send(response, on: streamID)
+            send(response, on: stream.id)
             return
         }
+        start(consume request, on: stream, loop)
+    }
+
+    /// Runs the responder for a request in a task. The request is consumed: it moves into the task
+    /// rather than being copied, field by field, into it.
+    private func start(_ request: consuming HTTPRequest, on stream: Stream, _ loop: any EventLoop) {
+        let streamID = stream.id
         let responder = self.responder
         let bound = NIOLoopBound(self, eventLoop: loop)
         // Started right here, on the event loop: a handler that never suspends answers within this call,
         // with no job enqueued and no hop; one that suspends resumes on the loop (the executor preference).
-        let task = Task.immediate(executorPreference: executor) {
+        let task = Task.immediate(executorPreference: executor) { [request = consume request] in
             let response = await responder.respond(to: request)
             if loop.inEventLoop {
                 bound.value.send(response, on: streamID)
@@ -495,7 +507,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         stream.status = status
         stream.body = []
         stream.resetAfterResponse = true
-        let response = responder.rejection(status, message, method: stream.method, path: HTTPRequest.split(target: stream.target).path, protocolVersion: .http2)
+        let response = responder.rejection(status, message, method: stream.method, path: stream.path, protocolVersion: .http2)
         if case .bytes(let bytes) = response.body {
             stream.outbound = bytes
             stream.outboundEnded = true

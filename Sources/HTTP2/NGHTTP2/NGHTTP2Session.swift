@@ -72,40 +72,42 @@ final class NGHTTP2Session {
         guard nghttp2_session_callbacks_new(&callbacks) == 0, let callbacks else { throw NGHTTP2Failure(code: NGHTTP2_ERR_NOMEM.rawValue) }
         defer { nghttp2_session_callbacks_del(callbacks) }
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
-            guard let frame, let owner = NGHTTP2Session.owner(userData) else { return 0 }
+            guard let frame else { return 0 }
             if frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue), frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
-                owner.delegate?.streamBegan(frame.pointee.hd.stream_id)
+                NGHTTP2Session.withDelegate(userData) { $0.streamBegan(frame.pointee.hd.stream_id) }
             }
             return 0
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
-            guard let frame, let owner = NGHTTP2Session.owner(userData), let name, let value else { return 0 }
+            guard let frame, let name, let value else { return 0 }
             guard frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue) else { return 0 }
-            let keep = owner.delegate?.streamHeader(
-                frame.pointee.hd.stream_id,
-                name: UnsafeRawBufferPointer(start: name, count: nameLength),
-                value: UnsafeRawBufferPointer(start: value, count: valueLength)
-            ) ?? true
+            let keep = NGHTTP2Session.withDelegate(userData) {
+                $0.streamHeader(
+                    frame.pointee.hd.stream_id,
+                    name: UnsafeRawBufferPointer(start: name, count: nameLength),
+                    value: UnsafeRawBufferPointer(start: value, count: valueLength)
+                )
+            } ?? true
             return keep ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
-            guard let frame, let owner = NGHTTP2Session.owner(userData) else { return 0 }
+            guard let frame else { return 0 }
             let header = frame.pointee.hd
             let endStream = header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
             switch Int(header.type) {
             case Int(NGHTTP2_HEADERS.rawValue) where frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST:
-                owner.delegate?.streamHeadersComplete(header.stream_id, endStream: endStream)
+                NGHTTP2Session.withDelegate(userData) { $0.streamHeadersComplete(header.stream_id, endStream: endStream) }
             case Int(NGHTTP2_HEADERS.rawValue) where endStream, Int(NGHTTP2_DATA.rawValue) where endStream:
-                owner.delegate?.streamEnded(header.stream_id)
+                NGHTTP2Session.withDelegate(userData) { $0.streamEnded(header.stream_id) }
             default:
                 break
             }
             return 0
         }
-        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
-            guard let owner = NGHTTP2Session.owner(userData), let data, let session = owner.session else { return 0 }
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { session, _, streamID, data, length, userData in
+            guard let session, let data else { return 0 }
             nghttp2_session_consume_connection(session, length)
-            let verdict = owner.delegate?.streamData(streamID, UnsafeRawBufferPointer(start: data, count: length)) ?? .consumed
+            let verdict = NGHTTP2Session.withDelegate(userData) { $0.streamData(streamID, UnsafeRawBufferPointer(start: data, count: length)) } ?? .consumed
             switch verdict {
             case .consumed:
                 nghttp2_session_consume_stream(session, streamID, length)
@@ -117,7 +119,7 @@ final class NGHTTP2Session {
             return 0
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, userData in
-            NGHTTP2Session.owner(userData)?.delegate?.streamClosed(streamID, errorCode: errorCode)
+            NGHTTP2Session.withDelegate(userData) { $0.streamClosed(streamID, errorCode: errorCode) }
             return 0
         }
 
@@ -152,9 +154,16 @@ final class NGHTTP2Session {
         session = nil
     }
 
-    private static func owner(_ userData: UnsafeMutableRawPointer?) -> NGHTTP2Session? {
+    /// Runs `body` with the session's delegate, without retaining either: nghttp2 calls back only from
+    /// inside ``receive(_:)`` and ``drainOutput(limit:_:)``, while the owner holds both. Callbacks run several
+    /// times per request, so the retain and release pairs they would otherwise cost add up.
+    @inline(__always)
+    private static func withDelegate<Result>(_ userData: UnsafeMutableRawPointer?, _ body: (any NGHTTP2SessionDelegate) -> Result) -> Result? {
         guard let userData else { return nil }
-        return Unmanaged<NGHTTP2Session>.fromOpaque(userData).takeUnretainedValue()
+        return Unmanaged<NGHTTP2Session>.fromOpaque(userData)._withUnsafeGuaranteedRef { owner in
+            guard let delegate = owner.delegate else { return nil }
+            return body(delegate)
+        }
     }
 
     /// Takes over a connection upgraded from HTTP/1.1 (`Upgrade: h2c`): applies the client's `HTTP2-Settings`
@@ -266,14 +275,11 @@ final class NGHTTP2Session {
                 if let requestID { field(append(Self.requestIDName), append(requestID.utf8), indexed: false) }
                 var provider = nghttp2_data_provider()
                 provider.read_callback = { _, streamID, buffer, length, flags, _, userData in
-                    guard let owner = NGHTTP2Session.owner(userData), let buffer, let flags else {
-                        return ssize_t(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
-                    }
-                    guard let delegate = owner.delegate else {
+                    guard let buffer, let flags else { return ssize_t(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
+                    guard let result = NGHTTP2Session.withDelegate(userData, { $0.streamReadBody(streamID, into: UnsafeMutableRawBufferPointer(start: buffer, count: length)) }) else {
                         flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
                         return 0
                     }
-                    let result = delegate.streamReadBody(streamID, into: UnsafeMutableRawBufferPointer(start: buffer, count: length))
                     if result.deferred { return ssize_t(NGHTTP2_ERR_DEFERRED.rawValue) }
                     if result.endOfBody { flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue }
                     return result.count

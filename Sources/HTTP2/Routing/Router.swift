@@ -172,7 +172,7 @@ public struct Router: Sendable {
     /// The lookup this router made for the request's head, or a new one when there is none, another router
     /// made it, or a middleware changed the method or path since.
     private func lookup(for request: HTTPRequest) -> RouteLookup {
-        if let known = request.route, known.router === version, known.method == request.method, known.path == request.path { return known }
+        if request.route?.isCurrent(version, for: request) == true, let known = request.route { return known }
         return lookup(request.method, request.path)
     }
 
@@ -201,19 +201,10 @@ public struct Router: Sendable {
     /// The response of an immediate route no middleware applies to, computed on the spot; nil when the
     /// request needs the asynchronous path.
     func respondImmediately(to request: HTTPRequest) throws -> HTTPResponse? {
-        // The request's own lookup is read in place rather than copied out: this runs for every request.
-        if let known = request.route, known.router === version, known.method == request.method, known.path == request.path {
-            return try Self.respondImmediately(known, request)
-        }
-        return try Self.respondImmediately(lookup(request.method, request.path), request)
-    }
-
-    private static func respondImmediately(_ lookup: borrowing RouteLookup, _ request: HTTPRequest) throws -> HTTPResponse? {
-        guard lookup.immediate, case .found(let route, let parameters) = lookup.resolution, let immediate = route.immediate else { return nil }
-        guard !parameters.isEmpty else { return try immediate(request) }
-        var request = request
-        request.parameters = parameters
-        return try immediate(request)
+        // The request's own lookup is used in place (optional chaining borrows it) rather than copied out:
+        // this runs for every request.
+        if request.route?.isCurrent(version, for: request) == true { return try request.route?.respondImmediately(request) }
+        return try lookup(request.method, request.path).respondImmediately(request)
     }
 
     static func parse(_ pattern: String) -> [Segment] {
@@ -265,5 +256,21 @@ struct RouteLookup: Sendable {
     func bodyPlan(default fallback: Int) -> (limit: Int, streamed: Bool) {
         if case .found(let route, _) = resolution { return (route.body.limit ?? fallback, route.body.isStreamed) }
         return (fallback, false)
+    }
+
+    /// Whether `router` made this lookup for the request's method and path as they are now (a middleware
+    /// may have changed them, or another router may be asking).
+    func isCurrent(_ router: Router.Version, for request: HTTPRequest) -> Bool {
+        self.router === router && method == request.method && path == request.path
+    }
+
+    /// The response of an immediate route no middleware applies to; nil when the request needs the
+    /// asynchronous path.
+    func respondImmediately(_ request: HTTPRequest) throws -> HTTPResponse? {
+        guard immediate, case .found(let route, let parameters) = resolution, let immediate = route.immediate else { return nil }
+        guard !parameters.isEmpty else { return try immediate(request) }
+        var request = request
+        request.parameters = parameters
+        return try immediate(request)
     }
 }
