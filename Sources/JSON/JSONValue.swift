@@ -93,7 +93,15 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral, S
     public init(_ members: [(key: String, value: JSONValue)]) { self.members = members }
 
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        members = elements.map { (key: $0.0, value: $0.1) }
+        self.init(literal: elements)
+    }
+
+    /// Room for a few more members than the literal has: objects written as a literal often get an optional
+    /// member or two appended, and growing the array means allocating it again.
+    init(literal elements: [(String, JSONValue)]) {
+        members = []
+        members.reserveCapacity(elements.count + 2)
+        for (key, value) in elements { members.append((key, value)) }
     }
 
     public var count: Int { members.count }
@@ -139,7 +147,7 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self = .object(JSONObject(elements.map { (key: $0.0, value: $0.1) }))
+        self = .object(JSONObject(literal: elements))
     }
     public init(nilLiteral: ()) { self = .null }
     public init(floatLiteral value: Double) { self = .number(value) }

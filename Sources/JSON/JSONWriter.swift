@@ -115,24 +115,26 @@ struct JSONOutput: ~Copyable {
         case .integer(let number): writeInteger(number)
         case .number(let number): writeNumber(number)
         case .string(let text): writeString(text)
+        // Elements are read through the arrays' buffers: iterating the arrays themselves retains and releases
+        // every element on the way.
         case .array(let elements):
             append(UInt8(ascii: "["))
-            var first = true
-            for element in elements {
-                if !first { append(UInt8(ascii: ",")) }
-                first = false
-                write(element)
+            elements.withUnsafeBufferPointer { elements in
+                for index in elements.indices {
+                    if index > 0 { append(UInt8(ascii: ",")) }
+                    write(elements[index])
+                }
             }
             append(UInt8(ascii: "]"))
         case .object(let object):
             append(UInt8(ascii: "{"))
-            var first = true
-            for member in object.members {
-                if !first { append(UInt8(ascii: ",")) }
-                first = false
-                writeString(member.key)
-                append(UInt8(ascii: ":"))
-                write(member.value)
+            object.members.withUnsafeBufferPointer { members in
+                for index in members.indices {
+                    if index > 0 { append(UInt8(ascii: ",")) }
+                    writeString(members[index].key)
+                    append(UInt8(ascii: ":"))
+                    write(members[index].value)
+                }
             }
             append(UInt8(ascii: "}"))
         }
@@ -182,22 +184,26 @@ struct JSONOutput: ~Copyable {
     /// Appends `text` as a JSON string literal (quotes included): runs that need no escaping are copied
     /// whole, found eight bytes at a time.
     mutating func writeString(_ text: String) {
+        // Native and small strings lend their bytes in place; others (bridged) are made contiguous on a copy.
+        if text.utf8.withContiguousStorageIfAvailable({ writeString(utf8: $0) }) != nil { return }
         var text = text
-        text.withUTF8 { utf8 in
-            reserve(utf8.count + 2)
-            append(UInt8(ascii: "\""))
-            var runStart = 0
-            var position = 0
-            while true {
-                position = Self.firstToEscape(utf8, from: position)
-                if runStart < position { append(UnsafeBufferPointer(rebasing: utf8[runStart..<position])) }
-                guard position < utf8.count else { break }
-                writeEscaped(utf8[position])
-                position += 1
-                runStart = position
-            }
-            append(UInt8(ascii: "\""))
+        text.withUTF8 { writeString(utf8: $0) }
+    }
+
+    private mutating func writeString(utf8: UnsafeBufferPointer<UInt8>) {
+        reserve(utf8.count + 2)
+        append(UInt8(ascii: "\""))
+        var runStart = 0
+        var position = 0
+        while true {
+            position = Self.firstToEscape(utf8, from: position)
+            if runStart < position { append(UnsafeBufferPointer(rebasing: utf8[runStart..<position])) }
+            guard position < utf8.count else { break }
+            writeEscaped(utf8[position])
+            position += 1
+            runStart = position
         }
+        append(UInt8(ascii: "\""))
     }
 
     private mutating func writeEscaped(_ byte: UInt8) {

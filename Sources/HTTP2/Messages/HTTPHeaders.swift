@@ -100,6 +100,13 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
 
     @inline(__always)
     static func normalize(_ name: String) -> String {
-        name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name
+        hasUppercase(name) ? name.lowercased() : name
+    }
+
+    /// Scans the contiguous bytes (names are short: small strings, read from the stack) rather than
+    /// iterating the UTF-8 view, which checks the string's representation at every step.
+    static func hasUppercase(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { bytes in bytes.contains { $0 &- UInt8(ascii: "A") < 26 } }
     }
 }

@@ -178,24 +178,37 @@ public struct Router: Sendable {
 
     /// Runs the request through the middleware and its route; 404 and 405 (with `Allow`) when none fits.
     public func respond(to request: HTTPRequest) async throws -> HTTPResponse {
-        let terminal: HTTPHandler = { request in
-            switch lookup(for: request).resolution {
-            case .found(let route, let parameters):
-                var request = request
-                request.parameters = parameters
-                return try await route.handler(request)
-            case .methodNotAllowed(let allowed):
-                let list = allowed.map(\.rawValue).joined(separator: ", ")
-                return .error(405, "\(request.method) is not allowed on \(request.path); use \(list)", headers: ["allow": list])
-            case .notFound:
-                return .error(404, "nothing is served at \(request.path)")
-            }
+        try await respond(request, arrivedAt: request.path, from: 0)
+    }
+
+    /// The middleware from `index` on that applies to `path` (the path the request arrived with), then the
+    /// route. Each step's `next` is a closure that lives only for the call, so passing a request down the
+    /// chain allocates nothing.
+    private func respond(_ request: HTTPRequest, arrivedAt path: String, from index: Int) async throws -> HTTPResponse {
+        var index = index
+        while index < middleware.count {
+            let scoped = middleware[index]
+            index += 1
+            guard scoped.applies(to: path) else { continue }
+            let rest = index
+            return try await scoped.step.handle(request) { request in try await respond(request, arrivedAt: path, from: rest) }
         }
-        let chain = middleware.reversed().reduce(terminal) { next, scoped in
-            guard scoped.applies(to: request.path) else { return next }
-            return { request in try await scoped.step.handle(request, next: next) }
+        return try await respondWithRoute(request)
+    }
+
+    private func respondWithRoute(_ request: HTTPRequest) async throws -> HTTPResponse {
+        switch lookup(for: request).resolution {
+        case .found(let route, let parameters):
+            guard !parameters.isEmpty else { return try await route.handler(request) }
+            var request = request
+            request.parameters = parameters
+            return try await route.handler(request)
+        case .methodNotAllowed(let allowed):
+            let list = allowed.map(\.rawValue).joined(separator: ", ")
+            return .error(405, "\(request.method) is not allowed on \(request.path); use \(list)", headers: ["allow": list])
+        case .notFound:
+            return .error(404, "nothing is served at \(request.path)")
         }
-        return try await chain(request)
     }
 
     /// The response of an immediate route no middleware applies to, computed on the spot; nil when the
