@@ -30,6 +30,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private let peer: Peer
     private var state = State.idle
     private var context: ChannelHandlerContext?
+    private var recentRoute = RecentRoute()
     private var keepAlive = true
     private var shuttingDown = false
     /// The one timeout running: the head, the request body or the idle wait (see ``armTimer(_:reason:)``).
@@ -169,7 +170,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 return
             }
             let (path, query) = HTTPRequest.split(target: head.uri)
-            let route = responder.lookup(HTTPMethod(head.method.rawValue), path)
+            let route = recentRoute.lookup(HTTPMethod(head.method.rawValue), path, in: responder)
             let (limit, streamed) = responder.bodyPlan(route)
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
                 refuse(head, 413, LimitMessage.bodyTooLarge(limit))

@@ -99,6 +99,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// last time reuses its strings: comparing bytes costs less than allocating and freeing them.
     private var previousFields = HTTPHeaders()
     private var previousAuthority: String?
+    private var previousRoute = RecentRoute()
 
     /// The HTTP/1.1 request that asked for `h2c`, answered on stream 1 once the session is up.
     struct UpgradedRequest {
@@ -291,7 +292,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             reject(streamID, rejection.status, rejection.message)
             return
         }
-        let route = responder.lookup(HTTPMethod(stream.method), stream.path)
+        let route = previousRoute.lookup(HTTPMethod(stream.method), stream.path, in: responder)
         let plan = responder.bodyPlan(route)
         stream.route = consume route
         stream.bodyLimit = plan.limit

@@ -218,10 +218,10 @@ final class NGHTTP2Session {
         // Every name and value goes into one stack buffer for the call (nghttp2 copies them).
         let status = min(max(status, 100), 999)
         let length = contentLength.map { max($0, 0) }
-        var byteCount = Self.statusName.count + 3 + (length.map { Self.contentLengthName.count + Self.digitCount($0) } ?? 0)
+        var byteCount = 3 + (length.map { Self.digitCount($0) } ?? 0)
         var fieldCount = length == nil ? 1 : 2
         if let requestID {
-            byteCount += Self.requestIDName.count + requestID.utf8.count
+            byteCount += requestID.utf8.count
             fieldCount += 1
         }
         for (name, value) in headers where !HTTPHeaders.isConnectionSpecific(name) {
@@ -265,14 +265,23 @@ final class NGHTTP2Session {
                     pairs[fields] = nghttp2_nv(name: name.0, value: value.0, namelen: name.1, valuelen: value.1, flags: UInt8(flags.rawValue))
                     fields += 1
                 }
-                field(append(Self.statusName), append(decimal: status))
-                if let length { field(append(Self.contentLengthName), append(decimal: length)) }
+                // Names the server always sends are static text nghttp2 may point at rather than copy.
+                func field(_ name: StaticString, _ value: (UnsafeMutablePointer<UInt8>, Int), indexed: Bool = true) {
+                    let flags = (indexed ? NGHTTP2_NV_FLAG_NONE : NGHTTP2_NV_FLAG_NO_INDEX).rawValue | NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue
+                    pairs[fields] = nghttp2_nv(
+                        name: UnsafeMutablePointer(mutating: name.utf8Start), value: value.0, namelen: name.utf8CodeUnitCount, valuelen: value.1,
+                        flags: UInt8(flags)
+                    )
+                    fields += 1
+                }
+                field(":status", append(decimal: status))
+                if let length { field("content-length", append(decimal: length)) }
                 for (name, value) in headers where !HTTPHeaders.isConnectionSpecific(name) {
                     if length != nil, name == "content-length" { continue }
                     if requestID != nil, name == "x-request-id" { continue }
                     field(append(name.utf8), append(value.utf8), indexed: !Self.isUniquePerResponse(name))
                 }
-                if let requestID { field(append(Self.requestIDName), append(requestID.utf8), indexed: false) }
+                if let requestID { field("x-request-id", append(requestID.utf8), indexed: false) }
                 var provider = nghttp2_data_provider()
                 provider.read_callback = { _, streamID, buffer, length, flags, _, userData in
                     guard let buffer, let flags else { return ssize_t(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
@@ -292,9 +301,6 @@ final class NGHTTP2Session {
         }
     }
 
-    private static let statusName = Array(":status".utf8)
-    private static let contentLengthName = Array("content-length".utf8)
-    private static let requestIDName = Array("x-request-id".utf8)
 
     /// Fields whose value differs in every response: kept out of the HPACK dynamic table, where each would
     /// only evict entries that repeat (and make every later lookup compare against it).

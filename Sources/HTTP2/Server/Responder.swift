@@ -146,3 +146,16 @@ final class Responder: Sendable {
         return response
     }
 }
+
+/// A connection's last route lookup, reused while requests name the same method and path: clients call the
+/// same endpoint over and over, and the server's routes do not change while it serves.
+struct RecentRoute {
+    private var last: RouteLookup?
+
+    mutating func lookup(_ method: HTTPMethod, _ path: String, in responder: Responder) -> RouteLookup {
+        if last?.method == method, last?.path == path, let last { return last }
+        let route = responder.lookup(method, path)
+        last = route
+        return route
+    }
+}
