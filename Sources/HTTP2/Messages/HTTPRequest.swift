@@ -56,14 +56,10 @@ public struct HTTPRequest: Sendable {
         protocolVersion: HTTPProtocolVersion = .http1_1,
         id: String = ""
     ) {
-        self.method = method
-        self.path = path
-        self.query = query
-        self.headers = headers
-        self.body = body
-        self.remoteAddress = remoteAddress
-        self.protocolVersion = protocolVersion
-        self.id = id
+        self.init(
+            method: method, path: path, query: query, headers: headers, body: body, remoteAddress: remoteAddress,
+            protocolVersion: protocolVersion, id: id, streamedBody: nil, route: nil
+        )
     }
 
     /// A request as a connection hands it to the router: with its body stream (if the route streams it)
@@ -72,8 +68,8 @@ public struct HTTPRequest: Sendable {
         method: HTTPMethod, path: String, query: String?, headers: HTTPHeaders, body: [UInt8], remoteAddress: String?,
         protocolVersion: HTTPProtocolVersion, id: String, streamedBody: RequestBodyBuffer?, route: RouteLookup?
     ) {
-        // Every field assigned here rather than delegating to the public initializer: delegating made the
-        // optimizer copy and destroy the whole request twice, for every request.
+        // Every field is assigned here, and the public initializer delegates to this one: the other way
+        // round, the optimizer copied and destroyed the whole request twice for every request.
         self.method = method
         self.path = path
         self.query = query
