@@ -141,4 +141,27 @@ struct HTTP2Tests {
             #expect(elapsed >= 0.8 && elapsed < 8, "closed after \(elapsed) s with a 1 s header timeout")
         }
     }
+
+    /// A connection reuses its last route lookup while requests name the same method and path; a new path or
+    /// another method on the same path is looked up again (`RecentRoute`).
+    @Test func eachRequestOnAConnectionGetsItsOwnRoute() async throws {
+        try await withServer { server in
+            // h2: nghttp sends each distinct URI once, all on one connection; the query makes the second
+            // /echo/a distinct without changing its path.
+            let nghttp = try await Nghttp.run([server.url("/echo/a"), server.url("/fast"), server.url("/echo/b"), server.url("/echo/a?again=1")])
+            #expect(nghttp.status == 0, "\(nghttp)")
+            #expect(nghttp.output.components(separatedBy: "tag:a").count - 1 == 2, "\(nghttp)")
+            #expect(nghttp.output.components(separatedBy: "tag:b").count - 1 == 1, "\(nghttp)")
+            #expect(nghttp.output.contains("fast"), "\(nghttp)")
+
+            let json = try await server.exchange([
+                #"GET /echo/a HTTP/1.1\r\nHost: x\r\n\r\n"#, #"GET /echo/a HTTP/1.1\r\nHost: x\r\n\r\n"#,
+                #"GET /echo/b HTTP/1.1\r\nHost: x\r\n\r\n"#, #"DELETE /echo/b HTTP/1.1\r\nHost: x\r\n\r\n"#,
+                #"GET /echo/b HTTP/1.1\r\nHost: x\r\n\r\n"#,
+            ])
+            let responses = json[list: "responses"]
+            #expect(responses.map { $0[int: "status"] ?? 0 } == [200, 200, 200, 405, 200], "\(json)")
+            #expect(responses.map { $0[string: "body"] ?? "" }.enumerated().filter { $0.offset != 3 }.map(\.element) == ["tag:a", "tag:a", "tag:b", "tag:b"], "\(json)")
+        }
+    }
 }
