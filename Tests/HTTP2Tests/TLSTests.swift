@@ -48,7 +48,7 @@ struct TLSTests {
             let upgrade = ["-H", "Connection: Upgrade, HTTP2-Settings", "-H", "Upgrade: h2c", "-H", "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA"]
             let result = try await Curl.run(["-k", "--http1.1", "-v"] + upgrade + [server.url("/peer?n=1"), server.url("/echo/after")])
             #expect(result.status == 0, "\(result)")
-            #expect(!result.error.contains("101"), "\(result)")
+            #expect(!result.error.contains("< HTTP/1.1 101"), "\(result)")  // not a bare "101": the port may contain it
             #expect(result.error.components(separatedBy: "< HTTP/1.1 200").count == 3, "\(result)")
             #expect(result.output.hasSuffix("tag:after"), "\(result)")
         }
