@@ -215,7 +215,8 @@ final class NGHTTP2Session {
     /// `headers`); the body is pulled through the delegate unless `hasBody` is false.
     func submitResponse(streamID: Int32, status: Int, headers: HTTPHeaders, requestID: String? = nil, contentLength: Int? = nil, hasBody: Bool) -> Bool {
         guard let session else { return false }
-        // Every name and value goes into one stack buffer for the call (nghttp2 copies them).
+        // Names and values go into one stack buffer for the call (nghttp2 copies them); the server's own
+        // static names are passed as they are.
         let status = min(max(status, 100), 999)
         let length = contentLength.map { max($0, 0) }
         var byteCount = 3 + (length.map { Self.digitCount($0) } ?? 0)
@@ -300,7 +301,6 @@ final class NGHTTP2Session {
             }
         }
     }
-
 
     /// Fields whose value differs in every response: kept out of the HPACK dynamic table, where each would
     /// only evict entries that repeat (and make every later lookup compare against it).

@@ -33,8 +33,9 @@ public struct AccessGate: HTTPMiddleware {
 
     public func handle(_ request: HTTPRequest, next: HTTPHandler) async throws -> HTTPResponse {
         // The async body stays small: everything that answers without the handler is in synchronous helpers,
-        // kept out of line, so their locals do not enlarge this function's frame on the task's allocator
-        // (every request pays for that frame, and a large one costs the task a malloc of its own).
+        // kept out of line, so their locals do not enlarge this function's frame, which every request
+        // allocates on its task (2,272 → 784 bytes; with the router's 404/405 kept out of line the same way,
+        // 11.8 → 11.5 µs of CPU per MCP tools/call).
         let origin = request.headers["origin"]
         if let answer = answerBeforeAuthentication(request, origin: origin) { return answer }
         var response: HTTPResponse
