@@ -197,23 +197,18 @@ public struct Router: Sendable {
     }
 
     private func respondWithRoute(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let resolution = lookup(for: request).resolution
-        guard case .found(let route, let parameters) = resolution else { return Self.unrouted(resolution, request) }
-        guard !parameters.isEmpty else { return try await route.handler(request) }
-        var request = request
-        request.parameters = parameters
-        return try await route.handler(request)
-    }
-
-    /// 405 with `Allow`, or 404. Out of line, so that building the messages does not enlarge the async
-    /// frame every routed request allocates.
-    @inline(never)
-    private static func unrouted(_ resolution: Resolution, _ request: HTTPRequest) -> HTTPResponse {
-        if case .methodNotAllowed(let allowed) = resolution {
+        switch lookup(for: request).resolution {
+        case .found(let route, let parameters):
+            guard !parameters.isEmpty else { return try await route.handler(request) }
+            var request = request
+            request.parameters = parameters
+            return try await route.handler(request)
+        case .methodNotAllowed(let allowed):
             let list = allowed.map(\.rawValue).joined(separator: ", ")
             return .error(405, "\(request.method) is not allowed on \(request.path); use \(list)", headers: ["allow": list])
+        case .notFound:
+            return .error(404, "nothing is served at \(request.path)")
         }
-        return .error(404, "nothing is served at \(request.path)")
     }
 
     /// The response of an immediate route no middleware applies to, computed on the spot; nil when the
