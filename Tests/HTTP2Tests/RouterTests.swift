@@ -173,4 +173,23 @@ struct RouterTests {
         headers.set("X-Many", "3")
         #expect(headers.values("x-many") == ["3"])
     }
+
+    @Test func aCopiedRequestChangesAloneAndInPlace() {
+        let original = HTTPRequest(method: .get, path: "/a", query: "x=1", headers: ["accept": "text/plain"], body: [1, 2], id: "r-1")
+        var copy = original
+        copy.path = "/b"
+        copy.headers.add("x-extra", "1")
+        copy.body.append(3)
+        copy.parameters["id"] = "7"
+        copy.method = .post
+        #expect(original.path == "/a" && original.method == .get && original.body == [1, 2])
+        #expect(original.headers.count == 1 && original.parameters.isEmpty)
+        #expect(copy.path == "/b" && copy.method == .post && copy.body == [1, 2, 3] && copy.parameters["id"] == "7")
+        #expect(copy.headers["x-extra"] == "1" && copy.headers["accept"] == "text/plain" && copy.query == "x=1" && copy.id == "r-1")
+        // A request nobody shares changes its fields where they are: no copy of the body per append.
+        var alone = HTTPRequest(method: .get, path: "/", body: Array(repeating: 0, count: 64))
+        let before = alone.body.withUnsafeBufferPointer { $0.baseAddress }
+        alone.body[0] = 1
+        #expect(alone.body.withUnsafeBufferPointer { $0.baseAddress } == before)
+    }
 }

@@ -22,29 +22,116 @@ public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConv
 
 /// A request: the head, plus the body collected up to the route's limit or, on routes that stream it
 /// (``RequestBodyMode/streamed``), read while it arrives from ``bodyStream``.
+///
+/// A value type whose fields live in one shared, copy-on-write object: a request passes through the
+/// connection, the router, middleware and handler tasks, and each hand-over then costs one reference
+/// count instead of a copy of every field (the optimizer also copied the whole struct once while building it).
 public struct HTTPRequest: Sendable {
-    public var method: HTTPMethod
+    /// The fields. Shared between copies until one of them changes a field (``mutableStorage``); a storage
+    /// object is never changed while another request value refers to it, which is what makes it `Sendable`.
+    private final class Storage: @unchecked Sendable {
+        var method: HTTPMethod
+        var path: String
+        var query: String?
+        var headers: HTTPHeaders
+        var body: [UInt8]
+        var remoteAddress: String?
+        var protocolVersion: HTTPProtocolVersion
+        var id: String
+        var parameters: [String: String]
+        var streamedBody: RequestBodyBuffer?
+        var route: RouteLookup?
+
+        init(
+            method: HTTPMethod, path: String, query: String?, headers: HTTPHeaders, body: [UInt8], remoteAddress: String?,
+            protocolVersion: HTTPProtocolVersion, id: String, parameters: [String: String], streamedBody: RequestBodyBuffer?, route: RouteLookup?
+        ) {
+            self.method = method
+            self.path = path
+            self.query = query
+            self.headers = headers
+            self.body = body
+            self.remoteAddress = remoteAddress
+            self.protocolVersion = protocolVersion
+            self.id = id
+            self.parameters = parameters
+            self.streamedBody = streamedBody
+            self.route = route
+        }
+
+        func copy() -> Storage {
+            Storage(
+                method: method, path: path, query: query, headers: headers, body: body, remoteAddress: remoteAddress,
+                protocolVersion: protocolVersion, id: id, parameters: parameters, streamedBody: streamedBody, route: route
+            )
+        }
+    }
+
+    private var storage: Storage
+
+    /// The storage, first copied if another request value shares it.
+    private var mutableStorage: Storage {
+        mutating get {
+            if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+            return storage
+        }
+    }
+
+    public var method: HTTPMethod {
+        get { storage.method }
+        set { mutableStorage.method = newValue }
+    }
     /// The path without the query, as sent (percent-encoding kept).
-    public var path: String
+    public var path: String {
+        get { storage.path }
+        set { mutableStorage.path = newValue }
+    }
     /// The raw query string after `?`, if any.
-    public var query: String?
-    public var headers: HTTPHeaders
+    public var query: String? {
+        get { storage.query }
+        set { mutableStorage.query = newValue }
+    }
+    public var headers: HTTPHeaders {
+        get { storage.headers }
+        _modify { yield &mutableStorage.headers }
+    }
     /// The collected body; empty on routes that stream it (read ``bodyStream`` there).
-    public var body: [UInt8]
+    public var body: [UInt8] {
+        get { storage.body }
+        _modify { yield &mutableStorage.body }
+    }
     /// The peer's address, e.g. "127.0.0.1:51234".
-    public var remoteAddress: String?
+    public var remoteAddress: String? {
+        get { storage.remoteAddress }
+        set { mutableStorage.remoteAddress = newValue }
+    }
     /// ``remoteAddress`` without its port, e.g. "127.0.0.1" or "::1": the same for every connection a client
     /// opens, so the key for per-client limits.
     public var remoteHost: String? { remoteAddress.map(TrustedProxies.hostPart) }
-    public var protocolVersion: HTTPProtocolVersion
+    public var protocolVersion: HTTPProtocolVersion {
+        get { storage.protocolVersion }
+        set { mutableStorage.protocolVersion = newValue }
+    }
     /// A per-request id for logs and tracing (also sent back as `x-request-id`).
-    public var id: String
+    public var id: String {
+        get { storage.id }
+        set { mutableStorage.id = newValue }
+    }
     /// Values of the route's `:name` segments.
-    public var parameters: [String: String] = [:]
+    public var parameters: [String: String] {
+        get { storage.parameters }
+        _modify { yield &mutableStorage.parameters }
+    }
     /// The body still arriving, on routes that stream it.
-    var streamedBody: RequestBodyBuffer?
+    var streamedBody: RequestBodyBuffer? {
+        get { storage.streamedBody }
+        set { mutableStorage.streamedBody = newValue }
+    }
     /// The route found for the head, reused by the router (see ``Router/lookup(_:_:)``).
-    var route: RouteLookup?
+    var route: RouteLookup? {
+        get { storage.route }
+        set { mutableStorage.route = newValue }
+    }
 
     public init(
         method: HTTPMethod,
@@ -68,18 +155,10 @@ public struct HTTPRequest: Sendable {
         method: HTTPMethod, path: String, query: String?, headers: HTTPHeaders, body: [UInt8], remoteAddress: String?,
         protocolVersion: HTTPProtocolVersion, id: String, streamedBody: RequestBodyBuffer?, route: RouteLookup?
     ) {
-        // Every field is assigned here, and the public initializer delegates to this one: the other way
-        // round, the optimizer copied and destroyed the whole request twice for every request.
-        self.method = method
-        self.path = path
-        self.query = query
-        self.headers = headers
-        self.body = body
-        self.remoteAddress = remoteAddress
-        self.protocolVersion = protocolVersion
-        self.id = id
-        self.streamedBody = streamedBody
-        self.route = route
+        storage = Storage(
+            method: method, path: path, query: query, headers: headers, body: body, remoteAddress: remoteAddress,
+            protocolVersion: protocolVersion, id: id, parameters: Router.noParameters, streamedBody: streamedBody, route: route
+        )
     }
 
     /// Splits a request target (`/a/b?x=1`) into path and query.

@@ -427,18 +427,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private func dispatch(_ stream: Stream) {
         guard let loop = context?.eventLoop, !stream.responded else { return }
         stream.receiveBy = .distantFuture
-        var headers = stream.headers
-        stream.headers = HTTPHeaders()
-        if let authority = stream.authority, !headers.contains("host") { headers.addLowercased("host", authority) }
-        // Kept after `host` went in: the request and this share one array, and neither changes it again.
-        previousFields = headers
-        previousAuthority = stream.authority
-        let request = HTTPRequest(
-            method: HTTPMethod(stream.method), path: stream.path, query: stream.query, headers: headers, body: stream.body,
-            remoteAddress: peer.clientAddress(headers), protocolVersion: .http2, id: responder.nextRequestID(), streamedBody: stream.inbound,
-            route: stream.route.take()
-        )
-        stream.body = []
+        let request = takeRequest(from: stream)
         stream.requestID = request.id
         if responder.logsAccess {
             stream.request = request
@@ -449,6 +438,23 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             return
         }
         start(consume request, on: stream, loop)
+    }
+
+    /// The stream's request, its parts moved out of the stream.
+    private func takeRequest(from stream: Stream) -> HTTPRequest {
+        var headers = stream.headers
+        stream.headers = HTTPHeaders()
+        if let authority = stream.authority, !headers.contains("host") { headers.addLowercased("host", authority) }
+        // Kept after `host` went in: the request and this share one array, and neither changes it again.
+        previousFields = headers
+        previousAuthority = stream.authority
+        let body = stream.body
+        stream.body = []
+        return HTTPRequest(
+            method: HTTPMethod(stream.method), path: stream.path, query: stream.query, headers: headers, body: body,
+            remoteAddress: peer.clientAddress(headers), protocolVersion: .http2, id: responder.nextRequestID(), streamedBody: stream.inbound,
+            route: stream.route.take()
+        )
     }
 
     /// Runs the responder for a request in a task. The request is consumed: it moves into the task

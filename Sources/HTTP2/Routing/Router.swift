@@ -139,8 +139,8 @@ public struct Router: Sendable {
             // A trailing slash can change which middleware applies, so only the path as registered uses the flag.
             let middlewareFree = key.utf8.count == path.utf8.count ? entry.middlewareFree : nil
             // The common case, without building a candidate list.
-            for route in entry.routes where route.method == method { return (.found(route, parameters: [:]), middlewareFree) }
-            return (Self.choose(method, entry.routes.map { ($0, [:]) }), middlewareFree)
+            for route in entry.routes where route.method == method { return (.found(route, parameters: Self.noParameters), middlewareFree) }
+            return (Self.choose(method, entry.routes.map { ($0, Self.noParameters) }), middlewareFree)
         }
         let parts = Self.split(path)
         return (Self.choose(method, patterns.compactMap { route in Self.match(route.segments, parts).map { (route, $0) } }), nil)
@@ -172,7 +172,7 @@ public struct Router: Sendable {
     /// The lookup this router made for the request's head, or a new one when there is none, another router
     /// made it, or a middleware changed the method or path since.
     private func lookup(for request: HTTPRequest) -> RouteLookup {
-        if request.route?.isCurrent(version, for: request) == true, let known = request.route { return known }
+        if let known = request.route, known.isCurrent(version, for: request) { return known }
         return lookup(request.method, request.path)
     }
 
@@ -214,11 +214,11 @@ public struct Router: Sendable {
     /// The response of an immediate route no middleware applies to, computed on the spot; nil when the
     /// request needs the asynchronous path.
     func respondImmediately(to request: HTTPRequest) throws -> HTTPResponse? {
-        // The request's own lookup is used in place (optional chaining borrows it) rather than copied out:
-        // this runs for every request.
-        if request.route?.isCurrent(version, for: request) == true { return try request.route?.respondImmediately(request) }
-        return try lookup(request.method, request.path).respondImmediately(request)
+        try lookup(for: request).respondImmediately(request)
     }
+
+    /// `Dictionary()` rather than `[:]`: the literal is an out-of-line call on every request.
+    static let noParameters = [String: String]()
 
     static func parse(_ pattern: String) -> [Segment] {
         split(pattern).map { part in
@@ -255,14 +255,24 @@ public struct Router: Sendable {
     }
 }
 
-/// A request head's route, looked up once (see ``Router/lookup(_:_:)``).
-struct RouteLookup: Sendable {
+/// A request head's route, looked up once (see ``Router/lookup(_:_:)``). A class: a connection hands the
+/// same lookup to every request for the same method and path (``RecentRoute``), and a request carries it
+/// through the router, so passing it on costs one reference rather than a copy of each field.
+final class RouteLookup: Sendable {
     let router: Router.Version
     let method: HTTPMethod
     let path: String
     let resolution: Router.Resolution
     /// The route answers without a task: it is immediate and no middleware applies to the path.
     let immediate: Bool
+
+    init(router: Router.Version, method: HTTPMethod, path: String, resolution: Router.Resolution, immediate: Bool) {
+        self.router = router
+        self.method = method
+        self.path = path
+        self.resolution = resolution
+        self.immediate = immediate
+    }
 
     /// How the request's body is taken and its limit, decided from its head before the body is read.
     /// Requests no route serves get their 404 or 405 after a collected body.
