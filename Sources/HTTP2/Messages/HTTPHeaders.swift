@@ -3,7 +3,14 @@
 /// Names are stored lower-cased (HTTP/2 requires it on the wire and HTTP/1.1 treats them case-insensitively),
 /// so lookups compare bytes directly.
 public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
-    public private(set) var fields: [(name: String, value: String)] = []
+    /// A struct rather than a tuple: an array of tuples is destroyed element by element through the tuple's
+    /// generic value witnesses, an array of these through code compiled for it.
+    struct Field: Sendable {
+        var name: String
+        var value: String
+    }
+
+    private var fields: [Field] = []
 
     public init() {}
 
@@ -17,14 +24,14 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
 
     /// Appends a field, keeping any with the same name.
     public mutating func add(_ name: String, _ value: String) {
-        fields.append((Self.normalize(name), value))
+        fields.append(Field(name: Self.normalize(name), value: value))
     }
 
     /// Replaces every field named `name` with one field.
     public mutating func set(_ name: String, _ value: String) {
         let normalized = Self.normalize(name)
         fields.removeAll { $0.name == normalized }
-        fields.append((normalized, value))
+        fields.append(Field(name: normalized, value: value))
     }
 
     /// Removes every field named `name`.
@@ -51,8 +58,16 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
 
     public var count: Int { fields.count }
 
-    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> {
-        fields.makeIterator()
+    public func makeIterator() -> Iterator {
+        Iterator(fields: fields.makeIterator())
+    }
+
+    public struct Iterator: IteratorProtocol {
+        var fields: IndexingIterator<[Field]>
+
+        public mutating func next() -> (name: String, value: String)? {
+            fields.next().map { ($0.name, $0.value) }
+        }
     }
 
     /// Field names only: values may carry secrets (Authorization, cookies, API keys).
@@ -65,18 +80,19 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
 
     /// The field at `index` (below ``count``).
     func field(at index: Int) -> (name: String, value: String) {
-        fields[index]
+        let field = fields[index]
+        return (field.name, field.value)
     }
 
     /// Appends a field whose name is known to be lower-case already (HTTP/2 guarantees it).
     mutating func addLowercased(_ name: String, _ value: String) {
-        fields.append((name, value))
+        fields.append(Field(name: name, value: value))
     }
 
     /// Replaces the field `name` (lower-case) without re-checking its case.
     mutating func setLowercased(_ name: String, _ value: String) {
         guard let first = fields.firstIndex(where: { $0.name == name }) else {
-            fields.append((name, value))
+            fields.append(Field(name: name, value: value))
             return
         }
         fields[first].value = value
