@@ -119,10 +119,10 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
         hasUppercase(name) ? name.lowercased() : name
     }
 
-    /// Scans the contiguous bytes (names are short: small strings, read from the stack) rather than
-    /// iterating the UTF-8 view, which checks the string's representation at every step.
+    /// Scans the contiguous bytes, read in place (names are short: small strings, read from the stack),
+    /// rather than iterating the UTF-8 view, which checks the string's representation at every step.
     static func hasUppercase(_ name: String) -> Bool {
-        var name = name
-        return name.withUTF8 { bytes in bytes.contains { $0 &- UInt8(ascii: "A") < 26 } }
+        name.utf8.withContiguousStorageIfAvailable { bytes in bytes.contains { $0 &- UInt8(ascii: "A") < 26 } }
+            ?? name.utf8.contains { $0 &- UInt8(ascii: "A") < 26 }
     }
 }

@@ -130,7 +130,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
                 streamResetBurst: limits.streamResetBurst,
                 streamResetRate: limits.streamResetRatePerSecond
             ))
-            session.delegate = self
+            session.delegate = Unmanaged.passUnretained(self)
             self.session = session
             if let request = upgradedRequest.take() {
                 try session.upgrade(settings: request.settings, headRequest: request.method == "HEAD")
@@ -282,8 +282,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private static func bytes(_ bytes: UnsafeRawBufferPointer, equal text: String) -> Bool {
         guard bytes.count == text.utf8.count else { return false }
         guard let base = bytes.baseAddress else { return true }
-        var text = text
-        return text.withUTF8 { memcmp($0.baseAddress!, base, bytes.count) == 0 }
+        // Read in place: `withUTF8` would want a mutable copy of the string, a retain and release per field.
+        return text.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, base, bytes.count) == 0 }
+            ?? text.utf8.elementsEqual(bytes)
     }
 
     func streamHeadersComplete(_ streamID: Int32, endStream: Bool) {

@@ -55,9 +55,11 @@ struct NGHTTP2Failure: Error, CustomStringConvertible {
 /// that is safe because the C session is deleted in ``close()``/`deinit`, before this object goes away.
 final class NGHTTP2Session {
     private var session: OpaquePointer?
-    /// Unowned: the connection handler owns this session and closes it in `handlerRemoved`, before it
-    /// goes away itself; a weak reference cost a measurable share of every callback.
-    unowned(unsafe) var delegate: (any NGHTTP2SessionDelegate)?
+    /// Unretained: the connection handler owns this session and closes it in `handlerRemoved`, before it
+    /// goes away itself; a weak reference cost a measurable share of every callback. The handler's concrete
+    /// type rather than the protocol: loading an existential retains it, and callbacks run several times per
+    /// request (the protocol still says what each callback means).
+    var delegate: Unmanaged<HTTP2ConnectionHandler>?
 
     struct Settings {
         var maximumConcurrentStreams: UInt32
@@ -158,11 +160,10 @@ final class NGHTTP2Session {
     /// inside ``receive(_:)`` and ``drainOutput(limit:_:)``, while the owner holds both. Callbacks run several
     /// times per request, so the retain and release pairs they would otherwise cost add up.
     @inline(__always)
-    private static func withDelegate<Result>(_ userData: UnsafeMutableRawPointer?, _ body: (any NGHTTP2SessionDelegate) -> Result) -> Result? {
+    private static func withDelegate<Result>(_ userData: UnsafeMutableRawPointer?, _ body: (HTTP2ConnectionHandler) -> Result) -> Result? {
         guard let userData else { return nil }
         return Unmanaged<NGHTTP2Session>.fromOpaque(userData)._withUnsafeGuaranteedRef { owner in
-            guard let delegate = owner.delegate else { return nil }
-            return body(delegate)
+            owner.delegate?._withUnsafeGuaranteedRef { body($0) }
         }
     }
 
