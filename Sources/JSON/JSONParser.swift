@@ -83,7 +83,7 @@ public struct JSONParser {
     private mutating func parseObject() throws(JSONParseError) -> JSONValue {
         try enter()
         index += 1
-        var members: [(key: String, value: JSONValue)] = []
+        var members: [JSONObject.Member] = []
         var positions: [String: Int]? = nil
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
@@ -112,12 +112,12 @@ public struct JSONParser {
                     members[existing].value = value
                 } else {
                     positions![key] = members.count
-                    members.append((key, value))
+                    members.append(JSONObject.Member(key: key, value: value))
                 }
             } else if let existing = members.firstIndex(where: { $0.key == key }) {
                 members[existing].value = value
             } else {
-                members.append((key, value))
+                members.append(JSONObject.Member(key: key, value: value))
             }
             skipWhitespace()
             guard index < bytes.count else { throw failure("the text ends inside an object") }
@@ -128,7 +128,7 @@ public struct JSONParser {
             guard bytes[index] == UInt8(ascii: "}") else { throw failure("expected ',' or '}' in an object") }
             index += 1
             depth -= 1
-            return .object(JSONObject(members))
+            return .object(JSONObject(members: members))
         }
     }
 

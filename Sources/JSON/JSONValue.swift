@@ -86,11 +86,20 @@ public enum JSONValue: Sendable, Equatable {
 
 /// A JSON object: members in order, looked up by name.
 public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral, Sequence {
-    public private(set) var members: [(key: String, value: JSONValue)]
+    /// A struct rather than a tuple: an array of tuples is copied and destroyed member by member through the
+    /// tuple's generic value witnesses, an array of these through code compiled for it.
+    struct Member: Sendable {
+        var key: String
+        var value: JSONValue
+    }
+
+    private(set) var members: [Member]
 
     public init() { members = [] }
 
-    public init(_ members: [(key: String, value: JSONValue)]) { self.members = members }
+    public init(_ members: [(key: String, value: JSONValue)]) { self.members = members.map { Member(key: $0.key, value: $0.value) } }
+
+    init(members: [Member]) { self.members = members }
 
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self.init(literal: elements)
@@ -101,7 +110,7 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral, S
     init(literal elements: [(String, JSONValue)]) {
         members = []
         members.reserveCapacity(elements.count + 2)
-        for (key, value) in elements { members.append((key, value)) }
+        for (key, value) in elements { members.append(Member(key: key, value: value)) }
     }
 
     public var count: Int { members.count }
@@ -118,18 +127,26 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral, S
             if let index = members.firstIndex(where: { $0.key == key }) {
                 if let newValue { members[index].value = newValue } else { members.remove(at: index) }
             } else if let newValue {
-                members.append((key, newValue))
+                members.append(Member(key: key, value: newValue))
             }
         }
     }
 
     /// Appends a member without looking for an existing one (the caller knows the key is new).
     public mutating func append(_ key: String, _ value: JSONValue) {
-        members.append((key, value))
+        members.append(Member(key: key, value: value))
     }
 
-    public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> {
-        members.makeIterator()
+    public func makeIterator() -> Iterator {
+        Iterator(members: members.makeIterator())
+    }
+
+    public struct Iterator: IteratorProtocol {
+        var members: IndexingIterator<[Member]>
+
+        public mutating func next() -> (key: String, value: JSONValue)? {
+            members.next().map { ($0.key, $0.value) }
+        }
     }
 
     /// Equal when both hold the same keys with equal values, whatever the order.
