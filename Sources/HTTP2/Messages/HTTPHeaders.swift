@@ -42,16 +42,14 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
 
     /// The first value of `name`.
     public subscript(name: String) -> String? {
-        let normalized = Self.normalize(name)
-        let count = normalized.utf8.count
-        // Byte counts first: most fields differ in length, and unequal small strings compare slowly.
-        return fields.first { $0.name.utf8.count == count && $0.name == normalized }?.value
+        // The name as given when it is lower-case already (the usual case): no copy of it to compare with.
+        Self.hasUppercase(name) ? first(lowercased: name.lowercased()) : first(lowercased: name)
     }
 
     /// Every value of `name`, in order.
     public func values(_ name: String) -> [String] {
-        let normalized = Self.normalize(name)
-        return fields.filter { $0.name == normalized }.map(\.value)
+        guard !Self.hasUppercase(name) else { return values(name.lowercased()) }
+        return fields.filter { $0.name == name }.map(\.value)
     }
 
     public func contains(_ name: String) -> Bool { self[name] != nil }
@@ -72,6 +70,13 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
 
     /// Field names only: values may carry secrets (Authorization, cookies, API keys).
     public var description: String { "HTTPHeaders(\(fields.map(\.name).joined(separator: ", ")))" }
+
+    /// The first value of a field whose name is known to be lower-case.
+    func first(lowercased name: String) -> String? {
+        let count = name.utf8.count
+        // Byte counts first: most fields differ in length, and unequal small strings compare slowly.
+        return fields.first { $0.name.utf8.count == count && $0.name == name }?.value
+    }
 
     /// Makes room for `count` fields, so filling a request's headers allocates once.
     mutating func reserveCapacity(_ count: Int) {
