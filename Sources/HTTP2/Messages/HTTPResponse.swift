@@ -38,8 +38,11 @@ public struct HTTPResponse: Sendable {
 
     /// A response with a JSON body given as already-encoded bytes.
     public static func json(_ bytes: [UInt8], status: Int = 200) -> HTTPResponse {
-        HTTPResponse(status: status, headers: ["content-type": "application/json"], body: .bytes(bytes))
+        HTTPResponse(status: status, headers: jsonHeaders, body: .bytes(bytes))
     }
+
+    /// Built once: a header literal is an array built, and later destroyed, on every response.
+    private static let jsonHeaders: HTTPHeaders = ["content-type": "application/json"]
 
     /// A JSON error body `{"error":{"status":…,"message":"…"}}` with a message a person can act on.
     public static func error(_ status: Int, _ message: String, headers extra: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
