@@ -164,4 +164,23 @@ struct HTTP2Tests {
             #expect(responses.map { $0[string: "body"] ?? "" }.enumerated().filter { $0.offset != 3 }.map(\.element) == ["tag:a", "tag:a", "tag:b", "tag:b"], "\(json)")
         }
     }
+
+    /// Requests on one connection that repeat the previous request's fields share its list; each must still
+    /// see exactly its own fields and `host` from its own `:authority` (or its own `host` field), as they change
+    /// one at a time: authority, fewer, more, a different value, an explicit host, none.
+    @Test func repeatedFieldsOnAConnectionStayEachRequestsOwn() async throws {
+        try await withServer { server in
+            let (json, _) = try await ChildProcess.runPython("h2_probe.py", ["header-sequence", "--port", "\(server.port)", "--seconds", "10"])
+            let sent = json[list: "sent"]
+            let answers = json[list: "answers"]
+            #expect(sent.count == 10 && answers.count == sent.count, "\(json)")
+            for (request, answer) in zip(sent, answers) {
+                let fields = (request.values["fields"] as? [[String]]) ?? []
+                var expected = fields.map { "\($0[0]): \($0[1])" }
+                if !fields.contains(where: { $0[0] == "host" }) { expected.append("host: \(request[string: "authority"] ?? "")") }
+                #expect(answer[int: "status"] == 200, "\(answer)")
+                #expect(answer[string: "body"] == expected.joined(separator: "\n"), "sent \(request), got \(answer)")
+            }
+        }
+    }
 }

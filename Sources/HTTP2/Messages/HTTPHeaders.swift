@@ -1,3 +1,5 @@
+import Glibc
+
 /// An ordered list of header fields with case-insensitive names.
 ///
 /// Names are stored lower-cased (HTTP/2 requires it on the wire and HTTP/1.1 treats them case-insensitively),
@@ -78,6 +80,12 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
         return fields.first { $0.name.utf8.count == count && $0.name == name }?.value
     }
 
+    /// The first `count` fields of `other`, with room for at least `capacity` fields.
+    init(fieldsOf other: HTTPHeaders, upTo count: Int, reserving capacity: Int) {
+        fields.reserveCapacity(Swift.max(capacity, other.fields.count))
+        fields.append(contentsOf: other.fields[..<count])
+    }
+
     /// Makes room for `count` fields, so filling a request's headers allocates once.
     mutating func reserveCapacity(_ count: Int) {
         fields.reserveCapacity(count)
@@ -87,6 +95,22 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
     func field(at index: Int) -> (name: String, value: String) {
         let field = fields[index]
         return (field.name, field.value)
+    }
+
+    /// Whether the field at `index` exists and has exactly these name and value bytes; compared in place.
+    func field(at index: Int, equals name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Bool {
+        fields.withUnsafeBufferPointer { fields in
+            index < fields.count && Self.bytes(name, equal: fields[index].name) && Self.bytes(value, equal: fields[index].value)
+        }
+    }
+
+    /// Whether `bytes` are the UTF-8 bytes of `text`.
+    static func bytes(_ bytes: UnsafeRawBufferPointer, equal text: String) -> Bool {
+        guard bytes.count == text.utf8.count else { return false }
+        guard let base = bytes.baseAddress else { return true }
+        // Read in place: `withUTF8` would want a mutable copy of the string, a retain and release per field.
+        return text.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, base, bytes.count) == 0 }
+            ?? text.utf8.elementsEqual(bytes)
     }
 
     /// Appends a field whose name is known to be lower-case already (HTTP/2 guarantees it).

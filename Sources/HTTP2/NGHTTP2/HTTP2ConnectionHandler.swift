@@ -26,6 +26,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var authority: String?
         var route: RouteLookup?
         var headers = HTTPHeaders()
+        /// How many leading regular fields equal the previous request's and are not copied into ``headers``
+        /// (which stays empty while this is above zero): see ``resolveHeaders(_:)``.
+        var sharedFieldCount = 0
+        /// ``headers`` is the previous request's list, `host` included.
+        var reusesPreviousFields = false
         var headerBytes = 0
         var rejection: (status: Int, message: String)?
         var body: [UInt8] = []
@@ -95,9 +100,12 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private var lingerTimer: Scheduled<Void>?
     private var executor: EventLoopTaskExecutor?
     /// The last dispatched request's regular fields and `:authority`. Clients repeat most fields from one
-    /// request to the next (HPACK makes that cheap for them), so a field equal to the one in the same position
-    /// last time reuses its strings: comparing bytes costs less than allocating and freeing them.
+    /// request to the next (HPACK makes that cheap for them): a request whose fields all repeat shares this
+    /// list, and a field equal to the one in the same position last time reuses its strings. Comparing bytes
+    /// costs less than allocating and freeing them.
     private var previousFields = HTTPHeaders()
+    /// How many of ``previousFields`` the client sent (the rest is `host`, added from `:authority`).
+    private var previousRegularFieldCount = 0
     private var previousAuthority: String?
     private var previousRoute = RecentRoute()
 
@@ -236,6 +244,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         if stream.headerBytes > limits.maximumHeaderBytes {
             stream.rejection = (431, LimitMessage.headersTooLarge(limits.maximumHeaderBytes))
             stream.headers = HTTPHeaders()
+            stream.sharedFieldCount = 0
             return true
         }
         guard stream.rejection == nil else { return true }
@@ -248,16 +257,40 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             default: break  // :scheme
             }
         } else {
-            let position = stream.headers.count
-            if position == 0 { stream.headers.reserveCapacity(max(Self.typicalHeaderCount, previousFields.count)) }
-            if position < previousFields.count, case let (previousName, previousValue) = previousFields.field(at: position),
-               Self.bytes(name, equal: previousName), Self.bytes(value, equal: previousValue) {
-                stream.headers.addLowercased(previousName, previousValue)
+            let position = stream.sharedFieldCount + stream.headers.count
+            if previousFields.field(at: position, equals: name, value) {
+                if stream.headers.count == 0 {
+                    stream.sharedFieldCount += 1
+                } else {
+                    let (previousName, previousValue) = previousFields.field(at: position)
+                    stream.headers.addLowercased(previousName, previousValue)
+                }
             } else {
+                copySharedFields(stream)
                 stream.headers.addLowercased(Self.text(name), Self.text(value))
             }
         }
         return true
+    }
+
+    /// Gives the stream its own fields: the shared leading ones copied from the previous request's.
+    private func copySharedFields(_ stream: Stream) {
+        guard stream.headers.count == 0 else { return }
+        stream.headers = HTTPHeaders(fieldsOf: previousFields, upTo: stream.sharedFieldCount, reserving: Self.typicalHeaderCount)
+        stream.sharedFieldCount = 0
+    }
+
+    /// Settles the stream's fields once its head is complete. Clients repeat a request's fields from one
+    /// request to the next, so when every regular field and the authority equal the previous request's,
+    /// this request gets that request's list as it is: no array, no strings, one reference.
+    private func resolveHeaders(_ stream: Stream) {
+        if stream.headers.count == 0, stream.sharedFieldCount == previousRegularFieldCount, stream.authority == previousAuthority {
+            stream.headers = previousFields
+            stream.sharedFieldCount = 0
+            stream.reusesPreviousFields = true
+        } else {
+            copySharedFields(stream)
+        }
     }
 
     /// Regular fields most requests carry (user-agent, accept, content-type, authorization, ...).
@@ -275,16 +308,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     private static func text(_ bytes: UnsafeRawBufferPointer, reusing previous: String?) -> String {
-        if let previous, Self.bytes(bytes, equal: previous) { return previous }
+        if let previous, HTTPHeaders.bytes(bytes, equal: previous) { return previous }
         return text(bytes)
-    }
-
-    private static func bytes(_ bytes: UnsafeRawBufferPointer, equal text: String) -> Bool {
-        guard bytes.count == text.utf8.count else { return false }
-        guard let base = bytes.baseAddress else { return true }
-        // Read in place: `withUTF8` would want a mutable copy of the string, a retain and release per field.
-        return text.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, base, bytes.count) == 0 }
-            ?? text.utf8.elementsEqual(bytes)
     }
 
     func streamHeadersComplete(_ streamID: Int32, endStream: Bool) {
@@ -293,6 +318,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             reject(streamID, rejection.status, rejection.message)
             return
         }
+        resolveHeaders(stream)
         let route = previousRoute.lookup(HTTPMethod(stream.method), stream.path, in: responder)
         let plan = responder.bodyPlan(route)
         stream.route = consume route
@@ -426,7 +452,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     // MARK: Requests and responses
 
     private func dispatch(_ stream: Stream) {
-        guard let loop = context?.eventLoop, !stream.responded else { return }
+        guard !stream.responded else { return }
         stream.receiveBy = .distantFuture
         let request = takeRequest(from: stream)
         stream.requestID = request.id
@@ -438,6 +464,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             send(response, on: stream.id)
             return
         }
+        guard let loop = context?.eventLoop else { return }
         start(consume request, on: stream, loop)
     }
 
@@ -445,10 +472,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private func takeRequest(from stream: Stream) -> HTTPRequest {
         var headers = stream.headers
         stream.headers = HTTPHeaders()
-        if let authority = stream.authority, !headers.contains("host") { headers.addLowercased("host", authority) }
-        // Kept after `host` went in: the request and this share one array, and neither changes it again.
-        previousFields = headers
-        previousAuthority = stream.authority
+        if !stream.reusesPreviousFields {
+            previousRegularFieldCount = headers.count
+            if let authority = stream.authority, !headers.contains("host") { headers.addLowercased("host", authority) }
+            // Kept after `host` went in: the request and this share one array, and neither changes it again.
+            previousFields = headers
+            previousAuthority = stream.authority
+        }
         let body = stream.body
         stream.body = []
         return HTTPRequest(
@@ -479,7 +509,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     private func send(_ response: HTTPResponse, on streamID: Int32) {
-        guard let stream = stream(streamID), !stream.responded, let session, let loop = context?.eventLoop else { return }
+        guard let stream = stream(streamID), !stream.responded, let session else { return }
         if !reading { now = .now() }  // a handler's task finishing later: the last read's clock is old by now
         stream.responded = true
         stream.status = response.status
@@ -495,6 +525,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             abandonInbound(stream)
             if bytes.isEmpty, stream.resetAfterResponse { resetAfterResponse(stream) }
         case .stream(let produce):
+            guard let loop = context?.eventLoop else { return }
             _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, requestID: stream.requestID, hasBody: true)
             let bound = NIOLoopBound(self, eventLoop: loop)
             let writer = BodyWriter(handler: bound, eventLoop: loop, streamID: streamID)

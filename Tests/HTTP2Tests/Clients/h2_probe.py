@@ -78,14 +78,14 @@ class Connection:
             self.send_failed = True
             return False
 
-    def header_block(self, path, method="GET", extra=()):
-        headers = [(":method", method), (":scheme", "http"), (":authority", "127.0.0.1"), (":path", path)]
+    def header_block(self, path, method="GET", extra=(), authority="127.0.0.1"):
+        headers = [(":method", method), (":scheme", "http"), (":authority", authority), (":path", path)]
         headers += list(extra)
         return self.encoder.encode(headers)
 
-    def request(self, stream_id, path, method="GET", extra=(), end_stream=True):
+    def request(self, stream_id, path, method="GET", extra=(), end_stream=True, authority="127.0.0.1"):
         """Sends a request head, split into HEADERS and CONTINUATION frames of at most 16 KiB."""
-        block = self.header_block(path, method, extra)
+        block = self.header_block(path, method, extra, authority)
         chunks = [block[i:i + 16384] for i in range(0, len(block), 16384)] or [b""]
         data = b""
         for index, chunk in enumerate(chunks):
@@ -539,6 +539,43 @@ def slow_read(args):
             "elapsed": time.monotonic() - started}
 
 
+# (authority, regular fields) of requests sent back to back on one connection: repeats, then one change at a time.
+HEADER_SEQUENCE = [
+    ("a.test", [("x-a", "1"), ("x-b", "2")]),
+    ("a.test", [("x-a", "1"), ("x-b", "2")]),
+    ("b.test", [("x-a", "1"), ("x-b", "2")]),
+    ("b.test", [("x-a", "1")]),
+    ("b.test", [("x-a", "1"), ("x-b", "2"), ("x-c", "3")]),
+    ("b.test", [("x-a", "9"), ("x-b", "2")]),
+    ("b.test", [("x-a", "1"), ("x-b", "2"), ("host", "c.test")]),
+    ("b.test", []),
+    ("b.test", []),
+    ("a.test", [("x-a", "1"), ("x-b", "2")]),
+]
+
+
+def header_sequence(args):
+    """Sends HEADER_SEQUENCE in one write to /headers (which echoes the fields it got) and reports each answer."""
+    connection = Connection(args.port)
+    data = b""
+    ids = []
+    for index, (authority, fields) in enumerate(HEADER_SEQUENCE):
+        stream_id = 1 + 2 * index
+        ids.append(stream_id)
+        block = connection.header_block("/headers", extra=fields, authority=authority)
+        frame = HeadersFrame(stream_id, data=block)
+        frame.flags.add("END_STREAM")
+        frame.flags.add("END_HEADERS")
+        data += frame.serialize()
+        connection.stream(stream_id)
+    connection.send(data)
+    connection.read_until(lambda: all(connection.finished(i) for i in ids), args.seconds)
+    answers = [connection.summary(i) for i in ids]
+    connection.sock.close()
+    return {"sent": [{"authority": a, "fields": [list(f) for f in fields]} for a, fields in HEADER_SEQUENCE],
+            "answers": [{"status": a["status"], "body": a["body"]} for a in answers]}
+
+
 def normal(args):
     return normal_request(args.port)
 
@@ -548,6 +585,7 @@ COMMANDS = {
     "rst-flood": rst_flood, "window-overflow": window_overflow, "data-after-close": data_after_close,
     "request-timeout": request_timeout, "upload": upload, "upload-flow": upload_flow, "idle": idle, "silent": silent, "stream": stream,
     "stall": stall, "vanish": vanish, "normal": normal, "slow-read": slow_read,
+    "header-sequence": header_sequence,
 }
 
 

@@ -242,6 +242,7 @@ final class TestServer: Sendable {
         }
         router.get("/echo/:tag") { request in .text("tag:\(request.parameters["tag"] ?? "")") }
         router.get("/nothing") { _ in HTTPResponse(status: 204) }
+        router.get("/headers") { request in .text(request.headers.map { "\($0.name): \($0.value)" }.joined(separator: "\n")) }
         // A handler that lets a CR LF into a field value: the field must not reach the wire.
         router.get("/bad-field") { _ in
             HTTPResponse(status: 200, headers: ["x-good": "yes", "x-bad": "a\r\nx-injected: 1", "bad name": "b"], body: .bytes(Array("body".utf8)))
