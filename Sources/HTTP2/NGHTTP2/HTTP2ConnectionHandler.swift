@@ -79,7 +79,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private let peer: Peer
     private var session: NGHTTP2Session?
     private var context: ChannelHandlerContext?
-    private var streams: [Int32: Stream] = [:]
+    private var streams: [StreamKey: Stream] = [:]
     /// The stream the last callback was about: nghttp2 reports a request's headers, end and body reads
     /// one after another, so most lookups are this one and skip hashing.
     private var recent: Stream?
@@ -225,7 +225,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     private func stream(_ id: Int32) -> Stream? {
         if let recent, recent.id == id { return recent }
-        let found = streams[id]
+        let found = streams[StreamKey(id)]
         if found != nil { recent = found }
         return found
     }
@@ -233,7 +233,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     func streamBegan(_ streamID: Int32) {
         let stream = Stream(id: streamID)
         stream.receiveBy = now + limits.requestTimeout.timeAmount
-        streams[streamID] = stream
+        streams[StreamKey(streamID)] = stream
         recent = stream
         servedAny = true
     }
@@ -383,7 +383,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
-        guard let stream = streams.removeValue(forKey: streamID) else { return }
+        guard let stream = streams.removeValue(forKey: StreamKey(streamID)) else { return }
         if recent === stream { recent = nil }
         stream.inbound?.fail(.clientReset)
         stream.task?.cancel()
@@ -432,7 +432,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         let streamID = stream.id
         let bound = NIOLoopBound(self, eventLoop: loop)
         loop.scheduleTask(in: stream.inboundDiscarded ? Self.abandonedBodyDrain : Self.refusedBodyGrace) {
-            guard bound.value.streams[streamID] != nil else { return }
+            guard bound.value.streams[StreamKey(streamID)] != nil else { return }
             bound.value.session?.resetStream(streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
             bound.value.flush()
         }
@@ -738,5 +738,23 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
                 eventLoop.execute { handler.value.enqueueBody(streamID, bytes, continuation) }
             }
         }
+    }
+}
+
+/// A stream id as a dictionary key, hashed with one multiplication instead of SipHash: every request inserts
+/// and removes its stream once. Flooding needs no keyed hash here: ids must increase, and a connection has
+/// at most its concurrent-stream limit of them open, so no client can build a long collision chain.
+struct StreamKey: Hashable {
+    let id: Int32
+
+    init(_ id: Int32) { self.id = id }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(id) }
+
+    /// What `Dictionary` calls to place a key (the standard library's hook for a custom hash); high and low
+    /// bits mixed, so ids that differ only in high bits land apart.
+    func _rawHashValue(seed: Int) -> Int {
+        let product = UInt64(UInt32(bitPattern: id)) &* 0x9E37_79B9_7F4A_7C15
+        return Int(bitPattern: UInt(product ^ (product >> 29))) ^ seed
     }
 }

@@ -279,9 +279,10 @@ final class NGHTTP2Session {
                 field(":status", append(decimal: status))
                 if let length { field("content-length", append(decimal: length)) }
                 for (name, value) in headers where !HTTPHeaders.isConnectionSpecific(name) {
-                    if length != nil, name == "content-length" { continue }
-                    if requestID != nil, name == "x-request-id" { continue }
-                    field(append(name.utf8), append(value.utf8), indexed: !Self.isUniquePerResponse(name))
+                    let uniquePerResponse = Self.isUniquePerResponse(name)
+                    if requestID != nil, uniquePerResponse { continue }
+                    if length != nil, name.utf8.count == 14, name == "content-length" { continue }
+                    field(append(name.utf8), append(value.utf8), indexed: !uniquePerResponse)
                 }
                 if let requestID { field("x-request-id", append(requestID.utf8), indexed: false) }
                 var provider = nghttp2_data_provider()
