@@ -27,50 +27,10 @@ public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConv
 /// connection, the router, middleware and handler tasks, and each hand-over then costs one reference
 /// count instead of a copy of every field (the optimizer also copied the whole struct once while building it).
 public struct HTTPRequest: Sendable {
-    /// The fields. Shared between copies until one of them changes a field (``mutableStorage``); a storage
-    /// object is never changed while another request value refers to it, which is what makes it `Sendable`.
-    private final class Storage: @unchecked Sendable {
-        var method: HTTPMethod
-        var path: String
-        var query: String?
-        var headers: HTTPHeaders
-        var body: [UInt8]
-        var remoteAddress: String?
-        var protocolVersion: HTTPProtocolVersion
-        var id: String
-        var parameters: [String: String]
-        var streamedBody: RequestBodyBuffer?
-        var route: RouteLookup?
-
-        init(
-            method: HTTPMethod, path: String, query: String?, headers: HTTPHeaders, body: [UInt8], remoteAddress: String?,
-            protocolVersion: HTTPProtocolVersion, id: String, parameters: [String: String], streamedBody: RequestBodyBuffer?, route: RouteLookup?
-        ) {
-            self.method = method
-            self.path = path
-            self.query = query
-            self.headers = headers
-            self.body = body
-            self.remoteAddress = remoteAddress
-            self.protocolVersion = protocolVersion
-            self.id = id
-            self.parameters = parameters
-            self.streamedBody = streamedBody
-            self.route = route
-        }
-
-        func copy() -> Storage {
-            Storage(
-                method: method, path: path, query: query, headers: headers, body: body, remoteAddress: remoteAddress,
-                protocolVersion: protocolVersion, id: id, parameters: parameters, streamedBody: streamedBody, route: route
-            )
-        }
-    }
-
-    private var storage: Storage
+    private var storage: RequestStorage
 
     /// The storage, first copied if another request value shares it.
-    private var mutableStorage: Storage {
+    private var mutableStorage: RequestStorage {
         mutating get {
             if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
             return storage
@@ -155,10 +115,15 @@ public struct HTTPRequest: Sendable {
         method: HTTPMethod, path: String, query: String?, headers: HTTPHeaders, body: [UInt8], remoteAddress: String?,
         protocolVersion: HTTPProtocolVersion, id: String, streamedBody: RequestBodyBuffer?, route: RouteLookup?
     ) {
-        storage = Storage(
+        storage = RequestStorage(
             method: method, path: path, query: query, headers: headers, body: body, remoteAddress: remoteAddress,
             protocolVersion: protocolVersion, id: id, parameters: Router.noParameters, streamedBody: streamedBody, route: route
         )
+    }
+
+    /// A request whose fields are already in `storage`: an HTTP/2 stream is the storage of its own request.
+    init(storage: RequestStorage) {
+        self.storage = storage
     }
 
     /// Splits a request target (`/a/b?x=1`) into path and query.
@@ -189,4 +154,50 @@ public struct HTTPRequest: Sendable {
 
     /// The body as UTF-8 text.
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// The fields of an ``HTTPRequest``. Shared between copies of a request until one of them changes a field
+/// (see `mutableStorage`); a storage object's fields are never changed while a request value refers to it,
+/// which is what makes it `Sendable`.
+///
+/// Not final: an HTTP/2 stream (`HTTP2ConnectionHandler.Stream`) is a subclass, so a request arriving over
+/// h2 is received straight into the object its handler reads, with no second allocation and no fields moved.
+/// The stream's own fields stay the connection's; its request fields are written only before dispatch.
+class RequestStorage: @unchecked Sendable {
+    final var method: HTTPMethod
+    final var path: String
+    final var query: String?
+    final var headers: HTTPHeaders
+    final var body: [UInt8]
+    final var remoteAddress: String?
+    final var protocolVersion: HTTPProtocolVersion
+    final var id: String
+    final var parameters: [String: String]
+    final var streamedBody: RequestBodyBuffer?
+    final var route: RouteLookup?
+
+    init(
+        method: HTTPMethod, path: String, query: String?, headers: HTTPHeaders, body: [UInt8], remoteAddress: String?,
+        protocolVersion: HTTPProtocolVersion, id: String, parameters: [String: String], streamedBody: RequestBodyBuffer?, route: RouteLookup?
+    ) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.remoteAddress = remoteAddress
+        self.protocolVersion = protocolVersion
+        self.id = id
+        self.parameters = parameters
+        self.streamedBody = streamedBody
+        self.route = route
+    }
+
+    /// A plain copy (never a stream), for a request value about to change a field.
+    final func copy() -> RequestStorage {
+        RequestStorage(
+            method: method, path: path, query: query, headers: headers, body: body, remoteAddress: remoteAddress,
+            protocolVersion: protocolVersion, id: id, parameters: parameters, streamedBody: streamedBody, route: route
+        )
+    }
 }

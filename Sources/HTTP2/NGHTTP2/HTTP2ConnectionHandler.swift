@@ -16,16 +16,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// One request/response exchange.
-    final class Stream {
-        let id: Int32
-        var method = ""
-        /// The `:path` pseudo-header, split into path and query as it arrives.
-        var path = ""
-        var query: String?
+    /// One request/response exchange, and the storage of its own request (see ``RequestStorage``): the
+    /// request fields (method, path, query, headers, body, route, the streamed body) are filled in as the
+    /// request arrives and, once it is dispatched, only read; the rest is the connection's, used on its event
+    /// loop only (hence `@unchecked Sendable`: a handler task holds the object, but reads only request fields).
+    final class Stream: RequestStorage, @unchecked Sendable {
+        let streamID: Int32
         var authority: String?
-        var route: RouteLookup?
-        var headers = HTTPHeaders()
         /// How many leading regular fields equal the previous request's and are not copied into ``headers``
         /// (which stays empty while this is above zero): see ``resolveHeaders(_:)``.
         var sharedFieldCount = 0
@@ -33,20 +30,15 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var reusesPreviousFields = false
         var headerBytes = 0
         var rejection: (status: Int, message: String)?
-        var body: [UInt8] = []
         var bodyLimit = Int.max
-        /// The body of a request whose route streams it, while the handler reads it.
-        var inbound: RequestBodyBuffer?
         /// Body bytes of a streamed request that arrived, and those whose flow-control credit went back.
         var inboundArrived = 0
         var inboundCredited = 0
         /// The handler is done with the streamed body: what still arrives is dropped.
         var inboundDiscarded = false
-        /// Set once the request is dispatched.
-        var requestID: String?
-        /// Kept for the access log only, when it is on.
-        var request: HTTPRequest?
-        /// When the request was dispatched; read only when access logging is on.
+        /// The request went to its handler: its fields are no longer written.
+        var dispatched = false
+        /// When the request was dispatched; set only when access logging is on.
         var startedAt: ContinuousClock.Instant?
         var task: Task<Void, Never>?
         /// When the whole request must have arrived (408 after).
@@ -62,8 +54,18 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var resetAfterResponse = false
         var waiters: [CheckedContinuation<Void, any Error>] = []
 
-        init(id: Int32) { self.id = id }
+        init(streamID: Int32) {
+            self.streamID = streamID
+            super.init(
+                method: Self.noMethod, path: "", query: nil, headers: HTTPHeaders(), body: [], remoteAddress: nil, protocolVersion: .http2,
+                id: "", parameters: Router.noParameters, streamedBody: nil, route: nil
+            )
+        }
 
+        private static let noMethod = HTTPMethod("")
+
+        /// The body of a request whose route streams it, while the handler reads it.
+        var inbound: RequestBodyBuffer? { streamedBody }
         var buffered: Int { outbound.count - outboundOffset }
     }
 
@@ -158,7 +160,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         now = .now()
         streamBegan(1)
         guard let stream = stream(1) else { return }
-        stream.method = request.method
+        stream.method = HTTPMethod(request.method)
         (stream.path, stream.query) = HTTPRequest.split(target: request.target)
         // What made the upgrade, and what only meant something to the HTTP/1.1 connection, stays behind.
         for (name, value) in request.headers where !HTTPHeaders.isConnectionSpecific(name) && name != "http2-settings" && name != "te" {
@@ -224,14 +226,14 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     // MARK: Session events
 
     private func stream(_ id: Int32) -> Stream? {
-        if let recent, recent.id == id { return recent }
+        if let recent, recent.streamID == id { return recent }
         let found = streams[StreamKey(id)]
         if found != nil { recent = found }
         return found
     }
 
     func streamBegan(_ streamID: Int32) {
-        let stream = Stream(id: streamID)
+        let stream = Stream(streamID: streamID)
         stream.receiveBy = now + limits.requestTimeout.timeAmount
         streams[StreamKey(streamID)] = stream
         recent = stream
@@ -251,7 +253,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         // nghttp2 has checked the names: lower-case, pseudo-headers first and known.
         if name.first == UInt8(ascii: ":") {
             switch name.count {
-            case 7 where name[1] == UInt8(ascii: "m"): stream.method = Self.text(value)
+            case 7 where name[1] == UInt8(ascii: "m"): stream.method = HTTPMethod(Self.text(value))
             case 5: (stream.path, stream.query) = Self.target(value)
             case 10: stream.authority = Self.text(value, reusing: previousAuthority)
             default: break  // :scheme
@@ -319,7 +321,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             return
         }
         resolveHeaders(stream)
-        let route = previousRoute.lookup(HTTPMethod(stream.method), stream.path, in: responder)
+        let route = previousRoute.lookup(stream.method, stream.path, in: responder)
         let plan = responder.bodyPlan(route)
         stream.route = consume route
         stream.bodyLimit = plan.limit
@@ -333,7 +335,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             let inbound = RequestBodyBuffer(limit: plan.limit) {
                 loop.execute { bound.value.requestBodyConsumed(streamID) }
             }
-            stream.inbound = inbound
+            stream.streamedBody = inbound
             if endStream { inbound.finish() }
             dispatch(stream)
         } else if endStream {
@@ -354,7 +356,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             _ = inbound.append(Array(bytes))
             return .deferred
         }
-        guard stream.rejection == nil, !stream.responded else { return .consumed }
+        guard stream.rejection == nil, !stream.responded, !stream.dispatched else { return .consumed }
         guard stream.body.count + bytes.count <= stream.bodyLimit else {
             reject(streamID, 413, LimitMessage.bodyTooLarge(stream.bodyLimit))
             return .consumed
@@ -369,7 +371,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             inbound.finish()
             return
         }
-        guard stream.rejection == nil, !stream.responded, stream.requestID == nil else { return }
+        guard stream.rejection == nil, !stream.responded, !stream.dispatched else { return }
         dispatch(stream)
     }
 
@@ -389,8 +391,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         stream.task?.cancel()
         for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
         stream.waiters.removeAll()
-        if let request = stream.request {
-            responder.logAccess(request, status: stream.status, bytes: stream.bytesSent, startedAt: stream.startedAt)
+        if let startedAt = stream.startedAt {
+            responder.logAccess(HTTPRequest(storage: stream), status: stream.status, bytes: stream.bytesSent, startedAt: startedAt)
         }
         lastActivity = now
     }
@@ -429,7 +431,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private func resetAfterResponse(_ stream: Stream) {
         guard let loop = context?.eventLoop else { return }
         stream.resetAfterResponse = false
-        let streamID = stream.id
+        let streamID = stream.streamID
         let bound = NIOLoopBound(self, eventLoop: loop)
         loop.scheduleTask(in: stream.inboundDiscarded ? Self.abandonedBodyDrain : Self.refusedBodyGrace) {
             guard bound.value.streams[StreamKey(streamID)] != nil else { return }
@@ -445,7 +447,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         inbound.discard()
         stream.inboundDiscarded = true
         stream.resetAfterResponse = true
-        session?.consume(streamID: stream.id, bytes: stream.inboundArrived - stream.inboundCredited)
+        session?.consume(streamID: stream.streamID, bytes: stream.inboundArrived - stream.inboundCredited)
         stream.inboundCredited = stream.inboundArrived
     }
 
@@ -454,44 +456,36 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private func dispatch(_ stream: Stream) {
         guard !stream.responded else { return }
         stream.receiveBy = .distantFuture
-        let request = takeRequest(from: stream)
-        stream.requestID = request.id
-        if responder.logsAccess {
-            stream.request = request
-            stream.startedAt = .now
-        }
+        let request = completeRequest(stream)
+        if responder.logsAccess { stream.startedAt = .now }
         if let response = responder.respondImmediately(to: request) {
-            send(response, on: stream.id)
+            send(response, on: stream.streamID)
             return
         }
         guard let loop = context?.eventLoop else { return }
         start(consume request, on: stream, loop)
     }
 
-    /// The stream's request, its parts moved out of the stream.
-    private func takeRequest(from stream: Stream) -> HTTPRequest {
-        var headers = stream.headers
-        stream.headers = HTTPHeaders()
+    /// The stream's request, its last fields filled in: `host` from `:authority`, the client's address and
+    /// a request id. The stream is its storage; nothing writes its request fields after this.
+    private func completeRequest(_ stream: Stream) -> HTTPRequest {
         if !stream.reusesPreviousFields {
-            previousRegularFieldCount = headers.count
-            if let authority = stream.authority, !headers.contains("host") { headers.addLowercased("host", authority) }
-            // Kept after `host` went in: the request and this share one array, and neither changes it again.
-            previousFields = headers
+            previousRegularFieldCount = stream.headers.count
+            if let authority = stream.authority, !stream.headers.contains("host") { stream.headers.addLowercased("host", authority) }
+            // The request and this share one array, and neither changes it again.
+            previousFields = stream.headers
             previousAuthority = stream.authority
         }
-        let body = stream.body
-        stream.body = []
-        return HTTPRequest(
-            method: HTTPMethod(stream.method), path: stream.path, query: stream.query, headers: headers, body: body,
-            remoteAddress: peer.clientAddress(headers), protocolVersion: .http2, id: responder.nextRequestID(), streamedBody: stream.inbound,
-            route: stream.route.take()
-        )
+        stream.remoteAddress = peer.clientAddress(stream.headers)
+        stream.id = responder.nextRequestID()
+        stream.dispatched = true
+        return HTTPRequest(storage: stream)
     }
 
     /// Runs the responder for a request in a task. The request is consumed: it moves into the task
     /// rather than being copied, field by field, into it.
     private func start(_ request: consuming HTTPRequest, on stream: Stream, _ loop: any EventLoop) {
-        let streamID = stream.id
+        let streamID = stream.streamID
         let responder = self.responder
         let bound = NIOLoopBound(self, eventLoop: loop)
         // Started right here, on the event loop: a handler that never suspends answers within this call,
@@ -519,14 +513,14 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             stream.outboundEnded = true
             stream.lastProgress = now
             _ = session.submitResponse(
-                streamID: streamID, status: response.status, headers: response.headers, requestID: stream.requestID,
+                streamID: streamID, status: response.status, headers: response.headers, requestID: stream.id,
                 contentLength: bytes.count, hasBody: !bytes.isEmpty
             )
             abandonInbound(stream)
             if bytes.isEmpty, stream.resetAfterResponse { resetAfterResponse(stream) }
         case .stream(let produce):
             guard let loop = context?.eventLoop else { return }
-            _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, requestID: stream.requestID, hasBody: true)
+            _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, requestID: stream.id, hasBody: true)
             let bound = NIOLoopBound(self, eventLoop: loop)
             let writer = BodyWriter(handler: bound, eventLoop: loop, streamID: streamID)
             stream.task = Task(executorPreference: executor) {
@@ -544,9 +538,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         stream.rejection = (status, message)
         stream.responded = true
         stream.status = status
-        stream.body = []
+        if !stream.dispatched { stream.body = [] }
         stream.resetAfterResponse = true
-        let response = responder.rejection(status, message, method: stream.method, path: stream.path, protocolVersion: .http2)
+        let response = responder.rejection(status, message, method: stream.method.rawValue, path: stream.path, protocolVersion: .http2)
         if case .bytes(let bytes) = response.body {
             stream.outbound = bytes
             stream.outboundEnded = true
@@ -657,7 +651,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         now = .now()
         let limit = limits.requestTimeout
         for stream in streams.values where !stream.responded && stream.receiveBy < now {
-            reject(stream.id, 408, "the request was not received completely within \(limit); send it faster or in one go")
+            reject(stream.streamID, 408, "the request was not received completely within \(limit); send it faster or in one go")
         }
         // A streamed body has no deadline as a whole (the handler sets the pace); the client may only keep
         // the handler waiting for the request timeout.
@@ -689,7 +683,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         }
         for stream in stalled {
             stream.lastProgress = now
-            session?.resetStream(stream.id, errorCode: NGHTTP2Session.cancel)
+            session?.resetStream(stream.streamID, errorCode: NGHTTP2Session.cancel)
         }
         flush()
     }
