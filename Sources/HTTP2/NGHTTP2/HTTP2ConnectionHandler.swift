@@ -109,6 +109,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// How many of ``previousFields`` the client sent (the rest is `host`, added from `:authority`).
     private var previousRegularFieldCount = 0
     private var previousAuthority: String?
+    /// The last dispatched request's path, reused by the next request to the same path.
+    private var previousPath = ""
     private var previousRoute = RecentRoute()
 
     /// The HTTP/1.1 request that asked for `h2c`, answered on stream 1 once the session is up.
@@ -253,8 +255,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         // nghttp2 has checked the names: lower-case, pseudo-headers first and known.
         if name.first == UInt8(ascii: ":") {
             switch name.count {
-            case 7 where name[1] == UInt8(ascii: "m"): stream.method = HTTPMethod(Self.text(value))
-            case 5: (stream.path, stream.query) = Self.target(value)
+            case 7 where name[1] == UInt8(ascii: "m"): stream.method = Self.method(value)
+            case 5: (stream.path, stream.query) = Self.target(value, reusing: previousPath)
             case 10: stream.authority = Self.text(value, reusing: previousAuthority)
             default: break  // :scheme
             }
@@ -303,10 +305,22 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     /// A request target's path and query, split on the bytes: one string each, no intermediate one.
-    private static func target(_ bytes: UnsafeRawBufferPointer) -> (path: String, query: String?) {
-        guard let base = bytes.baseAddress, let mark = memchr(base, Int32(UInt8(ascii: "?")), bytes.count) else { return (text(bytes), nil) }
+    private static func target(_ bytes: UnsafeRawBufferPointer, reusing previousPath: String) -> (path: String, query: String?) {
+        guard let base = bytes.baseAddress, let mark = memchr(base, Int32(UInt8(ascii: "?")), bytes.count) else {
+            return (text(bytes, reusing: previousPath), nil)
+        }
         let pathCount = base.distance(to: UnsafeRawPointer(mark))
-        return (text(UnsafeRawBufferPointer(rebasing: bytes[..<pathCount])), text(UnsafeRawBufferPointer(rebasing: bytes[(pathCount + 1)...])))
+        let path = text(UnsafeRawBufferPointer(rebasing: bytes[..<pathCount]), reusing: previousPath)
+        return (path, text(UnsafeRawBufferPointer(rebasing: bytes[(pathCount + 1)...])))
+    }
+
+    /// The common methods as literals: no string to build and validate.
+    private static func method(_ bytes: UnsafeRawBufferPointer) -> HTTPMethod {
+        switch bytes.count {
+        case 3 where HTTPHeaders.bytes(bytes, equal: "GET"): HTTPMethod("GET")
+        case 4 where HTTPHeaders.bytes(bytes, equal: "POST"): HTTPMethod("POST")
+        default: HTTPMethod(text(bytes))
+        }
     }
 
     private static func text(_ bytes: UnsafeRawBufferPointer, reusing previous: String?) -> String {
@@ -476,6 +490,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             previousFields = stream.headers
             previousAuthority = stream.authority
         }
+        previousPath = stream.path
         stream.remoteAddress = peer.clientAddress(stream.headers)
         stream.id = responder.nextRequestID()
         stream.dispatched = true

@@ -1,5 +1,6 @@
 public import HTTP2
 public import Store
+import Glibc
 import Synchronization
 
 /// `GET /healthz`: liveness and readiness in one small JSON document.
@@ -18,10 +19,11 @@ public struct HealthEndpoint: Sendable {
     /// One built document, good until the uptime it reports changes; a class, so reading it under the lock
     /// copies one reference.
     private final class Snapshot: Sendable {
-        let validUntil: ContinuousClock.Instant
+        /// In ``coarseMilliseconds()``.
+        let validUntil: Int64
         let response: HTTPResponse
 
-        init(validUntil: ContinuousClock.Instant, response: HTTPResponse) {
+        init(validUntil: Int64, response: HTTPResponse) {
             self.validUntil = validUntil
             self.response = response
         }
@@ -37,15 +39,23 @@ public struct HealthEndpoint: Sendable {
     }
 
     func respond() -> HTTPResponse {
-        let now = ContinuousClock.now
+        let now = Self.coarseMilliseconds()
         // One comparison per request; the uptime arithmetic only when the document is rebuilt.
         if let last = cache.last.withLock({ $0 }), now < last.validUntil { return last.response }
-        let uptime = (now - startedAt).components.seconds
+        let uptime = (ContinuousClock.now - startedAt).components
         let storeOK = (try? store.read { try $0.contains(.meta, "schema.version") }) == true
-        let body = "{\"status\":\"\(storeOK ? "ok" : "degraded")\",\"version\":\"\(HermesVersion.current)\",\"uptime_s\":\(uptime),\"store\":\"\(storeOK ? "ok" : "unavailable")\"}"
+        let body = "{\"status\":\"\(storeOK ? "ok" : "degraded")\",\"version\":\"\(HermesVersion.current)\",\"uptime_s\":\(uptime.seconds),\"store\":\"\(storeOK ? "ok" : "unavailable")\"}"
         let response = HTTPResponse.json(Array(body.utf8), status: storeOK ? 200 : 503)
-        let snapshot = Snapshot(validUntil: startedAt + .seconds(uptime + 1), response: response)
-        cache.last.withLock { $0 = snapshot }
+        let untilNextSecond = 1000 - uptime.attoseconds / 1_000_000_000_000_000
+        cache.last.withLock { $0 = Snapshot(validUntil: now + untilNextSecond, response: response) }
         return response
+    }
+
+    /// The monotonic clock in milliseconds, at the kernel tick's resolution (a few ms): cheaper to read
+    /// than the precise clock, on every request, and plenty for a document that changes once a second.
+    private static func coarseMilliseconds() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &time)
+        return Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000
     }
 }
