@@ -33,7 +33,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var recentRoute = RecentRoute()
     private var keepAlive = true
     private var shuttingDown = false
-    /// The one timeout running: the head, the request body or the idle wait (see ``armTimer(_:reason:)``).
+    /// The one timeout running: the head, the request body or the idle wait (see ``armTimer(_:)``).
     private var deadline: Deadline?
     /// Checks `deadline` every ``HTTPServerConfiguration/Limits/housekeepingTick``.
     private var housekeeping: RepeatedTask?
@@ -103,7 +103,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         executor = EventLoopTaskExecutor(context.eventLoop)
-        armTimer(limits.headerTimeout, reason: .header)
+        armTimer(.header)
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let tick = limits.housekeepingTick
         housekeeping = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
@@ -186,7 +186,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 startStreamedBody(head, route: route, query: query, limit: limit)
             } else {
                 state = .receiving(head: head, route: route, query: query, body: [], limit: limit)
-                armTimer(limits.requestTimeout, reason: .request)
+                armTimer(.request)
             }
         case .body(let chunk):
             if let inbound {
@@ -404,7 +404,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     func noteBytesArrived() {
         guard case .idle = state, waitingForBytes else { return }
         waitingForBytes = false
-        armTimer(limits.headerTimeout, reason: .header)
+        armTimer(.header)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -637,7 +637,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         if keepAlive, case .responding = state {
             state = .idle
             waitingForBytes = true
-            armTimer(limits.idleTimeout, reason: .idle)
+            armTimer(.idle)
         }
         let promise = context.eventLoop.makePromise(of: Void.self)
         let bytes = last ?? (streamHeadOnly ? context.channel.allocator.buffer(capacity: 0) : HTTP1ResponseEncoder.end(streamFraming, allocator: context.channel.allocator))
@@ -668,14 +668,14 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func armStallWatch() {
         guard stallTimer == nil, let loop = context?.eventLoop else { return }
         let bound = NIOLoopBound(self, eventLoop: loop)
-        stallTimer = loop.scheduleTask(in: limits.idleTimeout.timeAmount) { bound.value.checkStall() }
+        stallTimer = loop.scheduleTask(in: responder.timeouts.idle) { bound.value.checkStall() }
     }
 
     private func checkStall() {
         stallTimer = nil
         guard let context, responsesDraining > 0 || !writabilityWaiters.isEmpty else { return }
         let quiet = NIODeadline.now() - lastWriteProgress
-        let limit = limits.idleTimeout.timeAmount
+        let limit = responder.timeouts.idle
         guard quiet >= limit else {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             stallTimer = context.eventLoop.scheduleTask(in: limit - quiet) { bound.value.checkStall() }
@@ -719,9 +719,15 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         let limit: Duration
     }
 
-    /// Replaces the running timeout; it fires at the first housekeeping tick past `duration`.
-    private func armTimer(_ duration: Duration, reason: TimerReason) {
-        deadline = Deadline(at: .now() + duration.timeAmount, reason: reason, limit: duration)
+    /// Replaces the running timeout; it fires at the first housekeeping tick past its limit.
+    private func armTimer(_ reason: TimerReason) {
+        let timeouts = responder.timeouts
+        let (limit, amount) = switch reason {
+        case .header: (limits.headerTimeout, timeouts.header)
+        case .request: (limits.requestTimeout, timeouts.request)
+        case .idle: (limits.idleTimeout, timeouts.idle)
+        }
+        deadline = Deadline(at: .now() + amount, reason: reason, limit: limit)
     }
 
     private func checkDeadline() {
@@ -736,7 +742,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         case (.idle, .idle) where waitingForBytes:
             // Idle means nothing left to send either; a stalled reader is the stall watch's business.
             if responsesDraining > 0 {
-                armTimer(limits.idleTimeout, reason: .idle)
+                armTimer(.idle)
             } else {
                 context.close(promise: nil)
             }
@@ -778,7 +784,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
         if let written { written.whenComplete { _ in closeOutput() } } else { closeOutput() }
         closeTimer?.cancel()
-        closeTimer = context.eventLoop.scheduleTask(in: limits.idleTimeout.timeAmount) { bound.value.context?.close(promise: nil) }
+        closeTimer = context.eventLoop.scheduleTask(in: responder.timeouts.idle) { bound.value.context?.close(promise: nil) }
     }
 
     private func tearDown() {

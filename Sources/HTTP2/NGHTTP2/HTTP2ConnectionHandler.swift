@@ -236,7 +236,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     func streamBegan(_ streamID: Int32) {
         let stream = Stream(streamID: streamID)
-        stream.receiveBy = now + limits.requestTimeout.timeAmount
+        stream.receiveBy = now + responder.timeouts.request
         streams[StreamKey(streamID)] = stream
         recent = stream
         servedAny = true
@@ -674,8 +674,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             if let inbound = stream.inbound, let quiet = inbound.clientStall(atLeast: limit) { inbound.fail(.timedOut(after: quiet)) }
         }
         cancelStalledStreams(now)
-        let allowed = servedAny ? limits.idleTimeout : limits.headerTimeout
-        if streams.isEmpty, !shuttingDown, lastActivity + allowed.timeAmount < now {
+        let allowed = servedAny ? responder.timeouts.idle : responder.timeouts.header
+        if streams.isEmpty, !shuttingDown, lastActivity + allowed < now {
             session?.submitGoaway()
             flush()
             closeWhenWritten()
@@ -686,7 +686,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// that stopped reading (or stopped granting flow-control window): its stream is reset, so the producer's
     /// `write` throws. When the socket itself is stuck, no RST_STREAM could go out: the connection closes.
     private func cancelStalledStreams(_ now: NIODeadline) {
-        let limit = limits.idleTimeout.timeAmount
+        let limit = responder.timeouts.idle
         let stalled = streams.values.filter { $0.responded && $0.buffered > 0 && $0.lastProgress + limit < now }
         guard !stalled.isEmpty, let context else { return }
         responder.logger.notice("cancelling responses whose client stopped reading", metadata: [

@@ -6,6 +6,7 @@ import Synchronization
 final class Responder: Sendable {
     let router: Router
     let limits: HTTPServerConfiguration.Limits
+    let timeouts: TimeoutAmounts
     let logger: Logger
     private let sequence = Atomic<UInt64>(0)
     /// A random base-36 prefix, so ids from different runs do not collide in aggregated logs.
@@ -19,6 +20,7 @@ final class Responder: Sendable {
     init(router: Router, limits: HTTPServerConfiguration.Limits, logger: Logger, trustedProxies: TrustedProxies = .none) {
         self.router = router
         self.limits = limits
+        timeouts = TimeoutAmounts(limits)
         self.logger = logger
         self.trustedProxies = trustedProxies
         logsAccess = logger.logLevel <= .info

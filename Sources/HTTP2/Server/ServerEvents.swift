@@ -8,6 +8,20 @@ public struct ResponseStreamClosed: Error, Sendable, CustomStringConvertible {
     public var description: String { "the response stream was closed (client gone or server shutting down)" }
 }
 
+/// The limits' timeouts as NIO time amounts, converted once per server: a `Duration` converts through
+/// 128-bit arithmetic, and connections arm these on every request.
+struct TimeoutAmounts: Sendable {
+    let header: TimeAmount
+    let request: TimeAmount
+    let idle: TimeAmount
+
+    init(_ limits: HTTPServerConfiguration.Limits) {
+        header = limits.headerTimeout.timeAmount
+        request = limits.requestTimeout.timeAmount
+        idle = limits.idleTimeout.timeAmount
+    }
+}
+
 extension Duration {
     var timeAmount: TimeAmount {
         let components = self.components
