@@ -1,6 +1,5 @@
 public import HTTP2
 public import Store
-import Glibc
 import Synchronization
 
 /// `GET /healthz`: liveness and readiness in one small JSON document.
@@ -19,7 +18,7 @@ public struct HealthEndpoint: Sendable {
     /// One built document, good until the uptime it reports changes; a class, so reading it under the lock
     /// copies one reference.
     private final class Snapshot: Sendable {
-        /// In ``coarseMilliseconds()``.
+        /// In ``CoarseClock/milliseconds()``.
         let validUntil: Int64
         let response: HTTPResponse
 
@@ -39,7 +38,7 @@ public struct HealthEndpoint: Sendable {
     }
 
     func respond() -> HTTPResponse {
-        let now = Self.coarseMilliseconds()
+        let now = CoarseClock.milliseconds()
         // One comparison per request; the uptime arithmetic only when the document is rebuilt.
         if let last = cache.last.withLock({ $0 }), now < last.validUntil { return last.response }
         let uptime = (ContinuousClock.now - startedAt).components
@@ -49,13 +48,5 @@ public struct HealthEndpoint: Sendable {
         let untilNextSecond = 1000 - uptime.attoseconds / 1_000_000_000_000_000
         cache.last.withLock { $0 = Snapshot(validUntil: now + untilNextSecond, response: response) }
         return response
-    }
-
-    /// The monotonic clock in milliseconds, at the kernel tick's resolution (a few ms): cheaper to read
-    /// than the precise clock, on every request, and plenty for a document that changes once a second.
-    private static func coarseMilliseconds() -> Int64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC_COARSE, &time)
-        return Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000
     }
 }

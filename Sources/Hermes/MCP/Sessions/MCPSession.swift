@@ -60,7 +60,8 @@ final class MCPSession: Sendable {
         var initialized = false
         var clientName: String?
         var logLevel: MCPLogLevel = .info
-        var lastActivity: ContinuousClock.Instant
+        /// In ``CoarseClock/milliseconds()``: noted several times per request, where the precise clock costs.
+        var lastActivity: Int64
         var ended = false
         var buffer: [BufferedEvent] = []
         var bufferedBytes = 0
@@ -83,7 +84,7 @@ final class MCPSession: Sendable {
         self.counters = counters
         let now = ContinuousClock.now
         createdAt = now
-        state = Mutex(State(version: version, lastActivity: now))
+        state = Mutex(State(version: version, lastActivity: CoarseClock.milliseconds()))
     }
 
     // MARK: Negotiated state
@@ -104,11 +105,12 @@ final class MCPSession: Sendable {
     func setLogLevel(_ level: MCPLogLevel) { state.withLock { $0.logLevel = level } }
 
     /// Notes activity: an idle session expires only after a quiet period.
-    func touch() { state.withLock { $0.lastActivity = .now } }
+    func touch() { state.withLock { $0.lastActivity = CoarseClock.milliseconds() } }
 
     /// Whether the session has been quiet for longer than `timeout`: no stream open and no client waiting
     /// for an answer. A request still running for a client that left does not keep it alive.
-    func isIdle(now: ContinuousClock.Instant, timeout: Duration) -> Bool {
+    /// Both in milliseconds, `now` from ``CoarseClock/milliseconds()``.
+    func isIdle(now: Int64, timeout: Int64) -> Bool {
         state.withLock { $0.subscribers.isEmpty && $0.waitingClients == 0 && now - $0.lastActivity > timeout }
     }
 
@@ -116,12 +118,12 @@ final class MCPSession: Sendable {
     func whileClientWaits<T>(_ body: () async -> T) async -> T {
         state.withLock {
             $0.waitingClients += 1
-            $0.lastActivity = .now
+            $0.lastActivity = CoarseClock.milliseconds()
         }
         defer {
             state.withLock {
                 $0.waitingClients -= 1
-                $0.lastActivity = .now
+                $0.lastActivity = CoarseClock.milliseconds()
             }
         }
         return await body()
@@ -136,7 +138,7 @@ final class MCPSession: Sendable {
         state.withLock { state in
             guard !state.ended, state.inFlight.count < limits.requestsInFlight else { return false }
             state.inFlight[id] = canceller
-            state.lastActivity = .now
+            state.lastActivity = CoarseClock.milliseconds()
             return true
         }
     }
@@ -145,7 +147,7 @@ final class MCPSession: Sendable {
     func finish(_ id: JSONRPCID) {
         state.withLock { state in
             state.inFlight[id] = nil
-            state.lastActivity = .now
+            state.lastActivity = CoarseClock.milliseconds()
         }
     }
 
@@ -211,7 +213,7 @@ final class MCPSession: Sendable {
         let token = state.nextToken
         let replaced = finished ? nil : state.subscribers.updateValue(Subscriber(token: token, continuation: continuation), forKey: stream)
         if replaced == nil, !finished { counters.streamOpened() }
-        state.lastActivity = .now
+        state.lastActivity = CoarseClock.milliseconds()
         let primingID = state.version.wantsPrimingEvent && transport == .streamableHTTP ? "\(stream)-\(after ?? state.sequence)" : nil
         return (StreamSubscription(stream: stream, token: token, items: items, primingID: primingID), replaced)
     }
@@ -223,7 +225,7 @@ final class MCPSession: Sendable {
                 state.subscribers[subscription.stream] = nil
                 counters.streamClosed()
             }
-            state.lastActivity = .now
+            state.lastActivity = CoarseClock.milliseconds()
         }
     }
 

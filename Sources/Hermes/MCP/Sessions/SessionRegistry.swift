@@ -9,6 +9,8 @@ import Synchronization
 /// check expiry, so an expired id gets 404 at once rather than at the next sweep.
 final class SessionRegistry: Sendable {
     private let configuration: MCPConfiguration
+    /// ``MCPConfiguration/sessionIdleTimeout`` in milliseconds, converted once: checked on every request.
+    private let idleTimeout: Int64
     private let logger: Logger
     let counters = MCPActivityCounters()
     private let state = Mutex(State())
@@ -23,6 +25,7 @@ final class SessionRegistry: Sendable {
 
     init(configuration: MCPConfiguration, logger: Logger) {
         self.configuration = configuration
+        idleTimeout = CoarseClock.milliseconds(of: configuration.sessionIdleTimeout)
         self.logger = logger
     }
 
@@ -66,7 +69,7 @@ final class SessionRegistry: Sendable {
     func session(_ id: String, customer: Customer, transport: MCPSession.Transport) -> MCPSession? {
         guard let session = state.withLock({ $0.sessions[id] }), session.customer.id == customer.id, session.transport == transport else { return nil }
         if session.isEnded { return nil }
-        if session.isIdle(now: .now, timeout: configuration.sessionIdleTimeout) {
+        if session.isIdle(now: CoarseClock.milliseconds(), timeout: idleTimeout) {
             end(session, reason: "idle")
             return nil
         }
@@ -84,9 +87,9 @@ final class SessionRegistry: Sendable {
 
     /// Ends every idle session.
     func sweep() {
-        let now = ContinuousClock.now
+        let now = CoarseClock.milliseconds()
         let sessions = state.withLock { Array($0.sessions.values) }
-        for session in sessions where session.isIdle(now: now, timeout: configuration.sessionIdleTimeout) {
+        for session in sessions where session.isIdle(now: now, timeout: idleTimeout) {
             end(session, reason: "idle")
         }
     }
