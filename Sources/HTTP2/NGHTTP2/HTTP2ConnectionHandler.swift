@@ -83,8 +83,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private var context: ChannelHandlerContext?
     private var streams: [StreamKey: Stream] = [:]
     /// The stream the last callback was about: nghttp2 reports a request's headers, end and body reads
-    /// one after another, so most lookups are this one and skip hashing.
-    private var recent: Stream?
+    /// one after another, so most lookups are this one and skip hashing. Unretained (see ``unmanagedStream(_:)``).
+    private var recent: Unmanaged<Stream>?
     private var shuttingDown = false
     private var housekeeping: RepeatedTask?
     private var now = NIODeadline.now()
@@ -228,22 +228,34 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     // MARK: Session events
 
     private func stream(_ id: Int32) -> Stream? {
-        if let recent, recent.streamID == id { return recent }
-        let found = streams[StreamKey(id)]
-        if found != nil { recent = found }
-        return found
+        unmanagedStream(id)?.takeUnretainedValue()
+    }
+
+    /// The stream, unretained: ``streams`` owns it until ``streamClosed(_:errorCode:)`` removes it (and
+    /// clears ``recent``). For the callbacks that run several times per request, a retain and release each.
+    /// Code running under such a reference must not let nghttp2 close streams (``flush()`` does) except as
+    /// its very last step: the stream may be gone afterwards.
+    private func unmanagedStream(_ id: Int32) -> Unmanaged<Stream>? {
+        if let recent, recent._withUnsafeGuaranteedRef({ $0.streamID == id }) { return recent }
+        guard let found = streams[StreamKey(id)] else { return nil }
+        let unmanaged = Unmanaged.passUnretained(found)
+        recent = unmanaged
+        return unmanaged
     }
 
     func streamBegan(_ streamID: Int32) {
         let stream = Stream(streamID: streamID)
         stream.receiveBy = now + responder.timeouts.request
         streams[StreamKey(streamID)] = stream
-        recent = stream
+        recent = Unmanaged.passUnretained(stream)
         servedAny = true
     }
 
     func streamHeader(_ streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
-        guard let stream = stream(streamID) else { return true }
+        unmanagedStream(streamID)?._withUnsafeGuaranteedRef { receiveHeader(name, value, into: $0) } ?? true
+    }
+
+    private func receiveHeader(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into stream: Stream) -> Bool {
         stream.headerBytes += name.count + value.count + 32
         if stream.headerBytes > limits.maximumHeaderBytes {
             stream.rejection = (431, LimitMessage.headersTooLarge(limits.maximumHeaderBytes))
@@ -329,7 +341,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     func streamHeadersComplete(_ streamID: Int32, endStream: Bool) {
-        guard let stream = stream(streamID) else { return }
+        unmanagedStream(streamID)?._withUnsafeGuaranteedRef { headersComplete($0, endStream: endStream) }
+    }
+
+    private func headersComplete(_ stream: Stream, endStream: Bool) {
+        let streamID = stream.streamID
         if let rejection = stream.rejection {
             reject(streamID, rejection.status, rejection.message)
             return
@@ -400,7 +416,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
         guard let stream = streams.removeValue(forKey: StreamKey(streamID)) else { return }
-        if recent === stream { recent = nil }
+        if recent?.toOpaque() == Unmanaged.passUnretained(stream).toOpaque() { recent = nil }
         stream.inbound?.fail(.clientReset)
         stream.task?.cancel()
         for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
@@ -412,7 +428,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     func streamReadBody(_ streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, endOfBody: Bool, deferred: Bool) {
-        guard let stream = stream(streamID) else { return (0, true, false) }
+        unmanagedStream(streamID)?._withUnsafeGuaranteedRef { readBody($0, into: buffer) } ?? (0, true, false)
+    }
+
+    private func readBody(_ stream: Stream, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, endOfBody: Bool, deferred: Bool) {
         let count = min(buffer.count, stream.buffered)
         if count > 0 {
             stream.outbound.withUnsafeBytes { source in
@@ -473,7 +492,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         let request = completeRequest(stream)
         if responder.logsAccess { stream.startedAt = .now }
         if let response = responder.respondImmediately(to: request) {
-            send(response, on: stream.streamID)
+            send(response, to: stream)
             return
         }
         guard let loop = context?.eventLoop else { return }
@@ -518,7 +537,12 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     private func send(_ response: HTTPResponse, on streamID: Int32) {
-        guard let stream = stream(streamID), !stream.responded, let session else { return }
+        unmanagedStream(streamID)?._withUnsafeGuaranteedRef { send(response, to: $0) }
+    }
+
+    private func send(_ response: HTTPResponse, to stream: Stream) {
+        guard !stream.responded, let session else { return }
+        let streamID = stream.streamID
         if !reading { now = .now() }  // a handler's task finishing later: the last read's clock is old by now
         stream.responded = true
         stream.status = response.status
