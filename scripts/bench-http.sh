@@ -78,4 +78,4 @@ echo "| server CPU time per h2 request (µs) | $cpu_us | nghttpd: $nghttpd_cpu_u
 echo "| h2load's own CPU time per h2 request (µs) | $client_us | against nghttpd: $nghttpd_client_us | — | — |"
 echo "| 1,000 idle connections | $idle | — | — | RSS ≤ 60 MB |"
 echo
-echo "runs h2 hermes: $(tr '\n' ' ' <"$work/hermes.h2"); nghttpd: $(tr '\n' ' ' <"$work/nghttpd.h2"); nghttpd -n $threads: $(tr '\n' ' ' <"$work/nghttpd-threaded.h2"); h1 hermes: $(tr '\n' ' ' <"$work/hermes.h1"); log level: $log_level"
+echo "runs h2 hermes: $(tr '\n' ' ' <"$work/hermes.h2"); nghttpd: $(tr '\n' ' ' <"$work/nghttpd.h2");${nghttpd_threaded_pid:+ nghttpd -n $threads: $(tr '\n' ' ' <"$work/nghttpd-threaded.h2");} h1 hermes: $(tr '\n' ' ' <"$work/hermes.h1"); log level: $log_level"
