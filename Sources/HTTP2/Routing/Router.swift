@@ -265,6 +265,10 @@ final class RouteLookup: Sendable {
     let resolution: Router.Resolution
     /// The route answers without a task: it is immediate and no middleware applies to the path.
     let immediate: Bool
+    /// The immediate route's handler and the path's parameters, taken out of ``resolution`` once: reading
+    /// them out of the enum per request copied the whole route.
+    private let immediateHandler: ImmediateHTTPHandler?
+    private let immediateParameters: [String: String]
 
     init(router: Router.Version, method: HTTPMethod, path: String, resolution: Router.Resolution, immediate: Bool) {
         self.router = router
@@ -272,6 +276,13 @@ final class RouteLookup: Sendable {
         self.path = path
         self.resolution = resolution
         self.immediate = immediate
+        if immediate, case .found(let route, let parameters) = resolution, let handler = route.immediate {
+            immediateHandler = handler
+            immediateParameters = parameters
+        } else {
+            immediateHandler = nil
+            immediateParameters = Router.noParameters
+        }
     }
 
     /// How the request's body is taken and its limit, decided from its head before the body is read.
@@ -290,10 +301,10 @@ final class RouteLookup: Sendable {
     /// The response of an immediate route no middleware applies to; nil when the request needs the
     /// asynchronous path.
     func respondImmediately(_ request: HTTPRequest) throws -> HTTPResponse? {
-        guard immediate, case .found(let route, let parameters) = resolution, let immediate = route.immediate else { return nil }
-        guard !parameters.isEmpty else { return try immediate(request) }
+        guard let immediateHandler else { return nil }
+        guard !immediateParameters.isEmpty else { return try immediateHandler(request) }
         var request = request
-        request.parameters = parameters
-        return try immediate(request)
+        request.parameters = immediateParameters
+        return try immediateHandler(request)
     }
 }
