@@ -475,7 +475,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             method: route.method, path: route.path, query: query, headers: headers, body: body, remoteAddress: peer.clientAddress(headers),
             protocolVersion: .http1_1, id: responder.nextRequestID(), streamedBody: streamedBody, route: route
         )
-        let started: ContinuousClock.Instant? = responder.logsAccess ? .now : nil
+        let started: NIODeadline? = responder.logsAccess ? .now() : nil
         requestsDispatched += 1
         let number = requestsDispatched
         if let response = responder.respondImmediately(to: request) {
@@ -498,7 +498,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         if requestsAnswered < number { task = handling }
     }
 
-    private func send(_ response: HTTPResponse, for request: HTTPRequest, method: NIOHTTP1.HTTPMethod, startedAt: ContinuousClock.Instant?) {
+    private func send(_ response: HTTPResponse, for request: HTTPRequest, method: NIOHTTP1.HTTPMethod, startedAt: NIODeadline?) {
         guard let context, !closed else { return }
         requestsAnswered += 1
         switch response.body {

@@ -39,7 +39,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         /// The request went to its handler: its fields are no longer written.
         var dispatched = false
         /// When the request was dispatched; set only when access logging is on.
-        var startedAt: ContinuousClock.Instant?
+        var startedAt: NIODeadline?
         var task: Task<Void, Never>?
         /// When the whole request must have arrived (408 after).
         var receiveBy = NIODeadline.distantFuture
@@ -419,8 +419,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         if recent?.toOpaque() == Unmanaged.passUnretained(stream).toOpaque() { recent = nil }
         stream.inbound?.fail(.clientReset)
         stream.task?.cancel()
-        for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
-        stream.waiters.removeAll()
+        if !stream.waiters.isEmpty {
+            for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
+            stream.waiters.removeAll()
+        }
         if let startedAt = stream.startedAt {
             responder.logAccess(HTTPRequest(storage: stream), status: stream.status, bytes: stream.bytesSent, startedAt: startedAt)
         }
@@ -490,7 +492,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         guard !stream.responded else { return }
         stream.receiveBy = .distantFuture
         let request = completeRequest(stream)
-        if responder.logsAccess { stream.startedAt = .now }
+        if responder.logsAccess { stream.startedAt = .now() }
         if let response = responder.respondImmediately(to: request) {
             send(response, to: stream)
             return

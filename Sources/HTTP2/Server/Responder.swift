@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Synchronization
 
 /// Runs requests through the router for both protocol handlers: fills in the request id, turns thrown
@@ -106,16 +107,17 @@ final class Responder: Sendable {
     }
 
     /// One line per finished request. Only the path is logged: queries and headers may carry secrets.
-    /// `startedAt` is nil when access logging was off as the request began (see ``logsAccess``).
-    func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, startedAt: ContinuousClock.Instant?) {
+    /// `startedAt` is nil when access logging was off as the request began (see ``logsAccess``). A NIO deadline
+    /// rather than a `ContinuousClock.Instant`: that type's layout is resilient, so a connection's per-request
+    /// state holding one is created, copied and destroyed through run-time type metadata.
+    func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, startedAt: NIODeadline?) {
         logAccess(request, status: status, bytes: bytes, requestBytes: request.streamedBody?.receivedBytes ?? request.body.count, startedAt: startedAt)
     }
 
     /// `requestBytes`: body bytes received (for a streamed body, those that had arrived when the exchange ended).
-    func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, requestBytes: Int, startedAt: ContinuousClock.Instant?) {
+    func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, requestBytes: Int, startedAt: NIODeadline?) {
         guard logsAccess, let startedAt else { return }
-        let duration = ContinuousClock.now - startedAt
-        let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+        let micros = (NIODeadline.now() - startedAt).nanoseconds / 1000
         // Values as they are, not interpolated: this runs once per request, and the line is formatted once anyway.
         logger.info("request", metadata: [
             "request.id": .string(request.id),
