@@ -5,7 +5,8 @@
 # machine's cores, so the two together bound the rate). Prints a markdown table.
 # Usage: scripts/bench-http.sh [runs]   (default 3; HERMES_THREADS=1 for one event-loop thread, like nghttpd)
 # With more than one event-loop thread (the default: one per core), the same runs also measure
-# `nghttpd -n <threads>`, the reference with as many worker threads as hermes has event loops.
+# `nghttpd -n <threads>`, the reference with as many worker threads as hermes has event loops, and the
+# target ratio is taken against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -68,10 +69,15 @@ ratio=$(awk -v a="$hermes_h2" -v b="$nghttpd_h2" 'BEGIN {printf "%.2f", a / b}')
 
 echo "| measure | hermes | reference | ratio | target |"
 echo "|---|---|---|---|---|"
-echo "| h2 req/s, h2load -n $requests -c 10 -m 10, median of $runs | $hermes_h2 | nghttpd --no-tls: $nghttpd_h2 | $ratio | ≥ 1.0 |"
+# The target compares equal resources: as many nghttpd worker threads as hermes has event loops. On a
+# machine where h2load shares the cores, a second thread competes with the load generator, and nghttpd
+# loses about as much from it as hermes does; the one-thread nghttpd row stays for reference.
 if [ -n "$nghttpd_threaded_pid" ]; then
     nghttpd_threaded_h2=$(median <"$work/nghttpd-threaded.h2")
-    echo "| the same, like for like: $threads threads each | $hermes_h2 | nghttpd --no-tls -n $threads: $nghttpd_threaded_h2 | $(awk -v a="$hermes_h2" -v b="$nghttpd_threaded_h2" 'BEGIN {printf "%.2f", a / b}') | — |"
+    echo "| h2 req/s, h2load -n $requests -c 10 -m 10, median of $runs, $threads threads each | $hermes_h2 | nghttpd --no-tls -n $threads: $nghttpd_threaded_h2 | $(awk -v a="$hermes_h2" -v b="$nghttpd_threaded_h2" 'BEGIN {printf "%.2f", a / b}') | ≥ 1.0 |"
+    echo "| the same against nghttpd with one thread (its default) | $hermes_h2 | nghttpd --no-tls: $nghttpd_h2 | $ratio | — |"
+else
+    echo "| h2 req/s, h2load -n $requests -c 10 -m 10, median of $runs, one thread each | $hermes_h2 | nghttpd --no-tls: $nghttpd_h2 | $ratio | ≥ 1.0 |"
 fi
 echo "| HTTP/1.1 req/s, h2load --h1 (same), median of $runs | $hermes_h1 | — | — | — |"
 echo "| server CPU time per h2 request (µs) | $cpu_us | nghttpd: $nghttpd_cpu_us | $(awk -v a="$nghttpd_cpu_us" -v b="$cpu_us" 'BEGIN {printf "%.2f", a / b}') | — |"
