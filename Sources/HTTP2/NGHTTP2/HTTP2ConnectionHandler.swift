@@ -64,8 +64,6 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
         private static let noMethod = HTTPMethod("")
 
-        /// The body of a request whose route streams it, while the handler reads it.
-        var inbound: RequestBodyBuffer? { streamedBody }
         var buffered: Int { outbound.count - outboundOffset }
     }
 
@@ -375,7 +373,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     func streamData(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> NGHTTP2DataVerdict {
         guard let stream = stream(streamID) else { return .consumed }
-        if let inbound = stream.inbound {
+        if let inbound = stream.streamedBody {
             stream.inboundArrived += bytes.count
             if stream.inboundDiscarded {
                 // Dropped, but credited, so the client can finish the upload (see abandonedBodyDrain).
@@ -397,7 +395,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     func streamEnded(_ streamID: Int32) {
         guard let stream = stream(streamID) else { return }
-        if let inbound = stream.inbound {
+        if let inbound = stream.streamedBody {
             inbound.finish()
             return
         }
@@ -407,7 +405,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     /// The handler of a streamed body took bytes: give the client that much stream window back.
     private func requestBodyConsumed(_ streamID: Int32) {
-        guard let stream = stream(streamID), let inbound = stream.inbound, !stream.inboundDiscarded else { return }
+        guard let stream = stream(streamID), let inbound = stream.streamedBody, !stream.inboundDiscarded else { return }
         let consumed = inbound.takeConsumed()
         stream.inboundCredited += consumed
         session?.consume(streamID: streamID, bytes: consumed)
@@ -417,7 +415,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     func streamClosed(_ streamID: Int32, errorCode: UInt32) {
         guard let stream = streams.removeValue(forKey: StreamKey(streamID)) else { return }
         if recent?.toOpaque() == Unmanaged.passUnretained(stream).toOpaque() { recent = nil }
-        stream.inbound?.fail(.clientReset)
+        stream.streamedBody?.fail(.clientReset)
         stream.task?.cancel()
         if !stream.waiters.isEmpty {
             for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
@@ -478,7 +476,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// The handler is done with a streamed body it did not read to the end: take and drop the rest, and
     /// reset the stream ``abandonedBodyDrain`` after the answer if it is still unfinished.
     private func abandonInbound(_ stream: Stream) {
-        guard let inbound = stream.inbound, !inbound.isComplete, !stream.inboundDiscarded else { return }
+        guard let inbound = stream.streamedBody, !inbound.isComplete, !stream.inboundDiscarded else { return }
         inbound.discard()
         stream.inboundDiscarded = true
         stream.resetAfterResponse = true
@@ -697,7 +695,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         // A streamed body has no deadline as a whole (the handler sets the pace); the client may only keep
         // the handler waiting for the request timeout.
         for stream in streams.values {
-            if let inbound = stream.inbound, let quiet = inbound.clientStall(atLeast: limit) { inbound.fail(.timedOut(after: quiet)) }
+            if let inbound = stream.streamedBody, let quiet = inbound.clientStall(atLeast: limit) { inbound.fail(.timedOut(after: quiet)) }
         }
         cancelStalledStreams(now)
         let allowed = servedAny ? responder.timeouts.idle : responder.timeouts.header
@@ -751,7 +749,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         lingerTimer?.cancel()
         lingerTimer = nil
         for stream in streams.values {
-            stream.inbound?.fail(.connectionClosed)
+            stream.streamedBody?.fail(.connectionClosed)
             stream.task?.cancel()
             for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
             stream.waiters.removeAll()

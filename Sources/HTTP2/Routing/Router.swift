@@ -263,19 +263,20 @@ final class RouteLookup: Sendable {
     let method: HTTPMethod
     let path: String
     let resolution: Router.Resolution
-    /// The route answers without a task: it is immediate and no middleware applies to the path.
-    let immediate: Bool
-    /// The immediate route's handler and the path's parameters, taken out of ``resolution`` once: reading
-    /// them out of the enum per request copied the whole route.
+    /// The handler of a route that answers without a task (immediate, and no middleware applies to the
+    /// path), and the path's parameters, taken out of ``resolution`` once: reading them out of the enum per
+    /// request copied the whole route.
     private let immediateHandler: ImmediateHTTPHandler?
     private let immediateParameters: [String: String]
+
+    /// The route answers without a task.
+    var immediate: Bool { immediateHandler != nil }
 
     init(router: Router.Version, method: HTTPMethod, path: String, resolution: Router.Resolution, immediate: Bool) {
         self.router = router
         self.method = method
         self.path = path
         self.resolution = resolution
-        self.immediate = immediate
         if immediate, case .found(let route, let parameters) = resolution, let handler = route.immediate {
             immediateHandler = handler
             immediateParameters = parameters

@@ -41,11 +41,11 @@ public struct HealthEndpoint: Sendable {
         let now = CoarseClock.milliseconds()
         // One comparison per request; the uptime arithmetic only when the document is rebuilt.
         if let last = cache.last.withLock({ $0 }), now < last.validUntil { return last.response }
-        let uptime = (ContinuousClock.now - startedAt).components
+        let uptime = ContinuousClock.now - startedAt
         let storeOK = (try? store.read { try $0.contains(.meta, "schema.version") }) == true
-        let body = "{\"status\":\"\(storeOK ? "ok" : "degraded")\",\"version\":\"\(HermesVersion.current)\",\"uptime_s\":\(uptime.seconds),\"store\":\"\(storeOK ? "ok" : "unavailable")\"}"
+        let body = "{\"status\":\"\(storeOK ? "ok" : "degraded")\",\"version\":\"\(HermesVersion.current)\",\"uptime_s\":\(uptime.components.seconds),\"store\":\"\(storeOK ? "ok" : "unavailable")\"}"
         let response = HTTPResponse.json(Array(body.utf8), status: storeOK ? 200 : 503)
-        let untilNextSecond = 1000 - uptime.attoseconds / 1_000_000_000_000_000
+        let untilNextSecond = 1000 - CoarseClock.milliseconds(of: uptime) % 1000
         cache.last.withLock { $0 = Snapshot(validUntil: now + untilNextSecond, response: response) }
         return response
     }
