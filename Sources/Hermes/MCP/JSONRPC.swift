@@ -28,9 +28,19 @@ public enum JSONRPCID: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// A JSON-RPC request: a method call the server answers.
+struct JSONRPCRequest: Sendable {
+    var id: JSONRPCID
+    var method: String
+    var params: JSONObject?
+
+    /// Whether the caller asked for progress notifications (`_meta.progressToken`).
+    var wantsProgress: Bool { params?["_meta"]?["progressToken"] != nil }
+}
+
 /// One JSON-RPC 2.0 message as the server sees it.
 enum JSONRPCMessage: Sendable {
-    case request(id: JSONRPCID, method: String, params: JSONObject?)
+    case request(JSONRPCRequest)
     case notification(method: String, params: JSONObject?)
     /// A response or error from the client to a request of ours; the server sends none, so they are accepted and dropped.
     case response(id: JSONRPCID?)
@@ -87,7 +97,7 @@ enum JSONRPC {
             guard case .string(let name) = method, !name.isEmpty else {
                 return .failure(.init(id: id, reason: "method must be a non-empty string"))
             }
-            if let id { return .success(.request(id: id, method: name, params: params)) }
+            if let id { return .success(.request(JSONRPCRequest(id: id, method: name, params: params))) }
             return .success(.notification(method: name, params: params))
         }
         if object["result"] != nil || object["error"] != nil {

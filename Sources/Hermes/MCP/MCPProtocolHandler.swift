@@ -1,7 +1,5 @@
 import Tenancy
 import JSON
-/// Where the messages a request produces before its answer (progress, log messages) go.
-typealias MessageSink = @Sendable (JSONValue) -> Void
 
 /// The MCP methods: initialize, ping, tools/list, tools/call, logging/setLevel, and the client's
 /// notifications. Transport-neutral: it reads a request and a session and returns the answer.
@@ -40,26 +38,35 @@ final class MCPProtocolHandler: Sendable {
 
     /// The first `tools/call` among `requests` the caller's limits refuse, checked (and counted) before any
     /// of them runs, so the transport can answer the POST with 429.
-    func refusedToolCall(_ requests: [(id: JSONRPCID, method: String, params: JSONObject?)], customer: Customer) -> (id: JSONRPCID, limit: LimitExceeded)? {
-        for request in requests where request.method == "tools/call" {
-            guard let name = request.params?["name"]?.stringValue else { continue }
-            if case .refused(let exceeded) = admission.admit(tool: name, customer: customer) { return (request.id, exceeded) }
+    func refusedToolCall(_ requests: [JSONRPCRequest], customer: Customer) -> (id: JSONRPCID, limit: LimitExceeded)? {
+        for request in requests {
+            if let refused = refusedToolCall(request, customer: customer) { return refused }
         }
         return nil
     }
 
-    /// The response to one request, or nil when the client cancelled it (no response is due then).
-    func respond(id: JSONRPCID, method: String, params: JSONObject?, session: MCPSession, sink: @escaping MessageSink) async -> JSONValue? {
+    /// The limit that refuses `request` when it is a `tools/call` the caller's plan does not allow now (counted when admitted).
+    func refusedToolCall(_ request: JSONRPCRequest, customer: Customer) -> (id: JSONRPCID, limit: LimitExceeded)? {
+        guard request.method == "tools/call", let name = request.params?["name"]?.stringValue else { return nil }
+        if case .refused(let exceeded) = admission.admit(tool: name, customer: customer) { return (request.id, exceeded) }
+        return nil
+    }
+
+    /// The response to one request, or nil when the client cancelled it (no response is due then). Messages
+    /// the request produces on the way (progress, log messages) go out on the session's stream `stream`.
+    func respond(_ request: JSONRPCRequest, session: MCPSession, stream: Int) async -> JSONValue? {
+        let id = request.id
+        let params = request.params
         session.touch()
         do {
-            switch method {
+            switch request.method {
             case "initialize": return JSONRPC.result(id, initialize(params, session: session))
             case "ping": return JSONRPC.result(id, .object(JSONObject()))
             case "tools/list": return JSONRPC.result(id, try listTools(params, session: session))
-            case "tools/call": return try await callTool(id: id, params, session: session, sink: sink)
+            case "tools/call": return try await callTool(id: id, params, session: session, stream: stream)
             case "logging/setLevel": return JSONRPC.result(id, try setLevel(params, session: session))
             default:
-                return JSONRPC.error(id, code: JSONRPCErrorCode.methodNotFound, message: "the method '\(method)' is not supported; this server offers initialize, ping, tools/list, tools/call and logging/setLevel")
+                return JSONRPC.error(id, code: JSONRPCErrorCode.methodNotFound, message: "the method '\(request.method)' is not supported; this server offers initialize, ping, tools/list, tools/call and logging/setLevel")
             }
         } catch {
             return JSONRPC.error(id, code: error.code, message: error.message)
@@ -122,11 +129,11 @@ final class MCPProtocolHandler: Sendable {
         return .object(JSONObject())
     }
 
-    func callTool(id: JSONRPCID, _ params: JSONObject?, session: MCPSession, sink: @escaping MessageSink) async throws(MCPMethodError) -> JSONValue? {
+    func callTool(id: JSONRPCID, _ params: JSONObject?, session: MCPSession, stream: Int) async throws(MCPMethodError) -> JSONValue? {
         guard let name = params?["name"]?.stringValue else {
             throw .invalidParams("tools/call needs params.name, the name of the tool to call (see tools/list)")
         }
-        let context = Self.context(params, session: session, sink: sink)
+        let context = ToolCallContext(reporter: MCPToolCallReporter(session: session, stream: stream, progressToken: params?["_meta"]?["progressToken"].flatMap(JSONRPCID.init)))
         let arguments = params?["arguments"]
         // The tool runs on this task (no extra task or executor hop per call); notifications/cancelled and
         // the session's end cancel this task through the handle registered here.
@@ -153,30 +160,37 @@ final class MCPProtocolHandler: Sendable {
         }
     }
 
-    /// Progress goes out only when the request asked for it (`_meta.progressToken`); log messages only at
-    /// or above the session's level.
-    static func context(_ params: JSONObject?, session: MCPSession, sink: @escaping MessageSink) -> ToolCallContext {
-        let token = params?["_meta"]?["progressToken"].flatMap(JSONRPCID.init)
-        let version = session.version
-        return ToolCallContext(
-            progress: { progress, total, message in
-                guard let token else { return }
-                var params: JSONObject = ["progressToken": token.json, "progress": .number(progress)]
-                if let total { params["total"] = .number(total) }
-                if let message, version >= .v2025_03_26 { params["message"] = .string(message) }
-                sink(JSONRPC.notification("notifications/progress", params))
-            },
-            log: { level, data in
-                guard level >= session.logLevel else { return }
-                sink(JSONRPC.notification("notifications/message", ["level": .string(level.rawValue), "logger": "hermes", "data": data]))
-            }
-        )
-    }
-
     static func encode(_ result: ToolResult, version: MCPProtocolVersion) -> JSONValue {
         var object: JSONObject = ["content": .array(result.content.map(\.json))]
         if version.hasStructuredToolResults, let structured = result.structuredContent { object["structuredContent"] = structured }
         object["isError"] = .bool(result.isError)
         return .object(object)
+    }
+}
+
+/// Sends a tool call's progress and log messages to the client on one of its session's streams: progress
+/// only when the request asked for it (`_meta.progressToken`), log messages at or above the session's level.
+final class MCPToolCallReporter: ToolCallReporter {
+    let session: MCPSession
+    let stream: Int
+    let progressToken: JSONRPCID?
+
+    init(session: MCPSession, stream: Int, progressToken: JSONRPCID?) {
+        self.session = session
+        self.stream = stream
+        self.progressToken = progressToken
+    }
+
+    func progress(_ progress: Double, total: Double?, message: String?) {
+        guard let progressToken else { return }
+        var params: JSONObject = ["progressToken": progressToken.json, "progress": .number(progress)]
+        if let total { params["total"] = .number(total) }
+        if let message, session.version >= .v2025_03_26 { params["message"] = .string(message) }
+        session.publish(JSONRPC.notification("notifications/progress", params), on: stream)
+    }
+
+    func log(_ level: MCPLogLevel, _ data: JSONValue) {
+        guard level >= session.logLevel else { return }
+        session.publish(JSONRPC.notification("notifications/message", ["level": .string(level.rawValue), "logger": "hermes", "data": data]), on: stream)
     }
 }

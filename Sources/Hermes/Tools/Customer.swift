@@ -14,21 +14,38 @@ public struct Customer: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Stable identifier; prefixes every key this customer owns in the store.
-    public var id: String
-    public var kind: Kind
+    public var id: String { storage.id }
+    public var kind: Kind { storage.kind }
     /// The plan's name (limits and billing hang off it).
-    public var plan: String
+    public var plan: String { storage.plan }
     /// A name to show people, when there is one.
-    public var displayName: String?
+    public var displayName: String? { storage.displayName }
     /// Where this caller's platform credentials come from.
-    public let credentials: any CredentialSource
+    public var credentials: any CredentialSource { storage.credentials }
+
+    /// One reference instead of three strings and an existential: a request's customer is copied into its
+    /// session, its tool call and the tool's invocation, and each copy of the fields cost a retain per string
+    /// and a copy of the credential source through its type's value witnesses.
+    private let storage: Storage
+
+    private final class Storage: Sendable {
+        let id: String
+        let kind: Kind
+        let plan: String
+        let displayName: String?
+        let credentials: any CredentialSource
+
+        init(id: String, kind: Kind, plan: String, displayName: String?, credentials: any CredentialSource) {
+            self.id = id
+            self.kind = kind
+            self.plan = plan
+            self.displayName = displayName
+            self.credentials = credentials
+        }
+    }
 
     public init(id: String, kind: Kind, plan: String, displayName: String? = nil, credentials: any CredentialSource = NoCredentials()) {
-        self.id = id
-        self.kind = kind
-        self.plan = plan
-        self.displayName = displayName
-        self.credentials = credentials
+        storage = Storage(id: id, kind: kind, plan: plan, displayName: displayName, credentials: credentials)
     }
 
     /// The caller of a single-user daemon, without platform credentials.
@@ -47,7 +64,8 @@ public struct Customer: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(kind.rawValue):\(id)" }
 
     public static func == (lhs: Customer, rhs: Customer) -> Bool {
-        lhs.id == rhs.id && lhs.kind == rhs.kind && lhs.plan == rhs.plan && lhs.displayName == rhs.displayName
+        if lhs.storage === rhs.storage { return true }
+        return lhs.id == rhs.id && lhs.kind == rhs.kind && lhs.plan == rhs.plan && lhs.displayName == rhs.displayName
     }
 
     public func hash(into hasher: inout Hasher) {

@@ -43,20 +43,31 @@ public struct ToolCallFailure: Error, Sendable, Equatable, CustomStringConvertib
 }
 
 /// What a running tool may send back before its result: progress and log messages. The transport
-/// decides where they go (MCP: the request's event stream); REST and tests ignore them.
+/// decides where they go (MCP: the request's event stream, or the session's standalone stream); REST and
+/// tests pass no reporter, and both are dropped.
 public struct ToolCallContext: Sendable {
-    /// Reports progress; `total` and `message` are optional.
-    public var progress: @Sendable (_ progress: Double, _ total: Double?, _ message: String?) -> Void
-    /// Sends a log message to the client at a level (the client's `logging/setLevel` filters it).
-    public var log: @Sendable (_ level: MCPLogLevel, _ data: JSONValue) -> Void
+    private let reporter: (any ToolCallReporter)?
 
-    public init(
-        progress: @escaping @Sendable (Double, Double?, String?) -> Void = { _, _, _ in },
-        log: @escaping @Sendable (MCPLogLevel, JSONValue) -> Void = { _, _ in }
-    ) {
-        self.progress = progress
-        self.log = log
+    public init(reporter: (any ToolCallReporter)? = nil) {
+        self.reporter = reporter
     }
+
+    /// Reports progress; `total` and `message` are optional.
+    public func progress(_ progress: Double, _ total: Double?, _ message: String?) {
+        reporter?.progress(progress, total: total, message: message)
+    }
+
+    /// Sends a log message to the client at a level (the client's `logging/setLevel` filters it).
+    public func log(_ level: MCPLogLevel, _ data: JSONValue) {
+        reporter?.log(level, data)
+    }
+}
+
+/// Where a tool call's progress and log messages go. A class: a context is copied into every invocation,
+/// and a reference copies with one retain (a pair of closures cost three allocations per call).
+public protocol ToolCallReporter: AnyObject, Sendable {
+    func progress(_ progress: Double, total: Double?, message: String?)
+    func log(_ level: MCPLogLevel, _ data: JSONValue)
 }
 
 /// Syslog severities, as MCP's `logging/setLevel` and `notifications/message` name them.

@@ -56,10 +56,10 @@ struct LegacySSETransport: Sendable {
             }
             elements = list
         }
-        var requests: [(id: JSONRPCID, method: String, params: JSONObject?)] = []
+        var requests: [JSONRPCRequest] = []
         for element in elements {
             switch JSONRPC.message(element) {
-            case .success(.request(let id, let method, let params)): requests.append((id, method, params))
+            case .success(.request(let request)): requests.append(request)
             case .success(.notification(let method, let params)): handler.receive(notification: method, params: params, session: session)
             case .success(.response): session.touch()
             case .failure(let problem):
@@ -73,10 +73,9 @@ struct LegacySSETransport: Sendable {
             let handler = self.handler
             Task {
                 for request in requests {
-                    let response = await handler.respond(id: request.id, method: request.method, params: request.params, session: session) { message in
-                        session.publish(message, on: 0)
+                    if let response = await handler.respond(request, session: session, stream: 0) {
+                        session.publish(response, on: 0)
                     }
-                    if let response { session.publish(response, on: 0) }
                 }
             }
         }

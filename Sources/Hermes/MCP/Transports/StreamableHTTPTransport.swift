@@ -43,118 +43,155 @@ struct StreamableHTTPTransport: Sendable {
         } catch {
             return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.parseError, "the body is not valid JSON (\(error)); send one JSON-RPC message")
         }
-        let batch: Bool
-        let elements: [JSONValue]
-        if case .array(let list) = document {
-            guard !list.isEmpty else {
-                return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "the batch is empty; send at least one JSON-RPC message")
-            }
-            batch = true
-            elements = list
-        } else {
-            batch = false
-            elements = [document]
+        guard case .array(let list) = document else {
+            return await postMessage(document, request, customer: customer, accepts: accepts)
         }
-        var messages: [JSONRPCMessage] = []
-        var invalid: [JSONValue] = []
-        for element in elements {
-            switch JSONRPC.message(element) {
-            case .success(let message): messages.append(message)
-            case .failure(let problem):
-                guard batch else {
-                    return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "not a valid JSON-RPC 2.0 message: \(problem.reason)", id: problem.id)
-                }
-                invalid.append(JSONRPC.error(problem.id, code: JSONRPCErrorCode.invalidRequest, message: "not a valid JSON-RPC 2.0 message: \(problem.reason)"))
-            }
+        guard !list.isEmpty else {
+            return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "the batch is empty; send at least one JSON-RPC message")
         }
+        return await postBatch(list, request, customer: customer, accepts: accepts)
+    }
 
-        if messages.contains(where: Self.isInitialize) {
-            guard !batch, case .request(let id, _, let params) = messages[0] else {
-                return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "initialize must be sent on its own, not in a batch")
-            }
-            return await initialize(id: id, params: params, customer: customer, accepts: accepts)
+    /// One message, the common case: handled without the arrays a batch needs.
+    private func postMessage(_ document: JSONValue, _ request: HTTPRequest, customer: Customer, accepts: MCPHTTP.Accepts) async -> HTTPResponse {
+        let message: JSONRPCMessage
+        switch JSONRPC.message(document) {
+        case .success(let found): message = found
+        case .failure(let problem):
+            return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "not a valid JSON-RPC 2.0 message: \(problem.reason)", id: problem.id)
+        }
+        if case .request(let call) = message, call.method == "initialize" {
+            return await initialize(call, customer: customer, accepts: accepts)
         }
         let session: MCPSession
         switch lookup(request, customer: customer) {
         case .success(let found): session = found
         case .failure(let response): return response.response
         }
-        if batch, !session.version.allowsBatches {
+        switch message {
+        case .request(let call):
+            return await answer(call, session: session, accepts: accepts)
+        case .notification(let method, let params):
+            handler.receive(notification: method, params: params, session: session)
+            return MCPHTTP.accepted()
+        case .response:
+            session.touch()
+            return MCPHTTP.accepted()
+        }
+    }
+
+    /// A JSON-RPC batch (protocol 2025-03-26 only): invalid members get error responses, the others are
+    /// handled in order, and the requests' responses come back as one array.
+    private func postBatch(_ elements: [JSONValue], _ request: HTTPRequest, customer: Customer, accepts: MCPHTTP.Accepts) async -> HTTPResponse {
+        var messages: [JSONRPCMessage] = []
+        var invalid: [JSONValue] = []
+        for element in elements {
+            switch JSONRPC.message(element) {
+            case .success(let message): messages.append(message)
+            case .failure(let problem):
+                invalid.append(JSONRPC.error(problem.id, code: JSONRPCErrorCode.invalidRequest, message: "not a valid JSON-RPC 2.0 message: \(problem.reason)"))
+            }
+        }
+        if messages.contains(where: Self.isInitialize) {
+            return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "initialize must be sent on its own, not in a batch")
+        }
+        let session: MCPSession
+        switch lookup(request, customer: customer) {
+        case .success(let found): session = found
+        case .failure(let response): return response.response
+        }
+        guard session.version.allowsBatches else {
             return MCPHTTP.jsonRPCError(
                 status: 400, code: JSONRPCErrorCode.invalidRequest,
                 "JSON-RPC batches are accepted only from clients on protocol 2025-03-26; this session uses \(session.version.rawValue), so send one message per request"
             )
         }
-        return await answer(messages, invalid: invalid, batch: batch, session: session, accepts: accepts)
-    }
-
-    private static func isInitialize(_ message: JSONRPCMessage) -> Bool {
-        if case .request(_, "initialize", _) = message { true } else { false }
-    }
-
-    private func initialize(id: JSONRPCID, params: JSONObject?, customer: Customer, accepts: MCPHTTP.Accepts) async -> HTTPResponse {
-        let version = MCPProtocolVersion.negotiate(params?["protocolVersion"]?.stringValue)
-        let session: MCPSession
-        do {
-            session = try sessions.create(transport: .streamableHTTP, customer: customer, version: version)
-        } catch {
-            return MCPHTTP.jsonRPCError(
-                status: 503, code: JSONRPCErrorCode.serverBusy,
-                "too many MCP sessions are open on this server; close unused sessions (DELETE /mcp) or retry later", id: id,
-                headers: ["retry-after": "30"]
-            )
-        }
-        return await answer([.request(id: id, method: "initialize", params: params)], invalid: [], batch: false, session: session, accepts: accepts, headers: [Self.sessionHeader: session.id])
-    }
-
-    /// Handles notifications and responses at once, then answers the requests as JSON or as an event stream.
-    private func answer(
-        _ messages: [JSONRPCMessage], invalid: [JSONValue], batch: Bool, session: MCPSession, accepts: MCPHTTP.Accepts,
-        headers: HTTPHeaders = HTTPHeaders()
-    ) async -> HTTPResponse {
-        var requests: [(id: JSONRPCID, method: String, params: JSONObject?)] = []
+        var requests: [JSONRPCRequest] = []
         for message in messages {
             switch message {
             case .notification(let method, let params): handler.receive(notification: method, params: params, session: session)
             case .response: session.touch()
-            case .request(let id, let method, let params): requests.append((id, method, params))
+            case .request(let call): requests.append(call)
             }
         }
         if requests.isEmpty, invalid.isEmpty { return MCPHTTP.accepted() }
         if let refused = handler.refusedToolCall(requests, customer: session.customer) {
             return MCPHTTP.limitExceeded(refused.limit, id: refused.id)
         }
-
-        let wantsProgress = requests.contains { $0.params?["_meta"]?["progressToken"] != nil }
-        if accepts.eventStream, !accepts.json || wantsProgress, let subscription = session.openAnswerStream() {
-            let handler = self.handler
-            let stream = subscription.stream
-            Task {
-                for error in invalid { session.publish(error, on: stream) }
-                for request in requests {
-                    let response = await handler.respond(id: request.id, method: request.method, params: request.params, session: session) { message in
-                        session.publish(message, on: stream)
-                    }
-                    if let response { session.publish(response, on: stream) }
-                }
-                session.complete(stream: stream)
-            }
-            return MCPHTTP.eventStream(subscription, session: session, headers: headers)
+        if Self.answersAsEventStream(accepts, wantsProgress: requests.contains(where: \.wantsProgress)),
+            let streamed = eventStreamAnswer(requests, invalid: invalid, session: session)
+        {
+            return streamed
         }
-
-        let handler = self.handler
         let responses = await session.whileClientWaits { () async -> [JSONValue] in
             var responses = invalid
-            for request in requests {
-                // Messages produced on the way go to the standalone stream (GET), buffered for resumption.
-                let response = await handler.respond(id: request.id, method: request.method, params: request.params, session: session) { message in
-                    session.publish(message, on: 0)
-                }
-                responses.append(response ?? JSONRPC.error(request.id, code: JSONRPCErrorCode.requestCancelled, message: "the request was cancelled"))
-            }
+            for call in requests { responses.append(await jsonAnswer(to: call, session: session)) }
             return responses
         }
-        return MCPHTTP.json(batch ? .array(responses) : responses[0], headers: headers)
+        return MCPHTTP.json(.array(responses))
+    }
+
+    private static func isInitialize(_ message: JSONRPCMessage) -> Bool {
+        if case .request(let call) = message, call.method == "initialize" { true } else { false }
+    }
+
+    private func initialize(_ call: JSONRPCRequest, customer: Customer, accepts: MCPHTTP.Accepts) async -> HTTPResponse {
+        let version = MCPProtocolVersion.negotiate(call.params?["protocolVersion"]?.stringValue)
+        let session: MCPSession
+        do {
+            session = try sessions.create(transport: .streamableHTTP, customer: customer, version: version)
+        } catch {
+            return MCPHTTP.jsonRPCError(
+                status: 503, code: JSONRPCErrorCode.serverBusy,
+                "too many MCP sessions are open on this server; close unused sessions (DELETE /mcp) or retry later", id: call.id,
+                headers: ["retry-after": "30"]
+            )
+        }
+        return await answer(call, session: session, accepts: accepts, headers: [Self.sessionHeader: session.id])
+    }
+
+    /// Answers one request as JSON, or as an event stream when the client needs one.
+    private func answer(_ call: JSONRPCRequest, session: MCPSession, accepts: MCPHTTP.Accepts, headers: HTTPHeaders = HTTPHeaders()) async -> HTTPResponse {
+        if let refused = handler.refusedToolCall(call, customer: session.customer) {
+            return MCPHTTP.limitExceeded(refused.limit, id: refused.id)
+        }
+        if Self.answersAsEventStream(accepts, wantsProgress: call.wantsProgress),
+            let streamed = eventStreamAnswer([call], invalid: [], session: session, headers: headers)
+        {
+            return streamed
+        }
+        let response = await session.whileClientWaits { () async -> JSONValue in await jsonAnswer(to: call, session: session) }
+        return MCPHTTP.json(response, headers: headers)
+    }
+
+    /// JSON is the fastest answer and what every client reads; an event stream when the client accepts
+    /// nothing else, or asks for progress and accepts event streams (progress then arrives before the answer).
+    private static func answersAsEventStream(_ accepts: MCPHTTP.Accepts, wantsProgress: Bool) -> Bool {
+        accepts.eventStream && (!accepts.json || wantsProgress)
+    }
+
+    /// The requests answered on a new event stream of the session (nil when the session has ended).
+    private func eventStreamAnswer(_ requests: [JSONRPCRequest], invalid: [JSONValue], session: MCPSession, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse? {
+        guard let subscription = session.openAnswerStream() else { return nil }
+        let handler = self.handler
+        let stream = subscription.stream
+        Task {
+            for error in invalid { session.publish(error, on: stream) }
+            for call in requests {
+                if let response = await handler.respond(call, session: session, stream: stream) {
+                    session.publish(response, on: stream)
+                }
+            }
+            session.complete(stream: stream)
+        }
+        return MCPHTTP.eventStream(subscription, session: session, headers: headers)
+    }
+
+    /// The response to a request answered as JSON; messages produced on the way (progress, log messages) go
+    /// to the standalone stream (GET), buffered for resumption.
+    private func jsonAnswer(to call: JSONRPCRequest, session: MCPSession) async -> JSONValue {
+        let response = await handler.respond(call, session: session, stream: 0)
+        return response ?? JSONRPC.error(call.id, code: JSONRPCErrorCode.requestCancelled, message: "the request was cancelled")
     }
 
     // MARK: GET
