@@ -31,43 +31,66 @@ public struct AccessGate: HTTPMiddleware {
         self.logger = logger
     }
 
+    // The checks and refusals are synchronous functions kept out of line: whatever an async function
+    // holds goes into its frame on the task's allocator, and this one's had grown to 2 KB (two slabs
+    // allocated per request) with the refusal paths' strings and log metadata inlined into it.
     public func handle(_ request: HTTPRequest, next: HTTPHandler) async throws -> HTTPResponse {
         let origin = request.headers["origin"]
-        if let origin, !origins.allows(origin) {
-            logger.notice("request refused: origin not allowed", metadata: ["request.id": "\(request.id)", "http.origin": "\(origin.prefix(200))"])
-            return refusal(403, "requests from the origin \(origin.prefix(200)) are not allowed; the server operator can add it to MCP_ALLOWED_ORIGINS")
-        }
-        if request.method == .options {
-            var response = HTTPResponse(status: 204)
-            if let origin {
-                OriginPolicy.corsHeaders(origin: origin, into: &response.headers)
-                response.headers.set("access-control-allow-methods", OriginPolicy.allowedMethods)
-                response.headers.set("access-control-allow-headers", OriginPolicy.allowedHeaders)
-                response.headers.set("access-control-max-age", "86400")
-            }
-            response.headers.set("allow", OriginPolicy.allowedMethods)
-            return response
-        }
+        if let answered = answerBeforeAuthentication(request, origin: origin) { return answered }
         var response: HTTPResponse
         switch await authenticator.authenticate(request) {
-        case .refused(let challenge, let message):
-            logger.info("request refused: not authenticated", metadata: ["request.id": "\(request.id)", "http.path": "\(request.path)"])
-            response = refusal(401, message, headers: ["www-authenticate": challenge])
-        case .forbidden(let customerID, let message):
-            logger.info("request refused: customer disabled", metadata: ["request.id": "\(request.id)", "customer.id": "\(customerID)"])
-            response = refusal(403, message)
-        case .limited(let customerID, let exceeded):
-            logger.info("request refused: limit reached", metadata: ["request.id": "\(request.id)", "customer.id": "\(customerID)", "limit": "\(exceeded.limit.rawValue)"])
-            response = refusal(429, exceeded.message, headers: ["retry-after": "\(exceeded.retryAfterSeconds)"])
         case .authenticated(let customer):
             do {
                 response = try await AuthenticatedCaller.$current.withValue(customer) { try await next(request) }
             } catch let error as HTTPError {
                 response = .error(error.status, error.message, headers: error.headers)
             }
+        case .refused(let challenge, let message):
+            response = notAuthenticated(request, challenge: challenge, message: message)
+        case .forbidden(let customerID, let message):
+            response = forbidden(request, customerID: customerID, message: message)
+        case .limited(let customerID, let exceeded):
+            response = limited(request, customerID: customerID, exceeded: exceeded)
         }
         if let origin { OriginPolicy.corsHeaders(origin: origin, into: &response.headers) }
         return response
+    }
+
+    /// 403 for an origin that is not allowed, or the answer to a CORS preflight; nil when the request goes on.
+    @inline(never)
+    private func answerBeforeAuthentication(_ request: HTTPRequest, origin: String?) -> HTTPResponse? {
+        if let origin, !origins.allows(origin) {
+            logger.notice("request refused: origin not allowed", metadata: ["request.id": "\(request.id)", "http.origin": "\(origin.prefix(200))"])
+            return refusal(403, "requests from the origin \(origin.prefix(200)) are not allowed; the server operator can add it to MCP_ALLOWED_ORIGINS")
+        }
+        guard request.method == .options else { return nil }
+        var response = HTTPResponse(status: 204)
+        if let origin {
+            OriginPolicy.corsHeaders(origin: origin, into: &response.headers)
+            response.headers.set("access-control-allow-methods", OriginPolicy.allowedMethods)
+            response.headers.set("access-control-allow-headers", OriginPolicy.allowedHeaders)
+            response.headers.set("access-control-max-age", "86400")
+        }
+        response.headers.set("allow", OriginPolicy.allowedMethods)
+        return response
+    }
+
+    @inline(never)
+    private func notAuthenticated(_ request: HTTPRequest, challenge: String, message: String) -> HTTPResponse {
+        logger.info("request refused: not authenticated", metadata: ["request.id": "\(request.id)", "http.path": "\(request.path)"])
+        return refusal(401, message, headers: ["www-authenticate": challenge])
+    }
+
+    @inline(never)
+    private func forbidden(_ request: HTTPRequest, customerID: String, message: String) -> HTTPResponse {
+        logger.info("request refused: customer disabled", metadata: ["request.id": "\(request.id)", "customer.id": "\(customerID)"])
+        return refusal(403, message)
+    }
+
+    @inline(never)
+    private func limited(_ request: HTTPRequest, customerID: String, exceeded: LimitExceeded) -> HTTPResponse {
+        logger.info("request refused: limit reached", metadata: ["request.id": "\(request.id)", "customer.id": "\(customerID)", "limit": "\(exceeded.limit.rawValue)"])
+        return refusal(429, exceeded.message, headers: ["retry-after": "\(exceeded.retryAfterSeconds)"])
     }
 
     private func refusal(_ status: Int, _ message: String, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {

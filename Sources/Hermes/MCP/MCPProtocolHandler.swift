@@ -55,15 +55,26 @@ final class MCPProtocolHandler: Sendable {
     /// The response to one request, or nil when the client cancelled it (no response is due then). Messages
     /// the request produces on the way (progress, log messages) go out on the session's stream `stream`.
     func respond(_ request: JSONRPCRequest, session: MCPSession, stream: Int) async -> JSONValue? {
+        session.touch()
+        guard request.method == "tools/call" else { return respondAtOnce(request, session: session) }
+        do {
+            return try await callTool(id: request.id, request.params, session: session, stream: stream)
+        } catch {
+            return JSONRPC.error(request.id, code: error.code, message: error.message)
+        }
+    }
+
+    /// The methods that answer without waiting for anything. Out of line: inlined, their strings and
+    /// temporaries would grow the frame ``respond(_:session:stream:)`` allocates on every call.
+    @inline(never)
+    private func respondAtOnce(_ request: JSONRPCRequest, session: MCPSession) -> JSONValue {
         let id = request.id
         let params = request.params
-        session.touch()
-        do {
+        do throws(MCPMethodError) {
             switch request.method {
             case "initialize": return JSONRPC.result(id, initialize(params, session: session))
             case "ping": return JSONRPC.result(id, .object(JSONObject()))
             case "tools/list": return JSONRPC.result(id, try listTools(params, session: session))
-            case "tools/call": return try await callTool(id: id, params, session: session, stream: stream)
             case "logging/setLevel": return JSONRPC.result(id, try setLevel(params, session: session))
             default:
                 return JSONRPC.error(id, code: JSONRPCErrorCode.methodNotFound, message: "the method '\(request.method)' is not supported; this server offers initialize, ping, tools/list, tools/call and logging/setLevel")
@@ -130,25 +141,38 @@ final class MCPProtocolHandler: Sendable {
     }
 
     func callTool(id: JSONRPCID, _ params: JSONObject?, session: MCPSession, stream: Int) async throws(MCPMethodError) -> JSONValue? {
+        let (name, context) = try startCall(id: id, params, session: session, stream: stream)
+        let outcome: Result<ToolResult, ToolCallFailure>
+        do throws(ToolCallFailure) {
+            outcome = .success(try await tools.handleToolCall(name: name, arguments: params?["arguments"], customer: session.customer, context: context))
+        } catch {
+            outcome = .failure(error)
+        }
+        return try finishCall(id: id, outcome, session: session)
+    }
+
+    /// Registers the call with its session (so notifications/cancelled and the session's end can cancel
+    /// it) and makes its context: the tool's name and where its progress and log messages go.
+    @inline(never)
+    private func startCall(id: JSONRPCID, _ params: JSONObject?, session: MCPSession, stream: Int) throws(MCPMethodError) -> (String, ToolCallContext) {
         guard let name = params?["name"]?.stringValue else {
             throw .invalidParams("tools/call needs params.name, the name of the tool to call (see tools/list)")
         }
-        let context = ToolCallContext(reporter: MCPToolCallReporter(session: session, stream: stream, progressToken: params?["_meta"]?["progressToken"].flatMap(JSONRPCID.init)))
-        let arguments = params?["arguments"]
-        // The tool runs on this task (no extra task or executor hop per call); notifications/cancelled and
-        // the session's end cancel this task through the handle registered here.
+        // The tool runs on this task (no extra task or executor hop per call); the session cancels it
+        // through the handle registered here.
         let registered = withUnsafeCurrentTask { task in
             task.map { session.begin(id, canceller: RequestCanceller(task: $0)) } ?? false
         }
         guard registered else {
             throw MCPMethodError(code: JSONRPCErrorCode.serverBusy, message: "too many requests are running in this session; wait for some to finish, then retry")
         }
-        let outcome: Result<ToolResult, ToolCallFailure>
-        do throws(ToolCallFailure) {
-            outcome = .success(try await tools.handleToolCall(name: name, arguments: arguments, customer: session.customer, context: context))
-        } catch {
-            outcome = .failure(error)
-        }
+        let token = params?["_meta"]?["progressToken"].flatMap(JSONRPCID.init)
+        return (name, ToolCallContext(reporter: MCPToolCallReporter(session: session, stream: stream, progressToken: token)))
+    }
+
+    /// The call's response (nil when it was cancelled), once it has left its session's requests in flight.
+    @inline(never)
+    private func finishCall(id: JSONRPCID, _ outcome: Result<ToolResult, ToolCallFailure>, session: MCPSession) throws(MCPMethodError) -> JSONValue? {
         session.finish(id)
         switch outcome {
         case .success(let result):

@@ -27,29 +27,61 @@ public struct ToolRuntime: ToolCaller {
         return Plan.limits(for: customer.plan).allows(platform: platform)
     }
 
+    // The checks before the handler and the mapping of its errors are synchronous functions kept out of
+    // line, so that this async function's frame (allocated on the task's allocator for every call) holds
+    // little more than the invocation: with them inlined it took a slab of its own.
     public func handleToolCall(name: String, arguments: JSONValue?, customer: Customer, context: ToolCallContext) async throws(ToolCallFailure) -> ToolResult {
+        let handler: @Sendable (ToolInvocation) async throws -> ToolResult
+        let invocation: ToolInvocation
+        switch try prepare(name: name, arguments: arguments, customer: customer, context: context) {
+        case .answered(let result): return result
+        case .ready(let found, let prepared):
+            handler = found
+            invocation = prepared
+        }
+        do {
+            let result = try await handler(invocation)
+            if Task.isCancelled { throw ToolCallFailure.cancelled }
+            return result
+        } catch {
+            return try outcome(of: error, name: name, customer: customer)
+        }
+    }
+
+    private enum Preparation {
+        case answered(ToolResult)
+        /// The tool's handler (not the whole tool, which would sit in the frame while the handler runs) and its invocation.
+        case ready(@Sendable (ToolInvocation) async throws -> ToolResult, ToolInvocation)
+    }
+
+    /// Finds the tool and checks the plan and the arguments: the invocation to run, or the result that
+    /// answers the call without running it.
+    @inline(never)
+    private func prepare(name: String, arguments: JSONValue?, customer: Customer, context: ToolCallContext) throws(ToolCallFailure) -> Preparation {
         guard let tool = registry.tool(named: name) else { throw .unknownTool(name, known: tools(for: customer).map(\.name)) }
         guard Self.planIncludes(tool, customer) else {
-            return .error("the \(customer.plan) plan does not include \(tool.platform ?? "this platform"); ask the operator to move you to a plan that does")
+            return .answered(.error("the \(customer.plan) plan does not include \(tool.platform ?? "this platform"); ask the operator to move you to a plan that does"))
         }
         // Absent and null arguments both mean "no arguments".
         let arguments = arguments.flatMap { $0.isNull ? nil : $0 } ?? .object(JSONObject())
         if let violation = tool.validator.validate(arguments) {
-            return .error("invalid arguments for \(name): \(violation.message)")
+            return .answered(.error("invalid arguments for \(name): \(violation.message)"))
         }
         guard !Task.isCancelled else { throw .cancelled }
-        let invocation = ToolInvocation(arguments: arguments.objectValue ?? JSONObject(), customer: customer, context: context)
-        do {
-            let result = try await tool.handler(invocation)
-            if Task.isCancelled { throw ToolCallFailure.cancelled }
-            return result
-        } catch let error as ToolError {
+        return .ready(tool.handler, ToolInvocation(arguments: arguments.objectValue ?? JSONObject(), customer: customer, context: context))
+    }
+
+    /// What a handler's error means for the caller.
+    @inline(never)
+    private func outcome(of error: any Error, name: String, customer: Customer) throws(ToolCallFailure) -> ToolResult {
+        switch error {
+        case let error as ToolError:
             return .error(error.message)
-        } catch is CancellationError {
+        case is CancellationError:
             throw .cancelled
-        } catch let failure as ToolCallFailure {
+        case let failure as ToolCallFailure:
             throw failure
-        } catch {
+        default:
             if Task.isCancelled { throw .cancelled }
             // The error's text may carry internals (paths, platform responses): log it, return a summary.
             logger.error("tool failed", metadata: ["tool.name": "\(name)", "customer.id": "\(customer.id)", "error": "\(error)"])

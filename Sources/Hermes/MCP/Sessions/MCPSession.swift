@@ -114,19 +114,21 @@ final class MCPSession: Sendable {
         state.withLock { $0.subscribers.isEmpty && $0.waitingClients == 0 && now - $0.lastActivity > timeout }
     }
 
-    /// Runs `body` while a client waits on its HTTP request for the answer (the session is not idle then).
-    func whileClientWaits<T>(_ body: () async -> T) async -> T {
+    /// A client now waits on its HTTP request for an answer: the session is not idle until the matching
+    /// ``clientStoppedWaiting()``. A pair of calls rather than a closure: the closure's generic async frame
+    /// cost an allocation per request.
+    func clientWaits() {
         state.withLock {
             $0.waitingClients += 1
             $0.lastActivity = CoarseClock.milliseconds()
         }
-        defer {
-            state.withLock {
-                $0.waitingClients -= 1
-                $0.lastActivity = CoarseClock.milliseconds()
-            }
+    }
+
+    func clientStoppedWaiting() {
+        state.withLock {
+            $0.waitingClients -= 1
+            $0.lastActivity = CoarseClock.milliseconds()
         }
-        return await body()
     }
 
     var openStreamCount: Int { state.withLock { $0.subscribers.count } }

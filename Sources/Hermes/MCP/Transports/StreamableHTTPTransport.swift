@@ -27,56 +27,75 @@ struct StreamableHTTPTransport: Sendable {
 
     // MARK: POST
 
+    // The checks and the synchronous handling are functions kept out of line (`@inline(never)`): whatever
+    // an async function holds goes into its frame on the task's allocator, and with the refusals' strings
+    // inlined this one's frame needed a slab (a malloc) of its own on every call.
     func post(_ request: HTTPRequest, customer: Customer) async -> HTTPResponse {
+        switch accept(request, customer: customer) {
+        case .answered(let response): return response
+        case .initialize(let call, let accepts): return await initialize(call, customer: customer, accepts: accepts)
+        case .request(let call, let session, let accepts): return await answer(call, session: session, accepts: accepts)
+        case .batch(let elements, let accepts): return await postBatch(elements, request, customer: customer, accepts: accepts)
+        }
+    }
+
+    /// What a POST needs once its body has been read.
+    private enum PostedMessage {
+        /// Refused, or a notification or response already handled.
+        case answered(HTTPResponse)
+        case initialize(JSONRPCRequest, MCPHTTP.Accepts)
+        case request(JSONRPCRequest, MCPSession, MCPHTTP.Accepts)
+        case batch([JSONValue], MCPHTTP.Accepts)
+    }
+
+    /// Checks the POST's headers, reads its body and handles what needs no answer (notifications and
+    /// responses); one message is handled without the arrays a batch needs.
+    @inline(never)
+    private func accept(_ request: HTTPRequest, customer: Customer) -> PostedMessage {
         guard MCPHTTP.isJSON(contentType: request.headers["content-type"]) else {
-            return MCPHTTP.jsonRPCError(status: 415, code: JSONRPCErrorCode.invalidRequest, "the body must be a JSON-RPC message sent as Content-Type: application/json")
+            return .answered(MCPHTTP.jsonRPCError(status: 415, code: JSONRPCErrorCode.invalidRequest, "the body must be a JSON-RPC message sent as Content-Type: application/json"))
         }
         let accepts = MCPHTTP.Accepts(request.headers["accept"])
         guard accepts.json || accepts.eventStream else {
-            return MCPHTTP.jsonRPCError(status: 406, code: JSONRPCErrorCode.invalidRequest, "the Accept header must allow application/json or text/event-stream (or */*)")
+            return .answered(MCPHTTP.jsonRPCError(status: 406, code: JSONRPCErrorCode.invalidRequest, "the Accept header must allow application/json or text/event-stream (or */*)"))
         }
-        if let problem = Self.versionProblem(request) { return problem }
+        if let problem = Self.versionProblem(request) { return .answered(problem) }
 
         let document: JSONValue
         do {
             document = try JSONParser.parse(request.body)
         } catch {
-            return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.parseError, "the body is not valid JSON (\(error)); send one JSON-RPC message")
+            return .answered(MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.parseError, "the body is not valid JSON (\(error)); send one JSON-RPC message"))
         }
-        guard case .array(let list) = document else {
-            return await postMessage(document, request, customer: customer, accepts: accepts)
+        if case .array(let list) = document {
+            guard !list.isEmpty else {
+                return .answered(MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "the batch is empty; send at least one JSON-RPC message"))
+            }
+            return .batch(list, accepts)
         }
-        guard !list.isEmpty else {
-            return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "the batch is empty; send at least one JSON-RPC message")
-        }
-        return await postBatch(list, request, customer: customer, accepts: accepts)
-    }
-
-    /// One message, the common case: handled without the arrays a batch needs.
-    private func postMessage(_ document: JSONValue, _ request: HTTPRequest, customer: Customer, accepts: MCPHTTP.Accepts) async -> HTTPResponse {
         let message: JSONRPCMessage
         switch JSONRPC.message(document) {
         case .success(let found): message = found
         case .failure(let problem):
-            return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "not a valid JSON-RPC 2.0 message: \(problem.reason)", id: problem.id)
+            return .answered(MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "not a valid JSON-RPC 2.0 message: \(problem.reason)", id: problem.id))
         }
         if case .request(let call) = message, call.method == "initialize" {
-            return await initialize(call, customer: customer, accepts: accepts)
+            return .initialize(call, accepts)
         }
         let session: MCPSession
         switch lookup(request, customer: customer) {
         case .success(let found): session = found
-        case .failure(let response): return response.response
+        case .failure(let response): return .answered(response.response)
         }
         switch message {
         case .request(let call):
-            return await answer(call, session: session, accepts: accepts)
+            return .request(call, session, accepts)
         case .notification(let method, let params):
             handler.receive(notification: method, params: params, session: session)
-            return MCPHTTP.accepted()
+            return .answered(MCPHTTP.accepted())
         case .response:
             session.touch()
-            return MCPHTTP.accepted()
+            return .answered(MCPHTTP.accepted())
         }
     }
 
@@ -123,11 +142,10 @@ struct StreamableHTTPTransport: Sendable {
         {
             return streamed
         }
-        let responses = await session.whileClientWaits { () async -> [JSONValue] in
-            var responses = invalid
-            for call in requests { responses.append(await jsonAnswer(to: call, session: session)) }
-            return responses
-        }
+        session.clientWaits()
+        var responses = invalid
+        for call in requests { responses.append(await jsonAnswer(to: call, session: session)) }
+        session.clientStoppedWaiting()
         return MCPHTTP.json(.array(responses))
     }
 
@@ -152,16 +170,22 @@ struct StreamableHTTPTransport: Sendable {
 
     /// Answers one request as JSON, or as an event stream when the client needs one.
     private func answer(_ call: JSONRPCRequest, session: MCPSession, accepts: MCPHTTP.Accepts, headers: HTTPHeaders = HTTPHeaders()) async -> HTTPResponse {
+        if let answered = answerWithoutWaiting(call, session: session, accepts: accepts, headers: headers) { return answered }
+        session.clientWaits()
+        let response = await jsonAnswer(to: call, session: session)
+        session.clientStoppedWaiting()
+        return MCPHTTP.json(response, headers: headers)
+    }
+
+    /// 429 for a tool call over the caller's limits, or the event stream the answer goes out on; nil when
+    /// the client waits for a JSON answer.
+    @inline(never)
+    private func answerWithoutWaiting(_ call: JSONRPCRequest, session: MCPSession, accepts: MCPHTTP.Accepts, headers: HTTPHeaders) -> HTTPResponse? {
         if let refused = handler.refusedToolCall(call, customer: session.customer) {
             return MCPHTTP.limitExceeded(refused.limit, id: refused.id)
         }
-        if Self.answersAsEventStream(accepts, wantsProgress: call.wantsProgress),
-            let streamed = eventStreamAnswer([call], invalid: [], session: session, headers: headers)
-        {
-            return streamed
-        }
-        let response = await session.whileClientWaits { () async -> JSONValue in await jsonAnswer(to: call, session: session) }
-        return MCPHTTP.json(response, headers: headers)
+        guard Self.answersAsEventStream(accepts, wantsProgress: call.wantsProgress) else { return nil }
+        return eventStreamAnswer([call], invalid: [], session: session, headers: headers)
     }
 
     /// JSON is the fastest answer and what every client reads; an event stream when the client accepts
