@@ -97,6 +97,13 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral, S
 
     public init() { members = [] }
 
+    /// An empty object with room for `capacity` members: built up with ``append(_:_:)``, it allocates once
+    /// (a literal allocates its element list and then the members).
+    public init(capacity: Int) {
+        members = []
+        members.reserveCapacity(capacity)
+    }
+
     public init(_ members: [(key: String, value: JSONValue)]) { self.members = members.map { Member(key: $0.key, value: $0.value) } }
 
     init(members: [Member]) { self.members = members }

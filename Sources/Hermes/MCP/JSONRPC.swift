@@ -107,7 +107,11 @@ enum JSONRPC {
     }
 
     static func result(_ id: JSONRPCID, _ result: JSONValue) -> JSONValue {
-        .object(JSONObject([("jsonrpc", "2.0"), ("id", id.json), ("result", result)]))
+        var envelope = JSONObject(capacity: 3)
+        envelope.append("jsonrpc", "2.0")
+        envelope.append("id", id.json)
+        envelope.append("result", result)
+        return .object(envelope)
     }
 
     static func error(_ id: JSONRPCID?, code: Int64, message: String, data: JSONValue? = nil) -> JSONValue {

@@ -54,11 +54,14 @@ final class MCPProtocolHandler: Sendable {
 
     /// The response to one request, or nil when the client cancelled it (no response is due then). Messages
     /// the request produces on the way (progress, log messages) go out on the session's stream `stream`.
-    func respond(_ request: JSONRPCRequest, session: MCPSession, stream: Int) async -> JSONValue? {
-        session.touch()
-        guard request.method == "tools/call" else { return respondAtOnce(request, session: session) }
+    /// `clientWaits`: the client waits on its HTTP request for this answer (the session is not idle meanwhile).
+    func respond(_ request: JSONRPCRequest, session: MCPSession, stream: Int, clientWaits: Bool) async -> JSONValue? {
+        guard request.method == "tools/call" else {
+            session.touch()
+            return respondAtOnce(request, session: session)
+        }
         do {
-            return try await callTool(id: request.id, request.params, session: session, stream: stream)
+            return try await callTool(id: request.id, request.params, session: session, stream: stream, clientWaits: clientWaits)
         } catch {
             return JSONRPC.error(request.id, code: error.code, message: error.message)
         }
@@ -140,28 +143,28 @@ final class MCPProtocolHandler: Sendable {
         return .object(JSONObject())
     }
 
-    func callTool(id: JSONRPCID, _ params: JSONObject?, session: MCPSession, stream: Int) async throws(MCPMethodError) -> JSONValue? {
-        let (name, context) = try startCall(id: id, params, session: session, stream: stream)
+    func callTool(id: JSONRPCID, _ params: JSONObject?, session: MCPSession, stream: Int, clientWaits: Bool) async throws(MCPMethodError) -> JSONValue? {
+        let (name, context) = try startCall(id: id, params, session: session, stream: stream, clientWaits: clientWaits)
         let outcome: Result<ToolResult, ToolCallFailure>
         do throws(ToolCallFailure) {
             outcome = .success(try await tools.handleToolCall(name: name, arguments: params?["arguments"], customer: session.customer, context: context))
         } catch {
             outcome = .failure(error)
         }
-        return try finishCall(id: id, outcome, session: session)
+        return try finishCall(id: id, outcome, session: session, clientWaited: clientWaits)
     }
 
     /// Registers the call with its session (so notifications/cancelled and the session's end can cancel
     /// it) and makes its context: the tool's name and where its progress and log messages go.
     @inline(never)
-    private func startCall(id: JSONRPCID, _ params: JSONObject?, session: MCPSession, stream: Int) throws(MCPMethodError) -> (String, ToolCallContext) {
+    private func startCall(id: JSONRPCID, _ params: JSONObject?, session: MCPSession, stream: Int, clientWaits: Bool) throws(MCPMethodError) -> (String, ToolCallContext) {
         guard let name = params?["name"]?.stringValue else {
             throw .invalidParams("tools/call needs params.name, the name of the tool to call (see tools/list)")
         }
         // The tool runs on this task (no extra task or executor hop per call); the session cancels it
         // through the handle registered here.
         let registered = withUnsafeCurrentTask { task in
-            task.map { session.begin(id, canceller: RequestCanceller(task: $0)) } ?? false
+            task.map { session.begin(id, canceller: RequestCanceller(task: $0), clientWaits: clientWaits) } ?? false
         }
         guard registered else {
             throw MCPMethodError(code: JSONRPCErrorCode.serverBusy, message: "too many requests are running in this session; wait for some to finish, then retry")
@@ -172,11 +175,11 @@ final class MCPProtocolHandler: Sendable {
 
     /// The call's response (nil when it was cancelled), once it has left its session's requests in flight.
     @inline(never)
-    private func finishCall(id: JSONRPCID, _ outcome: Result<ToolResult, ToolCallFailure>, session: MCPSession) throws(MCPMethodError) -> JSONValue? {
-        session.finish(id)
+    private func finishCall(id: JSONRPCID, _ outcome: Result<ToolResult, ToolCallFailure>, session: MCPSession, clientWaited: Bool) throws(MCPMethodError) -> JSONValue? {
+        let version = session.finish(id, clientWaited: clientWaited)
         switch outcome {
         case .success(let result):
-            return JSONRPC.result(id, Self.encode(result, version: session.version))
+            return JSONRPC.result(id, Self.encode(result, version: version))
         case .failure(let failure) where failure.kind == .unknownTool:
             throw .invalidParams(failure.message)
         case .failure:
@@ -185,9 +188,10 @@ final class MCPProtocolHandler: Sendable {
     }
 
     static func encode(_ result: ToolResult, version: MCPProtocolVersion) -> JSONValue {
-        var object: JSONObject = ["content": .array(result.content.map(\.json))]
-        if version.hasStructuredToolResults, let structured = result.structuredContent { object["structuredContent"] = structured }
-        object["isError"] = .bool(result.isError)
+        var object = JSONObject(capacity: 3)
+        object.append("content", .array(result.content.map(\.json)))
+        if version.hasStructuredToolResults, let structured = result.structuredContent { object.append("structuredContent", structured) }
+        object.append("isError", .bool(result.isError))
         return .object(object)
     }
 }

@@ -1,6 +1,9 @@
 public import JSON
 /// A tool: what the client sees in `tools/list`, and the code that runs on `tools/call`.
-public struct Tool: Sendable {
+///
+/// A class: every call looks its tool up in the registry, and copying a struct of nine reference-counted
+/// fields out of it cost as many retains and releases each time.
+public final class Tool: Sendable {
     /// Unique name, e.g. `whoami` (letters, digits, `_`, `-`, `.`; 1 to 128 characters).
     public let name: String
     /// A short human-readable name.
@@ -133,9 +136,14 @@ public struct ToolResult: Sendable, Equatable {
 public enum ToolContent: Sendable, Equatable {
     case text(String)
 
+    /// Built member by member: this runs for every tool result.
     var json: JSONValue {
         switch self {
-        case .text(let text): ["type": "text", "text": .string(text)]
+        case .text(let text):
+            var block = JSONObject(capacity: 2)
+            block.append("type", "text")
+            block.append("text", .string(text))
+            return .object(block)
         }
     }
 }

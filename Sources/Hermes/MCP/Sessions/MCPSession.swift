@@ -114,42 +114,32 @@ final class MCPSession: Sendable {
         state.withLock { $0.subscribers.isEmpty && $0.waitingClients == 0 && now - $0.lastActivity > timeout }
     }
 
-    /// A client now waits on its HTTP request for an answer: the session is not idle until the matching
-    /// ``clientStoppedWaiting()``. A pair of calls rather than a closure: the closure's generic async frame
-    /// cost an allocation per request.
-    func clientWaits() {
-        state.withLock {
-            $0.waitingClients += 1
-            $0.lastActivity = CoarseClock.milliseconds()
-        }
-    }
-
-    func clientStoppedWaiting() {
-        state.withLock {
-            $0.waitingClients -= 1
-            $0.lastActivity = CoarseClock.milliseconds()
-        }
-    }
-
     var openStreamCount: Int { state.withLock { $0.subscribers.count } }
 
     // MARK: Requests in flight
 
     /// Registers a running request and how to cancel it; false when the session is at its limit or ended.
-    func begin(_ id: JSONRPCID, canceller: RequestCanceller) -> Bool {
+    /// `clientWaits`: the client waits on its HTTP request for the answer, so the session is not idle until
+    /// ``finish(_:clientWaited:)``. One lock for what used to take three (the two event loops contend for it
+    /// when a session's calls arrive on connections of both).
+    func begin(_ id: JSONRPCID, canceller: RequestCanceller, clientWaits: Bool) -> Bool {
         state.withLock { state in
             guard !state.ended, state.inFlight.count < limits.requestsInFlight else { return false }
             state.inFlight[id] = canceller
+            if clientWaits { state.waitingClients += 1 }
             state.lastActivity = CoarseClock.milliseconds()
             return true
         }
     }
 
     /// Unregisters a request; must run on the request's own task before it finishes (see ``RequestCanceller``).
-    func finish(_ id: JSONRPCID) {
+    /// Returns the negotiated revision, which shapes the answer.
+    func finish(_ id: JSONRPCID, clientWaited: Bool) -> MCPProtocolVersion {
         state.withLock { state in
             state.inFlight[id] = nil
+            if clientWaited { state.waitingClients -= 1 }
             state.lastActivity = CoarseClock.milliseconds()
+            return state.version
         }
     }
 

@@ -73,7 +73,7 @@ struct LegacySSETransport: Sendable {
             let handler = self.handler
             Task {
                 for request in requests {
-                    if let response = await handler.respond(request, session: session, stream: 0) {
+                    if let response = await handler.respond(request, session: session, stream: 0, clientWaits: false) {
                         session.publish(response, on: 0)
                     }
                 }

@@ -142,10 +142,8 @@ struct StreamableHTTPTransport: Sendable {
         {
             return streamed
         }
-        session.clientWaits()
         var responses = invalid
         for call in requests { responses.append(await jsonAnswer(to: call, session: session)) }
-        session.clientStoppedWaiting()
         return MCPHTTP.json(.array(responses))
     }
 
@@ -171,9 +169,7 @@ struct StreamableHTTPTransport: Sendable {
     /// Answers one request as JSON, or as an event stream when the client needs one.
     private func answer(_ call: JSONRPCRequest, session: MCPSession, accepts: MCPHTTP.Accepts, headers: HTTPHeaders = HTTPHeaders()) async -> HTTPResponse {
         if let answered = answerWithoutWaiting(call, session: session, accepts: accepts, headers: headers) { return answered }
-        session.clientWaits()
         let response = await jsonAnswer(to: call, session: session)
-        session.clientStoppedWaiting()
         return MCPHTTP.json(response, headers: headers)
     }
 
@@ -202,7 +198,7 @@ struct StreamableHTTPTransport: Sendable {
         Task {
             for error in invalid { session.publish(error, on: stream) }
             for call in requests {
-                if let response = await handler.respond(call, session: session, stream: stream) {
+                if let response = await handler.respond(call, session: session, stream: stream, clientWaits: false) {
                     session.publish(response, on: stream)
                 }
             }
@@ -214,7 +210,7 @@ struct StreamableHTTPTransport: Sendable {
     /// The response to a request answered as JSON; messages produced on the way (progress, log messages) go
     /// to the standalone stream (GET), buffered for resumption.
     private func jsonAnswer(to call: JSONRPCRequest, session: MCPSession) async -> JSONValue {
-        let response = await handler.respond(call, session: session, stream: 0)
+        let response = await handler.respond(call, session: session, stream: 0, clientWaits: true)
         return response ?? JSONRPC.error(call.id, code: JSONRPCErrorCode.requestCancelled, message: "the request was cancelled")
     }
 
