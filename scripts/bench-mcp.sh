@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # MCP benchmark: tools/call round trips per second with JSON responses, on one session and across 16
-# sessions, over HTTP/1.1 keep-alive and h2 (h2load with a prepared body and session headers), against
-# hermes and, in the same run, the Python SDK's own server (mcp 2.3.0 MCPServer, streamable-http,
-# json_response=True) serving the same trivial tool (`whoami`, no arguments, a small structured result).
-# Also: p99 latency (from h2load's per-request log) and hermes' RSS with 1,000 open GET /mcp streams.
+# sessions, over HTTP/1.1 keep-alive and h2, against hermes and, in the same run, the Python SDK's own
+# server (mcp 2.3.0 MCPServer, streamable-http, json_response=True) serving the same trivial tool
+# (`whoami`, no arguments, a small structured result). Also: p99 latency and hermes' RSS with 1,000 open
+# GET /mcp streams.
+#
+# The load comes from scripts/loadgen/mcp-load (C, one thread, epoll, libnghttp2), built here: one process
+# drives every connection and each connection sends its own Mcp-Session-Id. h2load can send only one
+# header set per process, so 16 sessions took 16 h2load processes, which used 13-30 µs of CPU per call on
+# this 2-core machine (as much as the server), and the 16-session rows measured the client.
 # Server CPU per call: the server process's utime + stime over each measurement, divided by the calls made;
-# h2load's own CPU per call likewise (client and server share the machine's cores, so together they bound the rate).
+# the client's own CPU per call likewise (client and server share the machine's cores, so together they
+# bound the rate).
 # Prints a markdown table (the numbers behind the MCP section of docs/benchmarks.md).
 #
 # Load shapes (the same for both servers):
 #   one session, HTTP/1.1: 16 keep-alive connections sharing one session, one request in flight on each
 #   one session, h2:       4 connections sharing one session, 16 concurrent streams on each
-#   16 sessions, HTTP/1.1: 16 h2load processes, each 1 connection on its own session
-#   16 sessions, h2:       16 h2load processes, each 1 connection with 4 concurrent streams on its own session
+#   16 sessions, HTTP/1.1: 16 keep-alive connections, each on its own session, one request in flight on each
+#   16 sessions, h2:       16 connections, each on its own session, 4 concurrent streams on each
 # uvicorn (the Python server's HTTP layer) speaks HTTP/1.1 only, so its HTTP/1.1 figure is the reference
 # for the h2 rows too. A last pair of rows shows the HTTP floor: the same load on POST /mcp without
 # credentials, refused by the gate (401), i.e. the router's async path with no MCP work at all.
@@ -21,7 +27,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${DURATION:-8}
-command -v h2load >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client >/dev/null; }
 scripts/python-env
 swift build -c release --product hermes --scratch-path .build-release >&2
 binary=.build-release/release/hermes
@@ -29,6 +34,7 @@ python=.venv/bin/python
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 4096 ] || ulimit -n 4096   # 1,000 streams need more than 1,024 descriptors
 
 work=$(mktemp -d)
+cc -O2 -Wall -Wextra -o "$work/mcp-load" scripts/loadgen/mcp-load.c -lnghttp2
 hermes_pid=""; python_pid=""
 cleanup() {
     kill $hermes_pid $python_pid 2>/dev/null || true
@@ -92,59 +98,41 @@ check_call() {
 }
 
 
-# One h2load run: prints "<req/s> <non-2xx count>"; per-request log in $log, its CPU seconds in $log.cpu.
-h2load_run() {
-    local log=$1; shift
-    scripts/cpu-time "$log.cpu" h2load -D "$duration" --warm-up-time=1 --log-file="$log" -d "$work/call.json" "${common[@]}" \
-        -H "mcp-protocol-version: $version" "$@" 2>&1 | awk '
-        /^finished in/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^req\/s/) rps = $i }
-        /^status codes:/ { ok = $3; other = $5 + $7 + $9 }
-        /^requests:/ { failed = $10; errored = $12 }
-        END { gsub(",", "", rps); printf "%s %d\n", rps, other + failed + errored }'
-}
-
-# 99th percentile of h2load's per-request durations (third column, microseconds), in milliseconds.
-p99() {
-    awk '{print $3}' "$@" | sort -n | awk '{a[NR] = $1} END { if (NR == 0) { print "-"; exit } i = int(NR * 0.99); if (i < 1) i = 1; printf "%.2f", a[i] / 1000 }'
-}
-
-# measure <server> <url> <label> <h1|h2> <sessions|floor>: prints "<server> <label> <calls/s> <p99 ms> <failures>".
+# measure <server> <url> <label> <h1|h2> <1|16|floor>: prints "<server> <label> <calls/s> <p99 ms> <failures> <server CPU µs/call> <client CPU µs/call>".
 # CPU time (utime + stime, in clock ticks) a process has used so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 measure() {
     local name=$1 url=$2 label=$3 protocol=$4 sessions=$5
     local pid=$hermes_pid; [ "$name" = python ] && pid=$python_pid
-    local ticks_before; ticks_before=$(cpu_ticks "$pid")
-    local flags=(); [ "$protocol" = h1 ] && flags=(--h1)
-    local shape=(-c 4 -m 16); [ "$protocol" = h1 ] && shape=(-c 16 -m 1)
-    rm -f "$work"/run-*.log "$work"/run-*.out "$work"/run-*.cpu
+    local shape=(--h2 -c 4 -m 16); [ "$protocol" = h1 ] && shape=(--h1 -c 16 -m 1)
+    local credentials=(-H "authorization: Bearer $key")
+    : >"$work/sessions"
     if [ "$sessions" = floor ]; then
-        # No credentials: every request stops at the gate with 401 (counted as non-2xx, expected here).
-        scripts/cpu-time "$work/run-0.log.cpu" h2load -D "$duration" --warm-up-time=1 --log-file="$work/run-0.log" -d "$work/call.json" \
-            -H "content-type: application/json" "${flags[@]}" "${shape[@]}" "$url" 2>&1 \
-            | awk '/^finished in/ { for (i = 1; i <= NF; i++) if ($(i+1) ~ /^req\/s/) rps = $i } END { gsub(",", "", rps); print rps, 0 }' >"$work/run-0.out"
-    elif [ "$sessions" = 1 ]; then
-        local session; session=$(new_session "$url"); check_call "$url" "$session"
-        h2load_run "$work/run-0.log" "${flags[@]}" "${shape[@]}" -H "mcp-session-id: $session" "$url" >"$work/run-0.out"
+        credentials=()   # every request stops at the gate with 401 (counted as non-2xx, expected here)
+        echo unused >"$work/sessions"
     else
-        local i ids=()
-        for i in $(seq 0 $((sessions - 1))); do ids+=("$(new_session "$url")"); done
-        check_call "$url" "${ids[0]}"
-        local streams=1; [ "$protocol" = h2 ] && streams=4
-        for i in $(seq 0 $((sessions - 1))); do
-            h2load_run "$work/run-$i.log" "${flags[@]}" -c 1 -m $streams -H "mcp-session-id: ${ids[$i]}" "$url" >"$work/run-$i.out" &
-        done
-        wait $(jobs -p | grep -v -e "^$hermes_pid\$" -e "^$python_pid\$") 2>/dev/null || true
+        local i
+        for i in $(seq "$sessions"); do new_session "$url" >>"$work/sessions"; done
+        check_call "$url" "$(head -1 "$work/sessions")"
+        [ "$sessions" = 16 ] && [ "$protocol" = h2 ] && shape=(--h2 -c 16 -m 4)
     fi
-    local rps bad
-    rps=$(awk '{s += $1} END {printf "%.0f", s}' "$work"/run-*.out)
-    bad=$(awk '{s += $2} END {print s + 0}' "$work"/run-*.out)
-    # Server CPU per call over the whole run (warm-up included, so requests ≈ rate × (duration + 1 s)).
-    local cpu; cpu=$(awk -v a="$(cpu_ticks "$pid")" -v b="$ticks_before" -v t="$(getconf CLK_TCK)" -v r="$rps" -v d="$duration" \
+    local ticks_before; ticks_before=$(cpu_ticks "$pid")
+    local out
+    out=$("$work/mcp-load" "${shape[@]}" -D "$duration" --warm-up 1 -d "$work/call.json" --session-file "$work/sessions" \
+        -H "content-type: application/json" -H "accept: application/json, text/event-stream" -H "mcp-protocol-version: $version" \
+        "${credentials[@]}" "$url")
+    local ticks_after; ticks_after=$(cpu_ticks "$pid")
+    value() { tr ' ' '\n' <<<"$out" | awk -F= -v k="$1" '$1 == k {print $2}'; }
+    local rps requests p99 bad client_cpu
+    rps=$(value rps); requests=$(value requests); p99=$(value p99_ms)
+    bad=$(( $(value status_other) + $(value errors) )); [ "$sessions" = floor ] && bad=$(value errors)
+    client_cpu=$(value cpu_s)
+    # Server CPU over the whole run, warm-up included, so calls ≈ rate × (duration + 1 s).
+    local cpu; cpu=$(awk -v a="$ticks_after" -v b="$ticks_before" -v t="$(getconf CLK_TCK)" -v r="$rps" -v d="$duration" \
         'BEGIN { if (r > 0) printf "%.1f", (a - b) * 1000000 / t / (r * (d + 1)); else print "-" }')
-    local client; client=$(cat "$work"/run-*.log.cpu | awk -v r="$rps" -v d="$duration" '{s += $1} END { if (r > 0) printf "%.1f", s * 1000000 / (r * (d + 1)); else print "-" }')
-    echo "$name $label $rps $(p99 "$work"/run-*.log) $bad $cpu $client"
+    local client; client=$(awk -v c="$client_cpu" -v n="$requests" 'BEGIN { if (n > 0) printf "%.1f", c * 1000000 / n; else print "-" }')
+    printf '%s %s %.0f %.2f %s %s %s\n' "$name" "$label" "$rps" "$p99" "$bad" "$cpu" "$client"
 }
 
 results="$work/results"
@@ -202,7 +190,7 @@ PY
 read -r rss_before rss_during streams_open <"$work/rss"
 
 row() { awk -v n="$1" -v l="$2" '$1 == n && $2 == l {print $3, $4, $5, $6, $7}' "$results"; }
-echo "| tools/call, JSON responses | hermes calls/s | hermes p99 ms | hermes CPU µs/call | h2load CPU µs/call | Python SDK calls/s | Python p99 ms | Python CPU µs/call | hermes ÷ Python | target |"
+echo "| tools/call, JSON responses | hermes calls/s | hermes p99 ms | hermes CPU µs/call | client CPU µs/call | Python SDK calls/s | Python p99 ms | Python CPU µs/call | hermes ÷ Python | target |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for label in one-session-h1 one-session-h2 16-sessions-h1 16-sessions-h2; do
     read -r h_rps h_p99 h_bad h_cpu h_client <<<"$(row hermes $label)"
@@ -218,4 +206,4 @@ for label in floor-h1 floor-h2; do
 done
 echo "| hermes RSS, idle → with $streams_open open GET /mcp streams (MiB) | $rss_before → $rss_during | | | | | | | | ≤ 100 MB |"
 echo
-echo "DURATION=$duration s per measurement (after 1 s warm-up), $(nproc) cores, h2load and both servers on the same machine; hermes --log-level notice, Python server log_level WARNING."
+echo "DURATION=$duration s per measurement (after 1 s warm-up), $(nproc) cores, mcp-load and both servers on the same machine; hermes --log-level notice, Python server log_level WARNING."
