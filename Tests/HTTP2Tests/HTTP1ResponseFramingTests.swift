@@ -74,6 +74,21 @@ struct HTTP1ResponseFramingTests {
         }
     }
 
+    /// The head is written into room worked out beforehand: its longest fixed parts (a 20-digit length,
+    /// keep-alive, a request id) and every field must fit, whatever the status.
+    @Test func theLongestHeadFitsTheRoomWorkedOutForIt() {
+        let fields: [(String, String)] = (0..<40).map { ("x-field-\($0)", String(repeating: "v", count: $0 * 7)) }
+        for status in [100, 200, 404, 599, 700, 1_000_000, -5] {
+            let response = HTTPResponse(status: status, headers: HTTPHeaders(fields), body: .bytes([]))
+            let id = String(repeating: "i", count: 64)
+            let head = String(buffer: HTTP1ResponseEncoder.head(response, requestID: id, framing: .length(Int.max), persistence: .keepAlive, allocator: ByteBufferAllocator()))
+            let clamped = min(max(status, 100), 999)
+            #expect(head.hasPrefix("HTTP/1.1 \(clamped) "), "\(head.prefix(40))")
+            #expect(head.hasSuffix("x-request-id: \(id)\r\ncontent-length: \(Int.max)\r\nconnection: keep-alive\r\n\r\n"))
+            #expect(head.contains("x-field-39: \(String(repeating: "v", count: 39 * 7))\r\n"))
+        }
+    }
+
     @Test func theHeadIsWrittenInOneBufferWithTheBody() {
         let response = HTTPResponse(status: 201, headers: ["content-type": "text/plain", "content-length": "999", "x-request-id": "old"], body: .bytes([]))
         let head = HTTP1ResponseEncoder.head(response, requestID: "r-1", framing: .length(2), persistence: .close, allocator: ByteBufferAllocator())

@@ -789,6 +789,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func tearDown() {
         closed = true
+        observer?.connection = nil
         inbound?.fail(.connectionClosed)
         bodyWatch?.cancel()
         bodyWatch = nil
@@ -825,7 +826,14 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 final class HTTP1ActivityObserver: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
-    weak var connection: HTTP1ConnectionHandler?
+    /// Strong, and let go when either handler leaves the pipeline (which NIO guarantees on close): a weak
+    /// reference would give the connection handler a side table, and every retain and release of it
+    /// (several per request) would take the runtime's slow path.
+    var connection: HTTP1ConnectionHandler?
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        connection = nil
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         connection?.noteBytesArrived()

@@ -42,46 +42,96 @@ enum HTTP1ResponseEncoder {
     ) -> ByteBuffer {
         let status = min(max(response.status, 100), 999)
         let reason = HTTPResponseStatus(statusCode: status).reasonPhrase
-        var size = 17 + reason.utf8.count + 64 + (requestID?.utf8.count ?? 0)
+        // Everything but the fields takes at most 95 bytes: the status line's fixed part (15), x-request-id's
+        // (16), content-length with 20 digits (38), connection: keep-alive (24) and the blank line (2).
+        var size = 100 + reason.utf8.count + (requestID?.utf8.count ?? 0)
         for (name, value) in response.headers { size += name.utf8.count + value.utf8.count + 4 }
         var buffer = allocator.buffer(capacity: size + bodyCapacity)
-        buffer.writeStaticString("HTTP/1.1 ")
-        buffer.writeString(String(status))
-        buffer.writeStaticString(" ")
-        buffer.writeString(reason)
-        buffer.writeStaticString("\r\n")
-        for (name, value) in response.headers where !isOwned(name, replacingRequestID: requestID != nil) {
-            guard isToken(name), isFieldValue(value) else {
-                dropped(name)
-                continue
+        // One write into the buffer's memory: each of ByteBuffer's own writes checks capacity, uniqueness
+        // and (NIO being built with exclusivity checking) access, and a head took some twenty of them.
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { memory in
+            var out = HeadWriter(memory)
+            out.append("HTTP/1.1 ")
+            out.append(decimal: status)
+            out.append(" ")
+            out.append(reason)
+            out.append("\r\n")
+            for (name, value) in response.headers where !isOwned(name, replacingRequestID: requestID != nil) {
+                guard isToken(name), isFieldValue(value) else {
+                    dropped(name)
+                    continue
+                }
+                out.append(name)
+                out.append(": ")
+                out.append(value)
+                out.append("\r\n")
             }
-            buffer.writeString(name)
-            buffer.writeStaticString(": ")
-            buffer.writeString(value)
-            buffer.writeStaticString("\r\n")
+            if let requestID {
+                out.append("x-request-id: ")
+                out.append(requestID)
+                out.append("\r\n")
+            }
+            switch framing {
+            case .length(let count):
+                out.append("content-length: ")
+                out.append(decimal: count)
+                out.append("\r\n")
+            case .chunked:
+                out.append("transfer-encoding: chunked\r\n")
+            case .none, .untilClose:
+                break
+            }
+            switch persistence {
+            case .close: out.append("connection: close\r\n")
+            case .keepAlive: out.append("connection: keep-alive\r\n")
+            case .unsaid: break
+            }
+            out.append("\r\n")
+            return out.count
         }
-        if let requestID {
-            buffer.writeStaticString("x-request-id: ")
-            buffer.writeString(requestID)
-            buffer.writeStaticString("\r\n")
-        }
-        switch framing {
-        case .length(let count):
-            buffer.writeStaticString("content-length: ")
-            buffer.writeString(String(count))
-            buffer.writeStaticString("\r\n")
-        case .chunked:
-            buffer.writeStaticString("transfer-encoding: chunked\r\n")
-        case .none, .untilClose:
-            break
-        }
-        switch persistence {
-        case .close: buffer.writeStaticString("connection: close\r\n")
-        case .keepAlive: buffer.writeStaticString("connection: keep-alive\r\n")
-        case .unsaid: break
-        }
-        buffer.writeStaticString("\r\n")
         return buffer
+    }
+
+    /// Appends bytes to memory sized beforehand for all of them.
+    private struct HeadWriter {
+        let memory: UnsafeMutableRawBufferPointer
+        var count = 0
+
+        init(_ memory: UnsafeMutableRawBufferPointer) { self.memory = memory }
+
+        mutating func append(_ text: StaticString) {
+            text.withUTF8Buffer { append(UnsafeRawBufferPointer($0)) }
+        }
+
+        mutating func append(_ text: String) {
+            if text.utf8.withContiguousStorageIfAvailable({ append(UnsafeRawBufferPointer($0)) }) != nil { return }
+            for byte in text.utf8 {
+                precondition(count < memory.count, "the response head outgrew the room worked out for it")
+                memory[count] = byte
+                count += 1
+            }
+        }
+
+        mutating func append(_ bytes: UnsafeRawBufferPointer) {
+            precondition(count + bytes.count <= memory.count, "the response head outgrew the room worked out for it")
+            UnsafeMutableRawBufferPointer(rebasing: memory[count..<(count + bytes.count)]).copyMemory(from: bytes)
+            count += bytes.count
+        }
+
+        /// A non-negative number in decimal.
+        mutating func append(decimal number: Int) {
+            var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // up to 24 digits, written from the end
+            var remaining = UInt(max(number, 0))
+            var start = 24
+            withUnsafeMutableBytes(of: &digits) { scratch in
+                repeat {
+                    start -= 1
+                    scratch[start] = UInt8(ascii: "0") + UInt8(remaining % 10)
+                    remaining /= 10
+                } while remaining > 0
+                append(UnsafeRawBufferPointer(rebasing: scratch[start...]))
+            }
+        }
     }
 
     /// `HTTP/1.1 100 Continue`, for a client that waits for it before sending its body.
