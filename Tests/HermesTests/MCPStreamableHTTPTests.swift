@@ -290,6 +290,29 @@ struct MCPStreamableHTTPTests {
         }
     }
 
+    /// A client waiting on its POST for a JSON answer keeps the session alive: a tool call that runs longer
+    /// than the idle timeout is answered, not cancelled by the session's expiry.
+    @Test func aCallLongerThanTheIdleTimeoutIsAnswered() async throws {
+        try await withMCPServer(configure: {
+            $0.sessionIdleTimeout = .seconds(2)
+            $0.keepAliveInterval = .milliseconds(100)
+        }) { server, driver in
+            // The session is new and quiet until the call arrives: on a machine that stalls longer than the
+            // idle timeout right then, it expires first (404), and the test starts over with a new one.
+            for attempt in 1...5 {
+                let session = try await driver.initialize(server, initialized: false)
+                let tag = "long-\(attempt)"
+                let call = try await driver.post(server, session: session, MCPMessages.call(9, "count_slowly", ["steps": 6, "delay_ms": 500, "tag": .string(tag)]))
+                if call.status == 404, server.probe.outcome(tag) == nil { continue }
+                #expect(call.status == 200, "\(call)")
+                #expect(call.json?["result"]?["isError"] == false, "the call was not answered with its result: \(call)")
+                #expect(server.probe.outcome(tag) == "finished", "\(String(describing: server.probe.outcome(tag)))")
+                return
+            }
+            Issue.record("five new sessions in a row expired before their first call")
+        }
+    }
+
     @Test func sessionsAreBoundedAndIdleOnesExpire() async throws {
         try await withMCPServer(configure: {
             $0.maximumSessions = 3

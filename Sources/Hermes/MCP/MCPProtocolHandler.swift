@@ -68,7 +68,7 @@ final class MCPProtocolHandler: Sendable {
     }
 
     /// The methods that answer without waiting for anything. Out of line: inlined, their strings and
-    /// temporaries would grow the frame ``respond(_:session:stream:)`` allocates on every call.
+    /// temporaries would grow the frame ``respond(_:session:stream:clientWaits:)`` allocates on every call.
     @inline(never)
     private func respondAtOnce(_ request: JSONRPCRequest, session: MCPSession) -> JSONValue {
         let id = request.id
