@@ -79,12 +79,16 @@ static inline uint64_t now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
+static void vsay(const char *fmt, va_list ap) {
     fputs("mcp-load: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+}
+
+static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(fmt, ap);
     va_end(ap);
     exit(1);
 }
@@ -98,9 +102,7 @@ static void diag(const char *fmt, ...) {
     }
     va_list ap;
     va_start(ap, fmt);
-    fputs("mcp-load: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsay(fmt, ap);
     va_end(ap);
 }
 
@@ -354,6 +356,15 @@ static void h2_established(conn_t *c) {
     h2_flush(c);
 }
 
+/* After a read that returned -1: 1 to read again (EINTR), 0 when the socket is drained (EAGAIN), and -1
+ * after dropping the connection for any other error. */
+static int read_failed(conn_t *c) {
+    if (errno == EINTR) return 1;
+    if (errno == EAGAIN) return 0;
+    conn_drop(c, 1, strerror(errno));
+    return -1;
+}
+
 static void h2_event(conn_t *c, uint32_t ev) {
     const uint32_t hup = EPOLLERR | EPOLLHUP | EPOLLRDHUP;
     if (ev & (EPOLLIN | hup)) {
@@ -377,10 +388,10 @@ static void h2_event(conn_t *c, uint32_t ev) {
                 conn_drop(c, 1, "connection closed by server");
                 return;
             }
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN) break;
-            conn_drop(c, 1, strerror(errno));
-            return;
+            int again = read_failed(c);
+            if (again > 0) continue;
+            if (again < 0) return;
+            break;
         }
     }
     if (h2_refill(c) < 0) return;
@@ -628,9 +639,7 @@ static void h1_event(conn_t *c, uint32_t ev) {
             }
             return;
         }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) return;
-        conn_drop(c, 1, strerror(errno));
+        if (read_failed(c) > 0) continue;
         return;
     }
 }
