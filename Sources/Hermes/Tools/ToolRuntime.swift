@@ -31,16 +31,16 @@ public struct ToolRuntime: ToolCaller {
     // line, so that this async function's frame (allocated on the task's allocator for every call) holds
     // little more than the invocation: with them inlined it took a slab of its own.
     public func handleToolCall(name: String, arguments: JSONValue?, customer: Customer, context: ToolCallContext) async throws(ToolCallFailure) -> ToolResult {
-        let handler: @Sendable (ToolInvocation) async throws -> ToolResult
+        let tool: Tool
         let invocation: ToolInvocation
         switch try prepare(name: name, arguments: arguments, customer: customer, context: context) {
         case .answered(let result): return result
         case .ready(let found, let prepared):
-            handler = found
+            tool = found
             invocation = prepared
         }
         do {
-            let result = try await handler(invocation)
+            let result = try await tool.handler(invocation)
             if Task.isCancelled { throw ToolCallFailure.cancelled }
             return result
         } catch {
@@ -50,8 +50,7 @@ public struct ToolRuntime: ToolCaller {
 
     private enum Preparation {
         case answered(ToolResult)
-        /// The tool's handler (not the whole tool, which would sit in the frame while the handler runs) and its invocation.
-        case ready(@Sendable (ToolInvocation) async throws -> ToolResult, ToolInvocation)
+        case ready(Tool, ToolInvocation)
     }
 
     /// Finds the tool and checks the plan and the arguments: the invocation to run, or the result that
@@ -68,7 +67,7 @@ public struct ToolRuntime: ToolCaller {
             return .answered(.error("invalid arguments for \(name): \(violation.message)"))
         }
         guard !Task.isCancelled else { throw .cancelled }
-        return .ready(tool.handler, ToolInvocation(arguments: arguments.objectValue ?? JSONObject(), customer: customer, context: context))
+        return .ready(tool, ToolInvocation(arguments: arguments.objectValue ?? JSONObject(), customer: customer, context: context))
     }
 
     /// What a handler's error means for the caller.
