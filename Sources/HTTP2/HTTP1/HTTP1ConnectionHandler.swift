@@ -51,6 +51,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// downloading slowly is not idle, and closing under it would cut its response short.
     private var responsesDraining = 0
     private var lastDrained: EventLoopFuture<Void>?
+    /// Keep-alive responses were written since the last flush without a promise of their own.
+    private var drainUnchecked = false
     /// When response bytes last reached the socket; a client that stops reading for the idle timeout while
     /// a response is going out is cut off by `stallTimer`.
     private var lastWriteProgress = NIODeadline.now()
@@ -132,7 +134,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         reading = false
         if flushPending {
             flushPending = false
-            context.flush()
+            flush(context)
         }
         context.fireChannelReadComplete()
     }
@@ -142,9 +144,22 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func flushSoon() {
         if reading || replaying {
             flushPending = true
-        } else {
-            context?.flush()
+        } else if let context {
+            flush(context)
         }
+    }
+
+    /// Flushes; then, when keep-alive responses went out since the last flush (they carry no promise, see
+    /// ``endResponse(with:)``) and the socket did not take all of their bytes, tracks the rest with one
+    /// empty write whose promise completes once everything before it is written.
+    private func flush(_ context: ChannelHandlerContext) {
+        context.flush()
+        guard drainUnchecked else { return }
+        drainUnchecked = false
+        guard let buffered = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes), buffered > 0 else { return }
+        let marker = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: marker)
+        trackDrain(marker.futureResult)
     }
 
     /// Whether request parts arriving now belong to a request pipelined behind the one being answered.
@@ -311,9 +326,9 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             handle(part)
         }
         replaying = false
-        if flushPending, !reading {
+        if flushPending, !reading, let context {
             flushPending = false
-            context?.flush()
+            flush(context)
         }
         if pipelined.isEmpty { releaseHeldRead() }
     }
@@ -628,7 +643,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     /// Ends the current response with `last` (its last bytes, or for a streamed body the end of its framing);
-    /// on a keep-alive connection readies it for the next request. Returns when `last` is written.
+    /// on a keep-alive connection readies it for the next request. Returns when `last` is written, except on a
+    /// connection that stays open, where nobody waits for that (nil).
     @discardableResult
     private func endResponse(with last: ByteBuffer? = nil) -> EventLoopFuture<Void>? {
         guard let context else { return nil }
@@ -639,8 +655,16 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             waitingForBytes = true
             armTimer(.idle)
         }
-        let promise = context.eventLoop.makePromise(of: Void.self)
         let bytes = last ?? (streamHeadOnly ? context.channel.allocator.buffer(capacity: 0) : HTTP1ResponseEncoder.end(streamFraming, allocator: context.channel.allocator))
+        if keepAlive {
+            // Nothing waits on this write: the flush checks what the socket did not take (see flush(_:)).
+            // A promise and its callback for every response cost about 5 % of a small request.
+            context.write(wrapOutboundOut(bytes), promise: nil)
+            drainUnchecked = true
+            flushSoon()
+            return nil
+        }
+        let promise = context.eventLoop.makePromise(of: Void.self)
         context.write(wrapOutboundOut(bytes), promise: promise)
         flushSoon()
         trackDrain(promise.futureResult)
