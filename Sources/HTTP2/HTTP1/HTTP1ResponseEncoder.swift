@@ -50,25 +50,25 @@ enum HTTP1ResponseEncoder {
         // One write into the buffer's memory: each of ByteBuffer's own writes checks capacity, uniqueness
         // and (NIO being built with exclusivity checking) access, and a head took some twenty of them.
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { memory in
-            var out = HeadWriter(memory)
+            var out = ByteCursor(memory)
             out.append("HTTP/1.1 ")
             out.append(decimal: status)
             out.append(" ")
-            out.append(reason)
+            out.append(reason.utf8)
             out.append("\r\n")
             for (name, value) in response.headers where !isOwned(name, replacingRequestID: requestID != nil) {
                 guard isToken(name), isFieldValue(value) else {
                     dropped(name)
                     continue
                 }
-                out.append(name)
+                out.append(name.utf8)
                 out.append(": ")
-                out.append(value)
+                out.append(value.utf8)
                 out.append("\r\n")
             }
             if let requestID {
                 out.append("x-request-id: ")
-                out.append(requestID)
+                out.append(requestID.utf8)
                 out.append("\r\n")
             }
             switch framing {
@@ -90,48 +90,6 @@ enum HTTP1ResponseEncoder {
             return out.count
         }
         return buffer
-    }
-
-    /// Appends bytes to memory sized beforehand for all of them.
-    private struct HeadWriter {
-        let memory: UnsafeMutableRawBufferPointer
-        var count = 0
-
-        init(_ memory: UnsafeMutableRawBufferPointer) { self.memory = memory }
-
-        mutating func append(_ text: StaticString) {
-            text.withUTF8Buffer { append(UnsafeRawBufferPointer($0)) }
-        }
-
-        mutating func append(_ text: String) {
-            if text.utf8.withContiguousStorageIfAvailable({ append(UnsafeRawBufferPointer($0)) }) != nil { return }
-            for byte in text.utf8 {
-                precondition(count < memory.count, "the response head outgrew the room worked out for it")
-                memory[count] = byte
-                count += 1
-            }
-        }
-
-        mutating func append(_ bytes: UnsafeRawBufferPointer) {
-            precondition(count + bytes.count <= memory.count, "the response head outgrew the room worked out for it")
-            UnsafeMutableRawBufferPointer(rebasing: memory[count..<(count + bytes.count)]).copyMemory(from: bytes)
-            count += bytes.count
-        }
-
-        /// A non-negative number in decimal.
-        mutating func append(decimal number: Int) {
-            var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // up to 24 digits, written from the end
-            var remaining = UInt(max(number, 0))
-            var start = 24
-            withUnsafeMutableBytes(of: &digits) { scratch in
-                repeat {
-                    start -= 1
-                    scratch[start] = UInt8(ascii: "0") + UInt8(remaining % 10)
-                    remaining /= 10
-                } while remaining > 0
-                append(UnsafeRawBufferPointer(rebasing: scratch[start...]))
-            }
-        }
     }
 
     /// `HTTP/1.1 100 Continue`, for a client that waits for it before sending its body.

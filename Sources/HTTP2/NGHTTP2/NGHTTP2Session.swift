@@ -220,7 +220,7 @@ final class NGHTTP2Session {
         // static names are passed as they are.
         let status = min(max(status, 100), 999)
         let length = contentLength.map { max($0, 0) }
-        var byteCount = 3 + (length.map { Self.digitCount($0) } ?? 0)
+        var byteCount = 3 + (length.map { ByteCursor.digitCount($0) } ?? 0)
         var fieldCount = length == nil ? 1 : 2
         if let requestID {
             byteCount += requestID.utf8.count
@@ -232,36 +232,8 @@ final class NGHTTP2Session {
         }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: byteCount) { bytes in
             withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: fieldCount) { pairs in
-                let base = bytes.baseAddress!
-                var used = 0
+                var cursor = ByteCursor(bytes)
                 var fields = 0
-                func append(_ text: some Collection<UInt8>) -> (UnsafeMutablePointer<UInt8>, Int) {
-                    let start = used
-                    let copied = text.withContiguousStorageIfAvailable { source in
-                        guard let address = source.baseAddress else { return 0 }
-                        UnsafeMutableRawPointer(base + start).copyMemory(from: address, byteCount: source.count)
-                        return source.count
-                    }
-                    if let copied {
-                        used += copied
-                    } else {
-                        for byte in text {
-                            bytes[used] = byte
-                            used += 1
-                        }
-                    }
-                    return (base + start, used - start)
-                }
-                func append(decimal value: Int) -> (UnsafeMutablePointer<UInt8>, Int) {
-                    let count = Self.digitCount(value)
-                    var rest = value
-                    for index in stride(from: used + count - 1, through: used, by: -1) {
-                        bytes[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-                        rest /= 10
-                    }
-                    used += count
-                    return (base + used - count, count)
-                }
                 func field(_ name: (UnsafeMutablePointer<UInt8>, Int), _ value: (UnsafeMutablePointer<UInt8>, Int), indexed: Bool = true) {
                     let flags = indexed ? NGHTTP2_NV_FLAG_NONE : NGHTTP2_NV_FLAG_NO_INDEX
                     pairs[fields] = nghttp2_nv(name: name.0, value: value.0, namelen: name.1, valuelen: value.1, flags: UInt8(flags.rawValue))
@@ -276,15 +248,15 @@ final class NGHTTP2Session {
                     )
                     fields += 1
                 }
-                field(":status", append(decimal: status))
-                if let length { field("content-length", append(decimal: length)) }
+                field(":status", cursor.append(decimal: status))
+                if let length { field("content-length", cursor.append(decimal: length)) }
                 for (name, value) in headers where !HTTPHeaders.isConnectionSpecific(name) {
                     let uniquePerResponse = Self.isUniquePerResponse(name)
                     if requestID != nil, uniquePerResponse { continue }
                     if length != nil, name.utf8.count == 14, name == "content-length" { continue }
-                    field(append(name.utf8), append(value.utf8), indexed: !uniquePerResponse)
+                    field(cursor.append(name.utf8), cursor.append(value.utf8), indexed: !uniquePerResponse)
                 }
-                if let requestID { field("x-request-id", append(requestID.utf8), indexed: false) }
+                if let requestID { field("x-request-id", cursor.append(requestID.utf8), indexed: false) }
                 var provider = nghttp2_data_provider()
                 provider.read_callback = { _, streamID, buffer, length, flags, _, userData in
                     guard let buffer, let flags else { return ssize_t(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
@@ -310,15 +282,6 @@ final class NGHTTP2Session {
         name.utf8.count == 12 && name == "x-request-id"
     }
 
-    private static func digitCount(_ value: Int) -> Int {
-        var count = 1
-        var rest = value / 10
-        while rest > 0 {
-            count += 1
-            rest /= 10
-        }
-        return count
-    }
 
     /// Returns `bytes` of a stream's flow-control credit once its handler has read them; nghttp2 sends a
     /// WINDOW_UPDATE when half the stream's window has been returned.
