@@ -79,6 +79,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// Inside a batch of reads (``channelReadComplete(context:)`` flushes what was written meanwhile).
     private var reading = false
     private var flushPending = false
+    /// A flush is queued to run at the end of this event-loop tick (see ``flushAtEndOfTick(_:)``).
+    private var flushScheduled = false
     /// The version the current request came in with (an HTTP/1.0 client gets no chunked body).
     private var requestVersion = HTTPVersion.http1_1
     /// How the streamed response going out frames its body, and whether it is a HEAD's (head only).
@@ -134,9 +136,23 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         reading = false
         if flushPending {
             flushPending = false
-            flush(context)
+            flushAtEndOfTick(context)
         }
         context.fireChannelReadComplete()
+    }
+
+    /// Flushes once the event loop has handled every connection that became readable with this one, as
+    /// Netty's `FlushConsolidationHandler` does. Responses written back to back find their clients awake:
+    /// a response flushed at once wakes a client that went back to sleep after the previous one, and with
+    /// many busy keep-alive connections those wake-ups cost more than the requests themselves (measured
+    /// in docs/benchmarks.md). A lone request loses nothing: its tick has nothing else to do.
+    private func flushAtEndOfTick(_ context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            flushScheduled = false
+            if let context = self.context { flush(context) }
+        }
     }
 
     /// Flushes now, or once the read batch or the replay of pipelined requests in progress is over: the
