@@ -145,7 +145,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// Netty's `FlushConsolidationHandler` does. Responses written back to back find their clients awake:
     /// a response flushed at once wakes a client that went back to sleep after the previous one, and with
     /// many busy keep-alive connections those wake-ups cost more than the requests themselves (measured
-    /// in docs/benchmarks.md). A lone request loses nothing: its tick has nothing else to do.
+    /// in docs/benchmarks.md). A lone request pays only for the queued task, a few µs of its round trip.
     private func flushAtEndOfTick(_ context: ChannelHandlerContext) {
         guard !flushScheduled else { return }
         flushScheduled = true

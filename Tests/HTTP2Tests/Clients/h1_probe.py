@@ -133,6 +133,30 @@ def pipeline(args):
     return {"responses": responses}
 
 
+def fan_out(args):
+    """Opens --count keep-alive connections; each round writes a request on every one of them before reading
+    any answer (so many connections become readable in the same event-loop tick), then reads each answer,
+    all of them within --seconds."""
+    connections = [Connection(args.port) for _ in range(args.count)]
+    answered, wrong, missing = 0, [], []
+    for round_number in range(args.rounds):
+        tags = ["c%d-r%d" % (index, round_number) for index in range(len(connections))]
+        for connection, tag in zip(connections, tags):
+            connection.send(get("/echo/" + tag))
+        deadline = time.monotonic() + args.seconds  # for the whole round
+        for connection, tag in zip(connections, tags):
+            response = connection.response(max(0.01, deadline - time.monotonic()))
+            if response is None or not response["complete"]:
+                missing.append(tag)
+            elif response["status"] != 200 or response["body"] != "tag:" + tag:
+                wrong.append({"tag": tag, "status": response["status"], "body": response["body"]})
+            else:
+                answered += 1
+        if missing:
+            break
+    return {"answered": answered, "expected": args.count * args.rounds, "wrong": wrong, "missing": missing}
+
+
 def malformed(args):
     """A request with a broken header line, followed by a valid one in the same write: the server must answer
     400 and close without serving the second."""
@@ -395,7 +419,7 @@ def exchange(args):
 
 COMMANDS = {
     "exchange": exchange,
-    "pipeline": pipeline, "malformed": malformed, "big-headers": big_headers, "slowloris": slowloris, "idle": idle,
+    "fan-out": fan_out, "pipeline": pipeline, "malformed": malformed, "big-headers": big_headers, "slowloris": slowloris, "idle": idle,
     "silent": silent, "request-timeout": request_timeout, "upload": upload, "max-connections": max_connections,
     "stall": stall, "vanish": vanish, "hold": hold, "slow-read": slow_read,
 }
@@ -409,6 +433,7 @@ def main():
     parser.add_argument("--interval", type=float, default=0.2)
     parser.add_argument("--bytes", type=int, default=20000)
     parser.add_argument("--count", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--path", default="/fast")
     parser.add_argument("--chunked", action="store_true")
     parser.add_argument("--mixed", action="store_true")
