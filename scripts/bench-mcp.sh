@@ -23,10 +23,14 @@
 # for the h2 rows too. A last pair of rows shows the HTTP floor: the same load on POST /mcp without
 # credentials, refused by the gate (401), i.e. the router's async path with no MCP work at all.
 #
-# Usage: scripts/bench-mcp.sh            (DURATION=8 seconds per measurement)
+# Usage: scripts/bench-mcp.sh            (DURATION=8 seconds per measurement, ROUNDS=3)
+# Every measurement is repeated in ROUNDS rounds, hermes and Python alternating within each round; the
+# table shows medians, and each ratio is the median of the rounds' own ratios (each hermes figure against
+# the Python figure of its round), listed beside it. This machine is noisy: one round can be off by 10 %.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${DURATION:-8}
+rounds=${ROUNDS:-3}
 scripts/python-env
 # The binary the Containerfile ships: release, with the Swift runtime linked in statically (that build also
 # runs 7-11 % less CPU per request than one calling the runtime's shared libraries).
@@ -139,15 +143,18 @@ measure() {
 
 results="$work/results"
 : >"$results"
-for shape in "one-session h1 1" "one-session h2 1" "16-sessions h1 16" "16-sessions h2 16"; do
-    set -- $shape
-    measure hermes "http://127.0.0.1:$port_hermes/mcp" "$1-$2" "$2" "$3" >>"$results"
-    if [ "$2" = h1 ]; then
-        measure python "http://127.0.0.1:$port_python/mcp" "$1-$2" "$2" "$3" >>"$results"
-    fi
+for round in $(seq "$rounds"); do
+    for shape in "one-session h1 1" "one-session h2 1" "16-sessions h1 16" "16-sessions h2 16"; do
+        set -- $shape
+        measure hermes "http://127.0.0.1:$port_hermes/mcp" "$1-$2" "$2" "$3" >>"$results"
+        if [ "$2" = h1 ]; then
+            measure python "http://127.0.0.1:$port_python/mcp" "$1-$2" "$2" "$3" >>"$results"
+        fi
+    done
+    measure hermes "http://127.0.0.1:$port_hermes/mcp" floor-h1 h1 floor >>"$results"
+    measure hermes "http://127.0.0.1:$port_hermes/mcp" floor-h2 h2 floor >>"$results"
+    echo "round $round of $rounds measured" >&2
 done
-measure hermes "http://127.0.0.1:$port_hermes/mcp" floor-h1 h1 floor >>"$results"
-measure hermes "http://127.0.0.1:$port_hermes/mcp" floor-h2 h2 floor >>"$results"
 
 
 # RSS of hermes with 1,000 open GET /mcp streams (one per session, as the protocol allows one per session).
@@ -191,15 +198,40 @@ asyncio.run(main())
 PY
 read -r rss_before rss_during streams_open <"$work/rss"
 
-row() { awk -v n="$1" -v l="$2" '$1 == n && $2 == l {print $3, $4, $5, $6, $7}' "$results"; }
+# row <server> <label>: the medians over the rounds of calls/s, p99, CPU and client CPU, and the sum of failures.
+row() {
+    awk -v n="$1" -v l="$2" '
+        function median(values, count,    i, j, t) {
+            for (i = 2; i <= count; i++) for (j = i; j > 1 && values[j - 1] > values[j]; j--) { t = values[j]; values[j] = values[j - 1]; values[j - 1] = t }
+            return count % 2 ? values[(count + 1) / 2] : (values[count / 2] + values[count / 2 + 1]) / 2
+        }
+        $1 == n && $2 == l { k++; rps[k] = $3; p99[k] = $4; bad += $5; cpu[k] = $6; client[k] = $7 }
+        END { printf "%.0f %.2f %d %.1f %.1f\n", median(rps, k), median(p99, k), bad, median(cpu, k), median(client, k) }
+    ' "$results"
+}
+# ratios <hermes label> <python label>: each round's hermes calls/s over that round's Python calls/s, then
+# "<median> <all, in round order>".
+ratios() {
+    awk -v h="$1" -v p="$2" '
+        $1 == "hermes" && $2 == h { hk++; hr[hk] = $3 }
+        $1 == "python" && $2 == p { pk++; pr[pk] = $3 }
+        END {
+            for (i = 1; i <= hk && i <= pk; i++) { r[i] = hr[i] / pr[i]; all = all (i > 1 ? " / " : "") sprintf("%.1f×", r[i]) }
+            count = i - 1
+            for (i = 2; i <= count; i++) for (j = i; j > 1 && r[j - 1] > r[j]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t }
+            m = count % 2 ? r[(count + 1) / 2] : (r[count / 2] + r[count / 2 + 1]) / 2
+            printf "%.1f× %s\n", m, all
+        }
+    ' "$results"
+}
 echo "| tools/call, JSON responses | hermes calls/s | hermes p99 ms | hermes CPU µs/call | client CPU µs/call | Python SDK calls/s | Python p99 ms | Python CPU µs/call | hermes ÷ Python | target |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for label in one-session-h1 one-session-h2 16-sessions-h1 16-sessions-h2; do
     read -r h_rps h_p99 h_bad h_cpu h_client <<<"$(row hermes $label)"
     read -r p_rps p_p99 p_bad p_cpu _ <<<"$(row python "${label%-h?}-h1")"
-    ratio=$(awk -v a="$h_rps" -v b="$p_rps" 'BEGIN {printf "%.1f×", a / b}')
+    read -r ratio each <<<"$(ratios "$label" "${label%-h?}-h1")"
     note=""; [ "${label##*-}" = h2 ] && note=" (its HTTP/1.1)"
-    echo "| $label | $h_rps | $h_p99 | $h_cpu | $h_client | $p_rps$note | $p_p99 | $p_cpu | $ratio | ≥ 50× |"
+    echo "| $label | $h_rps | $h_p99 | $h_cpu | $h_client | $p_rps$note | $p_p99 | $p_cpu | $ratio ($each) | ≥ 50× |"
     [ "$h_bad" = 0 ] && [ "$p_bad" = 0 ] || echo "| ↳ non-2xx or failed requests: hermes $h_bad, Python $p_bad | | | | | | | | | |"
 done
 for label in floor-h1 floor-h2; do
@@ -208,4 +240,4 @@ for label in floor-h1 floor-h2; do
 done
 echo "| hermes RSS, idle → with $streams_open open GET /mcp streams (MiB) | $rss_before → $rss_during | | | | | | | | ≤ 100 MB |"
 echo
-echo "DURATION=$duration s per measurement (after 1 s warm-up), $(nproc) cores, mcp-load and both servers on the same machine; hermes --log-level notice, Python server log_level WARNING."
+echo "Medians of $rounds rounds (ratios: the median of the rounds' own ratios, then each round's). DURATION=$duration s per measurement (after 1 s warm-up), $(nproc) cores, mcp-load and both servers on the same machine; hermes --log-level notice, Python server log_level WARNING."
