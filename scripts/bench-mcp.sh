@@ -198,13 +198,15 @@ asyncio.run(main())
 PY
 read -r rss_before rss_during streams_open <"$work/rss"
 
+# An awk function: the median of values[1...count] (sorts them in place).
+awk_median='
+    function median(values, count,    i, j, t) {
+        for (i = 2; i <= count; i++) for (j = i; j > 1 && values[j - 1] > values[j]; j--) { t = values[j]; values[j] = values[j - 1]; values[j - 1] = t }
+        return count % 2 ? values[(count + 1) / 2] : (values[count / 2] + values[count / 2 + 1]) / 2
+    }'
 # row <server> <label>: the medians over the rounds of calls/s, p99, CPU and client CPU, and the sum of failures.
 row() {
-    awk -v n="$1" -v l="$2" '
-        function median(values, count,    i, j, t) {
-            for (i = 2; i <= count; i++) for (j = i; j > 1 && values[j - 1] > values[j]; j--) { t = values[j]; values[j] = values[j - 1]; values[j - 1] = t }
-            return count % 2 ? values[(count + 1) / 2] : (values[count / 2] + values[count / 2 + 1]) / 2
-        }
+    awk -v n="$1" -v l="$2" "$awk_median"'
         $1 == n && $2 == l { k++; rps[k] = $3; p99[k] = $4; bad += $5; cpu[k] = $6; client[k] = $7 }
         END { printf "%.0f %.2f %d %.1f %.1f\n", median(rps, k), median(p99, k), bad, median(cpu, k), median(client, k) }
     ' "$results"
@@ -212,15 +214,12 @@ row() {
 # ratios <hermes label> <python label>: each round's hermes calls/s over that round's Python calls/s, then
 # "<median> <all, in round order>".
 ratios() {
-    awk -v h="$1" -v p="$2" '
+    awk -v h="$1" -v p="$2" "$awk_median"'
         $1 == "hermes" && $2 == h { hk++; hr[hk] = $3 }
         $1 == "python" && $2 == p { pk++; pr[pk] = $3 }
         END {
             for (i = 1; i <= hk && i <= pk; i++) { r[i] = hr[i] / pr[i]; all = all (i > 1 ? " / " : "") sprintf("%.1f×", r[i]) }
-            count = i - 1
-            for (i = 2; i <= count; i++) for (j = i; j > 1 && r[j - 1] > r[j]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t }
-            m = count % 2 ? r[(count + 1) / 2] : (r[count / 2] + r[count / 2 + 1]) / 2
-            printf "%.1f× %s\n", m, all
+            printf "%.1f× %s\n", median(r, i - 1), all
         }
     ' "$results"
 }
