@@ -38,6 +38,9 @@ let package = Package(
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // llhttp, the HTTP/1.1 parser NIO embeds, vendored with its own symbol prefix: the HTTP/1.1 connection
+        // handler drives it directly instead of through NIO's decoder stage (see Sources/CLLHTTP).
+        .target(name: "CLLHTTP"),
 
         .target(
             name: "Store",
@@ -53,7 +56,7 @@ let package = Package(
         .target(
             name: "HTTP2",
             dependencies: [
-                "CNGHTTP2", "JSON", "ASCIIText",
+                "CNGHTTP2", "CLLHTTP", "JSON", "ASCIIText",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

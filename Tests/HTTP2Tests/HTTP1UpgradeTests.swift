@@ -29,14 +29,14 @@ struct HTTP1UpgradeTests {
         }
     }
 
-    /// NIO's decoder stops after a request that asks to upgrade; a declined upgrade must not leave the
+    /// The parser stops after a request that asks to upgrade; a declined upgrade must not leave the
     /// connection deaf (it used to hang until the idle timeout).
     @Test func aDeclinedUpgradeLeavesTheConnectionServing() async throws {
         try await withServer { server in
             let json = try await server.exchange([
                 #"GET /echo/a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"#,
                 #"GET /echo/b HTTP/1.1\r\nHost: x\r\n\r\n"#,
-                // Pipelined right behind another upgrade request: the bytes the stopped decoder held back.
+                // Pipelined right behind another upgrade request: the bytes the stopped parser held back.
                 #"GET /echo/c HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\nGET /echo/d HTTP/1.1\r\nHost: x\r\n\r\n"#,
             ])
             let bodies = json[list: "responses"].map { $0[string: "body"] }

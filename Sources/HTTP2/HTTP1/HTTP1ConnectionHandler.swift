@@ -1,7 +1,7 @@
 import NIOCore
 import NIOHTTP1
 
-/// Serves one HTTP/1.1 connection behind NIO's request decoder: collects each request up to its body limit,
+/// Serves one HTTP/1.1 connection: parses its bytes (``HTTP1RequestParser``), collects each request up to its body limit,
 /// runs it through the ``Responder`` in a task, and writes the response back as bytes (``HTTP1ResponseEncoder``),
 /// streamed bodies respecting socket writability. Pipelined requests wait, in order, until the response
 /// before them is out; while one waits, the connection reads no further.
@@ -12,7 +12,7 @@ import NIOHTTP1
 ///
 /// Everything here runs on the channel's event loop; tasks reach it through `NIOLoopBound` and `execute`.
 final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -86,14 +86,11 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// How the streamed response going out frames its body, and whether it is a HEAD's (head only).
     private var streamFraming = HTTP1ResponseEncoder.Framing.chunked
     private var streamHeadOnly = false
-    /// The request decoder and the byte observer in front of it (set by the ``ProtocolDetector`` that installs
-    /// them): replaced after a declined upgrade, removed after an accepted one.
-    var decoder: ByteToMessageHandler<HTTPRequestDecoder>?
-    var observer: HTTP1ActivityObserver?
+    private let parser = HTTP1RequestParser()
     /// Whether `Upgrade: h2c` is honoured (cleartext connections only).
     private let acceptsH2C: Bool
-    /// The current request asked to upgrade, so the decoder stopped after it (see ``HTTP1Upgrade``).
-    private var decoderStopped = false
+    /// The current request asked to upgrade, so the parser stopped after it (see ``HTTP1Upgrade``).
+    private var parserStopped = false
     /// The current request's `HTTP2-Settings`, when it asked for h2c and gets it once it has ended.
     private var h2cSettings: [UInt8]?
 
@@ -129,7 +126,14 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reading = true
-        handle(unwrapInboundIn(data))
+        noteBytesArrived()
+        deliver(parser.parse(unwrapInboundIn(data)))
+    }
+
+    /// Hands what the parser found to ``handle(_:)``, then answers the error that stopped it, if any.
+    private func deliver(_ parsed: (parts: [HTTPServerRequestPart], error: HTTPParserError?)) {
+        for part in parsed.parts { handle(part) }
+        if let error = parsed.error { refuseMalformed(error) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -207,8 +211,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 refuse(head, 413, LimitMessage.bodyTooLarge(limit))
                 return
             }
-            decoderStopped = HTTP1Upgrade.stopsTheDecoder(head)
-            h2cSettings = acceptsH2C && decoderStopped && keepAlive && !streamed ? HTTP1Upgrade.h2cSettings(head) : nil
+            parserStopped = HTTP1Upgrade.stopsTheParser(head)
+            h2cSettings = acceptsH2C && parserStopped && keepAlive && !streamed ? HTTP1Upgrade.h2cSettings(head) : nil
             if head.headers.contains(name: "expect"), head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
                 // The client waits for this before sending its body (curl does so for a second).
                 context.writeAndFlush(wrapOutboundOut(HTTP1ResponseEncoder.continueHead(allocator: context.channel.allocator)), promise: nil)
@@ -274,39 +278,29 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.read()
     }
 
-    /// After a response on a connection that stays open: a fresh decoder if the request asked to upgrade
+    /// After a response on a connection that stays open: parsing resumes if the request asked to upgrade
     /// (and was answered over HTTP/1.1 instead), then the requests pipelined behind it.
     private func readyForNextRequest() {
-        if decoderStopped { renewDecoder() }
+        if parserStopped { resumeParsing() }
         replayPipelined()
     }
 
-    /// NIO's decoder parses nothing after a request that asked to upgrade. This one was answered over HTTP/1.1,
-    /// so a fresh decoder takes over, with the bytes the old one held back.
-    private func renewDecoder() {
-        decoderStopped = false
-        guard let context, let old = decoder else { return }
-        let fresh = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
-        do {
-            try context.pipeline.syncOperations.addHandler(fresh, position: .before(self))
-        } catch {
-            context.close(promise: nil)
-            return
+    /// The parser stopped after a request that asked to upgrade. It was answered over HTTP/1.1, so parsing
+    /// goes on from a fresh start with the bytes held back, as a read of their own (flushed at its end).
+    private func resumeParsing() {
+        parserStopped = false
+        let wasReading = reading
+        reading = true
+        deliver(parser.resume())
+        reading = wasReading
+        if !wasReading, flushPending, let context {
+            flushPending = false
+            flushAtEndOfTick(context)
         }
-        decoder = fresh
-        Self.remove(old, forwardingTo: context.pipeline)
-    }
-
-    /// Removes a decoder whose leftover bytes go on to the next handler. NIO hands them over as a read of
-    /// their own, later and without the read-complete that ends a read (where answers are flushed): fire one.
-    private static func remove(_ decoder: ByteToMessageHandler<HTTPRequestDecoder>, forwardingTo pipeline: ChannelPipeline) {
-        let removed = pipeline.eventLoop.makePromise(of: Void.self)
-        removed.futureResult.whenSuccess { pipeline.fireChannelReadComplete() }
-        pipeline.syncOperations.removeHandler(decoder, promise: removed)
     }
 
     /// Answers `Upgrade: h2c` with 101 and hands the connection to an HTTP/2 session that answers the request
-    /// on stream 1 (RFC 7540 §3.2). The decoder's leftover bytes (the client's connection preface, when it
+    /// on stream 1 (RFC 7540 §3.2). The bytes after the request (the client's connection preface, when it
     /// sent it right away) go to the new handler.
     private func upgradeToHTTP2(_ head: HTTPRequestHead, settings: [UInt8]) {
         guard let context else { return }
@@ -327,11 +321,11 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             context.close(promise: nil)
             return
         }
-        let decoder = self.decoder
         let channelPipeline = context.pipeline
-        if let observer { pipeline.removeHandler(observer, promise: nil) }
+        let remainder = parser.takeRemainder()
         pipeline.removeHandler(context: context, promise: nil)
-        if let decoder { Self.remove(decoder, forwardingTo: channelPipeline) }
+        if let remainder, remainder.readableBytes > 0 { channelPipeline.fireChannelRead(NIOAny(remainder)) }
+        channelPipeline.fireChannelReadComplete()
     }
 
     /// Hands the parts of pipelined requests over, in order, until one of them is being answered.
@@ -431,7 +425,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         armBodyWatch(after: elapsed < limit ? limit - elapsed : limit)
     }
 
-    /// Notes raw bytes arriving before the decoder sees a whole head (slow-header detection).
+    /// Notes raw bytes arriving before the parser has a whole head (slow-header detection).
     func noteBytesArrived() {
         guard case .idle = state, waitingForBytes else { return }
         waitingForBytes = false
@@ -466,11 +460,12 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard let parserError = error as? HTTPParserError else {
-            context.close(promise: nil)
-            return
-        }
-        // A malformed request: answer 400 (431 for oversized headers) and close; never keep the connection.
+        context.close(promise: nil)
+    }
+
+    /// A malformed request: answer 400 (431 for oversized headers) and close; never keep the connection.
+    private func refuseMalformed(_ parserError: HTTPParserError) {
+        guard let context else { return }
         let status = parserError == .headerOverflow ? 431 : 400
         let message = status == 431
             ? "the request's header block is too large; send fewer or smaller headers"
@@ -829,7 +824,6 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func tearDown() {
         closed = true
-        observer?.connection = nil
         inbound?.fail(.connectionClosed)
         bodyWatch?.cancel()
         bodyWatch = nil
@@ -859,25 +853,6 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 eventLoop.execute { handler.value.writeChunk(bytes, continuation) }
             }
         }
-    }
-}
-
-/// Notices bytes before the HTTP/1 decoder has a whole head, so a slow header can be timed out.
-final class HTTP1ActivityObserver: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    /// Strong, and let go when either handler leaves the pipeline (which NIO guarantees on close): a weak
-    /// reference would give the connection handler a side table, and every retain and release of it
-    /// (several per request) would take the runtime's slow path.
-    var connection: HTTP1ConnectionHandler?
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        connection = nil
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        connection?.noteBytesArrived()
-        context.fireChannelRead(data)
     }
 }
 

@@ -5,7 +5,7 @@ import NIOHTTP1
 ///
 /// It stands in for NIO's response encoder, outbound header validator and pipelining handler: with those,
 /// every response went through the channel pipeline three times (head, body, end), each part in a buffer
-/// of its own. Here a small response is one buffer and one write. The request side is still NIO's decoder.
+/// of its own. Here a small response is one buffer and one write. Requests are parsed by ``HTTP1RequestParser``.
 enum HTTP1ResponseEncoder {
     /// How the body's end is told.
     enum Framing: Equatable {

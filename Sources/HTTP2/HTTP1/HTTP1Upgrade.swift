@@ -3,14 +3,14 @@ import NIOHTTP1
 
 /// What an HTTP/1.1 request asks of the connection beyond its own answer: an `Upgrade` (RFC 9110 §7.8).
 ///
-/// NIO's request decoder stops parsing after a request that asks to upgrade (`Connection: upgrade` with an
-/// `Upgrade` field, or CONNECT), leaving the bytes after it for the new protocol. A server that declines
-/// answers over HTTP/1.1 and has to give the connection a fresh decoder for the requests that follow.
+/// llhttp stops parsing after a request that asks to upgrade (`Connection: upgrade` with an `Upgrade` field,
+/// or CONNECT), leaving the bytes after it for the new protocol. A server that declines answers over
+/// HTTP/1.1 and parses the requests that follow from a fresh start (``HTTP1RequestParser/resume()``).
 /// The one upgrade this server accepts is `h2c` (RFC 7540 §3.2), over cleartext only, for a request
 /// without a body.
 enum HTTP1Upgrade {
-    /// Whether the decoder stopped after this request's head (it treats it as an upgrade).
-    static func stopsTheDecoder(_ head: HTTPRequestHead) -> Bool {
+    /// Whether the parser stopped after this request (it treats it as an upgrade).
+    static func stopsTheParser(_ head: HTTPRequestHead) -> Bool {
         head.method == .CONNECT || (head.headers.contains(name: "upgrade") && tokens(head.headers, "connection").contains("upgrade"))
     }
 

@@ -78,18 +78,10 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
         if http2 {
             try pipeline.addHandler(HTTP2ConnectionHandler(responder: responder, limits: limits, peer: peer))
         } else {
-            let observer = HTTP1ActivityObserver()
-            let handler = HTTP1ConnectionHandler(responder: responder, limits: limits, peer: peer, acceptsH2C: !secure)
-            // NIO's decoder parses requests; the connection handler writes responses as bytes itself and keeps
-            // pipelined requests in order (see HTTP1ResponseEncoder). After an upgrade request the decoder's
-            // leftover bytes go on to whatever follows it (see HTTP1Upgrade).
-            let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
-            observer.connection = handler
-            handler.observer = observer
-            handler.decoder = decoder
-            try pipeline.addHandler(observer)
-            try pipeline.addHandler(decoder)
-            try pipeline.addHandler(handler)
+            // The connection handler parses requests itself (HTTP1RequestParser), writes responses as bytes
+            // (HTTP1ResponseEncoder) and keeps pipelined requests in order. After an accepted upgrade the bytes
+            // after the request go on to the handler that replaces it (see HTTP1Upgrade).
+            try pipeline.addHandler(HTTP1ConnectionHandler(responder: responder, limits: limits, peer: peer, acceptsH2C: !secure))
         }
     }
 }
