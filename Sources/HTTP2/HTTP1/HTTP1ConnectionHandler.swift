@@ -426,7 +426,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     /// Notes raw bytes arriving before the parser has a whole head (slow-header detection).
-    func noteBytesArrived() {
+    private func noteBytesArrived() {
         guard case .idle = state, waitingForBytes else { return }
         waitingForBytes = false
         armTimer(.header)
