@@ -15,16 +15,19 @@ struct HTTP1RequestParserTests {
         var headers: [String] = []
         var body = ""
         var ended = false
+        var keepAlive = true
+        var upgrade = false
+        var size = 0
     }
 
-    private static func requests(_ parts: [HTTPServerRequestPart]) -> [Request] {
+    private static func requests(_ parts: [HTTP1RequestPart]) -> [Request] {
         var requests: [Request] = []
         for part in parts {
             switch part {
             case .head(let head):
                 requests.append(Request(
-                    method: head.method.rawValue, uri: head.uri, version: "\(head.version)",
-                    headers: head.headers.map { "\($0.name): \($0.value)" }))
+                    method: head.method.rawValue, uri: head.target, version: "HTTP/1.\(head.minorVersion)",
+                    headers: head.headers.map { "\($0.name): \($0.value)" }, keepAlive: head.keepAlive, upgrade: head.asksToUpgrade, size: head.size))
             case .body(let bytes):
                 requests[requests.count - 1].body += String(decoding: bytes.readableBytesView, as: UTF8.self)
             case .end:
@@ -35,10 +38,10 @@ struct HTTP1RequestParserTests {
     }
 
     /// Feeds `text` in reads of `size` bytes; returns every part and the first error.
-    private static func parse(_ text: String, readsOf size: Int = .max) -> (parts: [HTTPServerRequestPart], error: HTTPParserError?) {
+    private static func parse(_ text: String, readsOf size: Int = .max) -> (parts: [HTTP1RequestPart], error: HTTPParserError?) {
         let parser = HTTP1RequestParser()
         let bytes = Array(text.utf8)
-        var parts: [HTTPServerRequestPart] = []
+        var parts: [HTTP1RequestPart] = []
         var start = 0
         while start < bytes.count {
             let end = min(bytes.count, start + size)
@@ -56,16 +59,41 @@ struct HTTP1RequestParserTests {
         + "GET /healthz HTTP/1.0\r\n\r\n"
 
     @Test func pipelinedRequestsComeOutWholeHoweverTheReadsSplitThem() {
+        // Names lower-cased, the trailer dropped; an HTTP/1.0 request without `Connection: keep-alive` ends the
+        // connection; sizes are the target plus each field's name, value and 4 bytes.
         let expected = [
-            Request(method: "POST", uri: "/mcp?x=1", version: "HTTP/1.1", headers: ["Host: a", "Content-Type: application/json", "Content-Length: 11"], body: "{\"id\": 1}\r\n", ended: true),
-            Request(method: "PUT", uri: "/upload", version: "HTTP/1.1", headers: ["Host: a", "Transfer-Encoding: chunked"], body: "hello world", ended: true),
-            Request(method: "GET", uri: "/healthz", version: "HTTP/1.0", headers: [], body: "", ended: true),
+            Request(
+                method: "POST", uri: "/mcp?x=1", version: "HTTP/1.1", headers: ["host: a", "content-type: application/json", "content-length: 11"],
+                body: "{\"id\": 1}\r\n", ended: true, size: 8 + 9 + 32 + 20),
+            Request(
+                method: "PUT", uri: "/upload", version: "HTTP/1.1", headers: ["host: a", "transfer-encoding: chunked"], body: "hello world", ended: true,
+                size: 7 + 9 + 28),
+            Request(method: "GET", uri: "/healthz", version: "HTTP/1.0", headers: [], body: "", ended: true, keepAlive: false, size: 8),
         ]
         for size in [Int.max, 1, 2, 3, 7, 16, 64] {
             let (parts, error) = Self.parse(Self.pipelined, readsOf: size)
             #expect(error == nil, "reads of \(size) bytes")
             #expect(Self.requests(parts) == expected, "reads of \(size) bytes")
         }
+    }
+
+    @Test func keepAliveFollowsTheVersionAndTheConnectionField() {
+        let heads = Self.requests(Self.parse(
+            "GET /a HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET /b HTTP/1.1\r\nConnection: foo, close\r\n\r\n").parts)
+        #expect(heads.map(\.keepAlive) == [true, false])
+        #expect(heads.first?.headers == ["connection: Keep-Alive"])
+    }
+
+    @Test func uncommonAndMixedCaseNamesAreLowerCasedToo() {
+        let head = Self.requests(Self.parse("GET / HTTP/1.1\r\nMCP-Protocol-Version: 2025-06-18\r\nX-Custom-Thing: V\r\nACCEPT: */*\r\n\r\n").parts)
+        #expect(head.first?.headers == ["mcp-protocol-version: 2025-06-18", "x-custom-thing: V", "accept: */*"])
+        let headers = Self.heads(Self.parse("GET / HTTP/1.1\r\nMCP-Protocol-Version: 2025-06-18\r\n\r\n").parts).first?.headers
+        #expect(headers?["mcp-protocol-version"] == "2025-06-18")
+        #expect(headers?["MCP-Protocol-Version"] == "2025-06-18")
+    }
+
+    private static func heads(_ parts: [HTTP1RequestPart]) -> [HTTP1RequestHead] {
+        parts.compactMap { if case .head(let head) = $0 { head } else { nil } }
     }
 
     @Test func bodiesAreSlicesOfTheReadNotCopiesOfLaterBytes() {
@@ -83,6 +111,7 @@ struct HTTP1RequestParserTests {
         let (parts, error) = parser.parse(ByteBuffer(string: upgrade + next))
         #expect(error == nil)
         #expect(Self.requests(parts).map(\.uri) == ["/a"])
+        #expect(Self.requests(parts).map(\.upgrade) == [true])
         #expect(parser.isStopped)
         // A later read is held too, after what was held already.
         let (more, _) = parser.parse(ByteBuffer(string: "GET /c HTTP/1.1\r\n\r\n"))

@@ -19,7 +19,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private enum State {
         /// Waiting for the next request head (the deadline says for how long: header or idle timeout).
         case idle
-        case receiving(head: HTTPRequestHead, route: RouteLookup, query: String?, body: [UInt8], limit: Int)
+        case receiving(head: HTTP1RequestHead, route: RouteLookup, query: String?, body: [UInt8], limit: Int)
         /// A request whose body is being discarded because it was refused; the answer is already out.
         case discarding
         case responding
@@ -72,7 +72,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// `maxMessagesPerRead` to restore once a streamed body is over.
     private var savedReadBatch: UInt?
     /// Parts of the requests a client pipelined behind the one being answered, replayed once its response is out.
-    private var pipelined = CircularBuffer<HTTPServerRequestPart>()
+    private var pipelined = CircularBuffer<HTTP1RequestPart>()
     /// The current request's end has arrived: what comes next belongs to the next request.
     private var requestEnded = false
     private var replaying = false
@@ -82,7 +82,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// A flush is queued to run at the end of this event-loop tick (see ``flushAtEndOfTick(_:)``).
     private var flushScheduled = false
     /// The version the current request came in with (an HTTP/1.0 client gets no chunked body).
-    private var requestVersion = HTTPVersion.http1_1
+    private var requestMinorVersion = 1
     /// How the streamed response going out frames its body, and whether it is a HEAD's (head only).
     private var streamFraming = HTTP1ResponseEncoder.Framing.chunked
     private var streamHeadOnly = false
@@ -131,7 +131,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     /// Hands what the parser found to ``handle(_:)``, then answers the error that stopped it, if any.
-    private func deliver(_ parsed: (parts: [HTTPServerRequestPart], error: HTTPParserError?)) {
+    private func deliver(_ parsed: (parts: [HTTP1RequestPart], error: HTTPParserError?)) {
         for part in parsed.parts { handle(part) }
         if let error = parsed.error { refuseMalformed(error) }
     }
@@ -187,7 +187,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         if case .responding = state { requestEnded } else { false }
     }
 
-    private func handle(_ part: HTTPServerRequestPart) {
+    private func handle(_ part: HTTP1RequestPart) {
         guard let context else { return }
         if holdsPipelined || (!replaying && !pipelined.isEmpty) {
             pipelined.append(part)
@@ -197,23 +197,22 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         case .head(let head):
             guard case .idle = state else { return }
             requestEnded = false
-            requestVersion = head.version
-            let headerBytes = head.headers.reduce(head.uri.utf8.count) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
-            keepAlive = head.isKeepAlive && !shuttingDown
-            if headerBytes > limits.maximumHeaderBytes {
+            requestMinorVersion = head.minorVersion
+            keepAlive = head.keepAlive && !shuttingDown
+            if head.size > limits.maximumHeaderBytes {
                 refuse(head, 431, LimitMessage.headersTooLarge(limits.maximumHeaderBytes))
                 return
             }
-            let (path, query) = HTTPRequest.split(target: head.uri)
-            let route = recentRoute.lookup(HTTPMethod(head.method.rawValue), path, in: responder)
+            let (path, query) = HTTPRequest.split(target: head.target)
+            let route = recentRoute.lookup(head.method, path, in: responder)
             let (limit, streamed) = responder.bodyPlan(route)
-            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
+            if let length = head.headers["content-length"].flatMap(Int.init), length > limit {
                 refuse(head, 413, LimitMessage.bodyTooLarge(limit))
                 return
             }
-            parserStopped = HTTP1Upgrade.stopsTheParser(head)
+            parserStopped = head.asksToUpgrade
             h2cSettings = acceptsH2C && parserStopped && keepAlive && !streamed ? HTTP1Upgrade.h2cSettings(head) : nil
-            if head.headers.contains(name: "expect"), head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+            if head.headers.contains("expect"), HTTP1Upgrade.tokens(head.headers, "expect").contains("100-continue") {
                 // The client waits for this before sending its body (curl does so for a second).
                 context.writeAndFlush(wrapOutboundOut(HTTP1ResponseEncoder.continueHead(allocator: context.channel.allocator)), promise: nil)
             }
@@ -302,14 +301,13 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// Answers `Upgrade: h2c` with 101 and hands the connection to an HTTP/2 session that answers the request
     /// on stream 1 (RFC 7540 §3.2). The bytes after the request (the client's connection preface, when it
     /// sent it right away) go to the new handler.
-    private func upgradeToHTTP2(_ head: HTTPRequestHead, settings: [UInt8]) {
+    private func upgradeToHTTP2(_ head: HTTP1RequestHead, settings: [UInt8]) {
         guard let context else { return }
         deadline = nil
         state = .responding
-        let headers = Self.fields(of: head)
         let http2 = HTTP2ConnectionHandler(
             responder: responder, limits: limits, peer: peer,
-            upgradedFrom: .init(settings: settings, method: head.method.rawValue, target: head.uri, headers: headers)
+            upgradedFrom: .init(settings: settings, method: head.method.rawValue, target: head.target, headers: head.headers)
         )
         let pipeline = context.pipeline.syncOperations
         var switching = context.channel.allocator.buffer(capacity: 72)
@@ -345,7 +343,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     // MARK: Streamed request bodies
 
-    private func startStreamedBody(_ head: HTTPRequestHead, route: RouteLookup, query: String?, limit: Int) {
+    private func startStreamedBody(_ head: HTTP1RequestHead, route: RouteLookup, query: String?, limit: Int) {
         guard let context else { return }
         let loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
@@ -475,7 +473,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         switch state {
         case .idle, .receiving:
             state = .responding
-            closeAfter(write(response, requestID: nil, method: .GET))
+            closeAfter(write(response, requestID: nil, method: .get))
         case .discarding, .responding:
             // A response is already out or on its way; a second one would be taken for the next request's.
             context.close(promise: nil)
@@ -484,21 +482,12 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     // MARK: Responding
 
-    /// The head's fields as the server's own ``HTTPHeaders`` (names lower-cased).
-    private static func fields(of head: HTTPRequestHead) -> HTTPHeaders {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count)
-        for (name, value) in head.headers { headers.add(name, value) }
-        return headers
-    }
-
-    private func dispatch(_ head: HTTPRequestHead, _ route: RouteLookup, _ query: String?, _ body: [UInt8], streamedBody: RequestBodyBuffer? = nil) {
+    private func dispatch(_ head: HTTP1RequestHead, _ route: RouteLookup, _ query: String?, _ body: [UInt8], streamedBody: RequestBodyBuffer? = nil) {
         guard let loop = context?.eventLoop else { return }
         deadline = nil
         state = .responding
-        let headers = Self.fields(of: head)
         let request = HTTPRequest(
-            method: route.method, path: route.path, query: query, headers: headers, body: body, remoteAddress: peer.clientAddress(headers),
+            method: route.method, path: route.path, query: query, headers: head.headers, body: body, remoteAddress: peer.clientAddress(head.headers),
             protocolVersion: .http1_1, id: responder.nextRequestID(), streamedBody: streamedBody, route: route
         )
         let started: NIODeadline? = responder.logsAccess ? .now() : nil
@@ -524,7 +513,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         if requestsAnswered < number { task = handling }
     }
 
-    private func send(_ response: HTTPResponse, for request: HTTPRequest, method: NIOHTTP1.HTTPMethod, startedAt: NIODeadline?) {
+    private func send(_ response: HTTPResponse, for request: HTTPRequest, method: HTTPMethod, startedAt: NIODeadline?) {
         guard let context, !closed else { return }
         requestsAnswered += 1
         switch response.body {
@@ -544,9 +533,9 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             producing = true
             let bodyAllowed = HTTP1ResponseEncoder.allowsBody(response.status)
             // HTTP/1.0 has no chunked coding: the body ends with the connection.
-            if requestVersion.minor == 0 && bodyAllowed && method != .HEAD { keepAlive = false }
-            streamFraming = !bodyAllowed ? .none : requestVersion.minor == 0 ? .untilClose : .chunked
-            streamHeadOnly = method == .HEAD || !bodyAllowed
+            if requestMinorVersion == 0 && bodyAllowed && method != .head { keepAlive = false }
+            streamFraming = !bodyAllowed ? .none : requestMinorVersion == 0 ? .untilClose : .chunked
+            streamHeadOnly = method == .head || !bodyAllowed
             let head = HTTP1ResponseEncoder.head(
                 response, requestID: request.id, framing: streamFraming, persistence: persistence, allocator: context.channel.allocator,
                 dropped: droppedField
@@ -578,9 +567,9 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
-    private func refuse(_ head: HTTPRequestHead, _ status: Int, _ message: String) {
+    private func refuse(_ head: HTTP1RequestHead, _ status: Int, _ message: String) {
         deadline = nil
-        let response = responder.rejection(status, message, method: head.method.rawValue, path: HTTPRequest.split(target: head.uri).path, protocolVersion: .http1_1)
+        let response = responder.rejection(status, message, method: head.method.rawValue, path: HTTPRequest.split(target: head.target).path, protocolVersion: .http1_1)
         // The unread body cannot be skipped reliably, so the connection closes after the answer.
         keepAlive = false
         state = .discarding
@@ -611,7 +600,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// What the `connection` field says: close when the connection ends after this response; keep-alive
     /// only to an HTTP/1.0 client (HTTP/1.1 persists unless told otherwise).
     private var persistence: HTTP1ResponseEncoder.Persistence {
-        !keepAlive ? .close : requestVersion.minor == 0 ? .keepAlive : .unsaid
+        !keepAlive ? .close : requestMinorVersion == 0 ? .keepAlive : .unsaid
     }
 
     /// A field a handler set that cannot go on the wire (it would end the head early or smuggle a field).
@@ -622,10 +611,10 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// Writes a whole response; returns when its last byte is written (nil when nothing was). `requestID`
     /// goes out as `x-request-id` (the server's own refusals carry theirs in `response`).
     @discardableResult
-    private func write(_ response: HTTPResponse, requestID: String?, method: NIOHTTP1.HTTPMethod) -> EventLoopFuture<Void>? {
+    private func write(_ response: HTTPResponse, requestID: String?, method: HTTPMethod) -> EventLoopFuture<Void>? {
         guard let context, case .bytes(let bytes) = response.body else { return nil }
         let bodyAllowed = HTTP1ResponseEncoder.allowsBody(response.status)
-        let sendsBody = bodyAllowed && method != .HEAD && !bytes.isEmpty
+        let sendsBody = bodyAllowed && method != .head && !bytes.isEmpty
         let inline = sendsBody && bytes.count <= Self.progressSlice
         var head = HTTP1ResponseEncoder.head(
             response, requestID: requestID, framing: bodyAllowed ? .length(bytes.count) : .none, persistence: persistence,
@@ -786,13 +775,13 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             let response = responder.rejection(408, message, method: "-", path: "-", protocolVersion: .http1_1)
             keepAlive = false
             state = .responding
-            closeAfter(write(response, requestID: nil, method: .GET))
+            closeAfter(write(response, requestID: nil, method: .get))
         case (.request, .receiving):
             let message = "the request body was not received within \(limit); send it faster"
             let response = responder.rejection(408, message, method: "-", path: "-", protocolVersion: .http1_1)
             keepAlive = false
             state = .responding
-            closeAfter(write(response, requestID: nil, method: .GET))
+            closeAfter(write(response, requestID: nil, method: .get))
         default:
             break
         }

@@ -1,13 +1,40 @@
 import CLLHTTP
+import Glibc
 import NIOCore
 import NIOHTTP1
+
+/// A request head as ``HTTP1RequestParser`` hands it on, its fields already in the server's own
+/// ``HTTPHeaders`` (names lower-cased): nothing is built twice on the way to the router.
+struct HTTP1RequestHead {
+    var method: HTTPMethod
+    /// The request target as sent (path and query).
+    var target: String
+    /// 1 for HTTP/1.1, 0 for HTTP/1.0 (the parser refuses other versions).
+    var minorVersion: Int
+    var headers: HTTPHeaders
+    /// Whether the connection persists after this request (`Connection` and the version, as llhttp reads them).
+    var keepAlive: Bool
+    /// Whether the parser stops after this request because it asks to upgrade (see ``HTTP1Upgrade``).
+    var asksToUpgrade: Bool
+    /// The head's size as the server's header limit counts it: the target, and each field's name and value
+    /// plus 4 bytes.
+    var size: Int
+}
+
+/// What ``HTTP1RequestParser`` finds in a connection's bytes, in order.
+enum HTTP1RequestPart {
+    case head(HTTP1RequestHead)
+    /// Body bytes: a slice of the read they arrived in.
+    case body(ByteBuffer)
+    case end
+}
 
 /// Parses the HTTP/1.1 requests of one connection with llhttp (the parser NIO's own decoder runs, vendored in
 /// `CLLHTTP`), called by the connection handler for each read. NIO's decoder stage around the same parser
 /// (a byte-to-message handler, and a hop through the pipeline with each part boxed) cost about 1.9 µs of a
-/// 20 µs request (docs/benchmarks.md). The parts and errors are NIO's (`HTTPServerRequestPart`,
-/// `HTTPParserError`), and so are the rules: HTTP/1.x only, header fields capped at 80 KB, parsing stops
-/// after a request that asks to upgrade (see ``HTTP1Upgrade``), data after `Connection: close` is an error.
+/// 20 µs request (docs/benchmarks.md). The errors are NIO's (`HTTPParserError`), and so are the rules: HTTP/1.x
+/// only, header fields capped at 80 KB, parsing stops after a request that asks to upgrade (see
+/// ``HTTP1Upgrade``), data after `Connection: close` is an error.
 final class HTTP1RequestParser {
     /// NIO's caps on one header field and on a whole header block.
     static let maximumHeaderBytes = 80 * 1024
@@ -16,11 +43,11 @@ final class HTTP1RequestParser {
     private let settings: UnsafeMutablePointer<hermes_llhttp_settings_t>
     /// What one ``parse(_:)`` found, handed on after llhttp returns: delivering from inside its callbacks
     /// would let the handler change the parser while it runs.
-    private var parts: [HTTPServerRequestPart] = []
+    private var parts: [HTTP1RequestPart] = []
     private var url: [UInt8] = []
     private var field: [UInt8] = []
     private var value: [UInt8] = []
-    private var headers = NIOHTTP1.HTTPHeaders()
+    private var headers = HTTPHeaders()
     private var headerBytes = 0
     private var headComplete = false
     /// The read being parsed and where its bytes start in memory (body parts are slices of it).
@@ -66,7 +93,7 @@ final class HTTP1RequestParser {
 
     /// Parses a read: the request parts it completes, in order, then the error that stopped it, if any.
     /// After an error nothing more is parsed; after an upgrade request, nothing until ``resume()``.
-    func parse(_ buffer: ByteBuffer) -> (parts: [HTTPServerRequestPart], error: HTTPParserError?) {
+    func parse(_ buffer: ByteBuffer) -> (parts: [HTTP1RequestPart], error: HTTPParserError?) {
         guard failure == nil else { return ([], nil) }
         if held != nil {
             held!.writeImmutableBuffer(buffer)
@@ -78,7 +105,7 @@ final class HTTP1RequestParser {
     }
 
     /// Parses what was held back after an upgrade request, from a fresh start.
-    func resume() -> (parts: [HTTPServerRequestPart], error: HTTPParserError?) {
+    func resume() -> (parts: [HTTP1RequestPart], error: HTTPParserError?) {
         guard let rest = held.take() else { return ([], nil) }
         reset()
         return parse(rest)
@@ -115,7 +142,7 @@ final class HTTP1RequestParser {
         url.removeAll(keepingCapacity: true)
         field.removeAll(keepingCapacity: true)
         value.removeAll(keepingCapacity: true)
-        headers = NIOHTTP1.HTTPHeaders()
+        headers = HTTPHeaders()
         headerBytes = 0
         headComplete = false
         return 0
@@ -142,7 +169,7 @@ final class HTTP1RequestParser {
     private func fieldComplete() -> Int32 {
         // Trailer fields (after a chunked body) are parsed and dropped: nothing here reads them.
         if !headComplete {
-            headers.add(name: String(decoding: field, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
+            headers.addLowercased(Self.name(lowercasing: &field), String(decoding: value, as: UTF8.self))
         }
         field.removeAll(keepingCapacity: true)
         value.removeAll(keepingCapacity: true)
@@ -156,11 +183,38 @@ final class HTTP1RequestParser {
             failure = .invalidVersion
             return -1
         }
-        let method = Self.method(parser.pointee.method)
-        var head = HTTPRequestHead(version: HTTPVersion(major: major, minor: minor), method: method, uri: String(decoding: url, as: UTF8.self))
-        swap(&head.headers, &headers)
+        let head = HTTP1RequestHead(
+            method: Self.method(parser.pointee.method), target: String(decoding: url, as: UTF8.self), minorVersion: minor,
+            headers: headers, keepAlive: hermes_llhttp_should_keep_alive(parser) != 0,
+            // llhttp sets `upgrade` before this callback for exactly the requests it stops after.
+            asksToUpgrade: parser.pointee.upgrade != 0,
+            size: headerBytes + 4 * headers.count
+        )
+        headers = HTTPHeaders()
         parts.append(.head(head))
         return 0
+    }
+
+    /// Field names most requests carry, as string literals: no allocation for the long ones, no UTF-8
+    /// validation for any.
+    private static let commonNames: [String] = [
+        "host", "accept", "origin", "x-api-key", "connection", "user-agent", "content-type", "authorization",
+        "last-event-id", "content-length", "mcp-session-id", "accept-encoding", "accept-language", "x-forwarded-for",
+        "transfer-encoding", "mcp-protocol-version",
+    ]
+
+    /// The field name in `bytes`, lower-cased (in place: HTTP field names are case-insensitive tokens).
+    private static func name(lowercasing bytes: inout [UInt8]) -> String {
+        bytes.withUnsafeMutableBufferPointer { name in
+            for index in name.indices where name[index] &- UInt8(ascii: "A") < 26 { name[index] |= 0x20 }
+        }
+        return bytes.withUnsafeBytes { name in
+            for common in commonNames where common.utf8.count == name.count {
+                let matches = common.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0 }
+                if matches == true { return common }
+            }
+            return String(decoding: name, as: UTF8.self)
+        }
     }
 
     private func body(_ bytes: UnsafePointer<CChar>?, _ count: Int) -> Int32 {
@@ -171,21 +225,22 @@ final class HTTP1RequestParser {
     }
 
     private func messageComplete() -> Int32 {
-        parts.append(.end(nil))
+        parts.append(.end)
         // As NIO does, for https://github.com/nodejs/llhttp/issues/202.
         parser.pointee.content_length = 0
         return 0
     }
 
-    private static func method(_ code: UInt8) -> NIOHTTP1.HTTPMethod {
+    private static func method(_ code: UInt8) -> HTTPMethod {
         switch hermes_llhttp_method(rawValue: UInt32(code)) {
-        case CLLHTTP.HTTP_GET: .GET
-        case CLLHTTP.HTTP_POST: .POST
-        case CLLHTTP.HTTP_DELETE: .DELETE
-        case CLLHTTP.HTTP_HEAD: .HEAD
-        case CLLHTTP.HTTP_PUT: .PUT
-        case CLLHTTP.HTTP_OPTIONS: .OPTIONS
-        case let other: NIOHTTP1.HTTPMethod(rawValue: String(cString: hermes_llhttp_method_name(other)))
+        case CLLHTTP.HTTP_GET: .get
+        case CLLHTTP.HTTP_POST: .post
+        case CLLHTTP.HTTP_DELETE: .delete
+        case CLLHTTP.HTTP_HEAD: .head
+        case CLLHTTP.HTTP_PUT: .put
+        case CLLHTTP.HTTP_OPTIONS: .options
+        case CLLHTTP.HTTP_PATCH: .patch
+        case let other: HTTPMethod(String(cString: hermes_llhttp_method_name(other)))
         }
     }
 
