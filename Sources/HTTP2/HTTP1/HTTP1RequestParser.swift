@@ -44,9 +44,9 @@ final class HTTP1RequestParser {
     /// What one ``parse(_:)`` found, handed on after llhttp returns: delivering from inside its callbacks
     /// would let the handler change the parser while it runs.
     private var parts: [HTTP1RequestPart] = []
-    private var url: [UInt8] = []
-    private var field: [UInt8] = []
-    private var value: [UInt8] = []
+    private var url = TokenBytes(capacity: 64)
+    private var field = TokenBytes(capacity: 32)
+    private var value = TokenBytes(capacity: 128)
     private var headers = HTTPHeaders()
     private var headerBytes = 0
     private var headComplete = false
@@ -139,10 +139,11 @@ final class HTTP1RequestParser {
     // MARK: llhttp's callbacks (0 goes on, -1 stops with an error)
 
     private func messageBegan() -> Int32 {
-        url.removeAll(keepingCapacity: true)
-        field.removeAll(keepingCapacity: true)
-        value.removeAll(keepingCapacity: true)
+        url.removeAll()
+        field.removeAll()
+        value.removeAll()
         headers = HTTPHeaders()
+        headers.reserveCapacity(12)
         headerBytes = 0
         headComplete = false
         return 0
@@ -157,7 +158,7 @@ final class HTTP1RequestParser {
             return -1
         }
         guard let bytes, count > 0 else { return 0 }
-        let chunk = UnsafeRawBufferPointer(start: bytes, count: count)
+        let chunk = UnsafeBufferPointer(start: UnsafeRawPointer(bytes).assumingMemoryBound(to: UInt8.self), count: count)
         switch token {
         case .url: url.append(contentsOf: chunk)
         case .field: field.append(contentsOf: chunk)
@@ -169,10 +170,11 @@ final class HTTP1RequestParser {
     private func fieldComplete() -> Int32 {
         // Trailer fields (after a chunked body) are parsed and dropped: nothing here reads them.
         if !headComplete {
-            headers.addLowercased(Self.name(lowercasing: &field), String(decoding: value, as: UTF8.self))
+            field.lowercase()
+            headers.addLowercased(field.withBytes(Self.name), value.withBytes { String(decoding: $0, as: UTF8.self) })
         }
-        field.removeAll(keepingCapacity: true)
-        value.removeAll(keepingCapacity: true)
+        field.removeAll()
+        value.removeAll()
         return 0
     }
 
@@ -184,7 +186,7 @@ final class HTTP1RequestParser {
             return -1
         }
         let head = HTTP1RequestHead(
-            method: Self.method(parser.pointee.method), target: String(decoding: url, as: UTF8.self), minorVersion: minor,
+            method: Self.method(parser.pointee.method), target: url.withBytes { String(decoding: $0, as: UTF8.self) }, minorVersion: minor,
             headers: headers, keepAlive: hermes_llhttp_should_keep_alive(parser) != 0,
             // llhttp sets `upgrade` before this callback for exactly the requests it stops after.
             asksToUpgrade: parser.pointee.upgrade != 0,
@@ -203,18 +205,13 @@ final class HTTP1RequestParser {
         "transfer-encoding", "mcp-protocol-version",
     ]
 
-    /// The field name in `bytes`, lower-cased (in place: HTTP field names are case-insensitive tokens).
-    private static func name(lowercasing bytes: inout [UInt8]) -> String {
-        bytes.withUnsafeMutableBufferPointer { name in
-            for index in name.indices where name[index] &- UInt8(ascii: "A") < 26 { name[index] |= 0x20 }
+    /// The field name in `bytes` (lower-case already): one of ``commonNames`` when it is one.
+    private static func name(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        for common in commonNames where common.utf8.count == bytes.count {
+            let matches = common.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }
+            if matches == true { return common }
         }
-        return bytes.withUnsafeBytes { name in
-            for common in commonNames where common.utf8.count == name.count {
-                let matches = common.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, name.baseAddress!, name.count) == 0 }
-                if matches == true { return common }
-            }
-            return String(decoding: name, as: UTF8.self)
-        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private func body(_ bytes: UnsafePointer<CChar>?, _ count: Int) -> Int32 {
@@ -263,5 +260,45 @@ final class HTTP1RequestParser {
         case CLLHTTP.HPE_INVALID_EOF_STATE: .invalidEOFState
         default: .unknown
         }
+    }
+}
+
+/// A token's bytes while llhttp hands them over in pieces; emptied and reused for the next token. A buffer of
+/// its own rather than an array: clearing an array to reuse it cost more than the header parsing itself.
+private struct TokenBytes: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var count = 0
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        base = .allocate(capacity: capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    mutating func append(contentsOf bytes: UnsafeBufferPointer<UInt8>) {
+        guard let source = bytes.baseAddress else { return }
+        if count + bytes.count > capacity {
+            let larger = max(count + bytes.count, capacity * 2)
+            let moved = UnsafeMutablePointer<UInt8>.allocate(capacity: larger)
+            moved.initialize(from: base, count: count)
+            base.deallocate()
+            base = moved
+            capacity = larger
+        }
+        (base + count).initialize(from: source, count: bytes.count)
+        count += bytes.count
+    }
+
+    mutating func removeAll() { count = 0 }
+
+    /// ASCII upper-case letters to lower-case, in place (field names are case-insensitive tokens).
+    mutating func lowercase() {
+        for index in 0..<count where base[index] &- UInt8(ascii: "A") < 26 { base[index] |= 0x20 }
+    }
+
+    func withBytes<T>(_ body: (UnsafeBufferPointer<UInt8>) -> T) -> T {
+        body(UnsafeBufferPointer(start: base, count: count))
     }
 }
