@@ -58,6 +58,23 @@ struct HTTP1UpgradeTests {
         }
     }
 
+    /// While an upgrade request is being answered (here with a stream that never ends) the parser holds the
+    /// bytes behind it, and the connection stops reading: a client that keeps sending waits in TCP flow
+    /// control rather than filling the server's memory. The same holds behind a pipelined request.
+    @Test(arguments: [
+        #"GET /forever HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"#,
+        #"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n"#,
+    ])
+    func bytesBehindARequestBeingAnsweredWaitInTheClient(request: String) async throws {
+        try await withServer { server in
+            let (json, _) = try await ChildProcess.runPython(
+                "h1_probe.py", ["flood-behind", "--port", "\(server.port)", "--requests", request, "--bytes", "\(64 << 20)", "--seconds", "3"])
+            #expect(json[int: "status"] == 200, "\(json)")
+            // The kernel's buffers on both sides take a few MB; a server that kept reading would take all 64.
+            #expect((json[int: "sent"] ?? .max) < 24 << 20, "the server read on behind the request: \(json)")
+        }
+    }
+
     @Test func http2SettingsAreBase64URLWithoutPadding() {
         #expect(HTTP1Upgrade.base64URLDecoded("AAMAAABkAARAAAAAAAIAAAAA") == [0, 3, 0, 0, 0, 100, 0, 4, 64, 0, 0, 0, 0, 2, 0, 0, 0, 0])
         #expect(HTTP1Upgrade.base64URLDecoded("-_8") == [0xfb, 0xff])

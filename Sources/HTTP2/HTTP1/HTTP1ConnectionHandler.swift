@@ -262,15 +262,17 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
-    /// Holds back reads while the handler of a streamed body has a high watermark's worth unread: the
-    /// socket's receive buffer fills and TCP makes the client wait.
+    /// Holds back reads while the handler of a streamed body has a high watermark's worth unread, while
+    /// pipelined requests wait, and while the parser holds the bytes after an upgrade request: the socket's
+    /// receive buffer fills and TCP makes the client wait.
     func read(context: ChannelHandlerContext) {
         if let inbound, inbound.bufferedBytes >= limits.streamingHighWatermark {
             readHeld = true
             return
         }
-        if !pipelined.isEmpty {
-            // A pipelined request waits for the response before it: read no more until it is taken.
+        if !pipelined.isEmpty || parser.isStopped {
+            // A pipelined request waits for the response before it, and the bytes after an upgrade request
+            // wait until it is answered: read no more meanwhile, so what waits is one read at most.
             readHeld = true
             return
         }
@@ -324,6 +326,10 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         pipeline.removeHandler(context: context, promise: nil)
         if let remainder, remainder.readableBytes > 0 { channelPipeline.fireChannelRead(NIOAny(remainder)) }
         channelPipeline.fireChannelReadComplete()
+        if readHeld {
+            readHeld = false
+            context.channel.read()
+        }
     }
 
     /// Hands the parts of pipelined requests over, in order, until one of them is being answered.
@@ -383,7 +389,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func releaseHeldRead() {
-        guard readHeld, pipelined.isEmpty, let context else { return }
+        guard readHeld, pipelined.isEmpty, !parser.isStopped, let context else { return }
         readHeld = false
         context.read()
     }

@@ -384,6 +384,32 @@ def hold(args):
     return {"held": len(sockets), "closed_by_server": closed}
 
 
+def flood_behind(args):
+    """Sends `--requests` (one whole request, \\r\\n written as such) and reads its response head; then, while that
+    response is still open, keeps writing `--bytes` more (valid GET requests, back to back) for `--seconds`
+    without reading, and reports how many bytes the kernel took: a server that stops reading holds them in
+    socket buffers, one that goes on reading takes them all."""
+    connection = Connection(args.port)
+    connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+    connection.send(args.requests[0].encode().decode("unicode_escape").encode("latin-1"))
+    response = connection.response(args.seconds, head_only=True)
+    filler = b"GET /echo/f HTTP/1.1\r\nHost: x\r\n\r\n" * 2048
+    connection.sock.setblocking(False)
+    sent = 0
+    deadline = time.monotonic() + args.seconds
+    while sent < args.bytes and time.monotonic() < deadline:
+        _, writable, _ = select.select([], [connection.sock], [], max(0.0, deadline - time.monotonic()))
+        if not writable:
+            break
+        try:
+            sent += connection.sock.send(filler[: args.bytes - sent])
+        except BlockingIOError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            break
+    return {"status": response["status"] if response else None, "sent": sent}
+
+
 def exchange(args):
     """Sends each `--requests` entry (a whole request, with \\r\\n written as such) on one connection, one at a
     time, reading each response (head only for a HEAD request); then reports whether the server closed the
@@ -421,7 +447,7 @@ COMMANDS = {
     "exchange": exchange,
     "fan-out": fan_out, "pipeline": pipeline, "malformed": malformed, "big-headers": big_headers, "slowloris": slowloris, "idle": idle,
     "silent": silent, "request-timeout": request_timeout, "upload": upload, "max-connections": max_connections,
-    "stall": stall, "vanish": vanish, "hold": hold, "slow-read": slow_read,
+    "stall": stall, "vanish": vanish, "hold": hold, "slow-read": slow_read, "flood-behind": flood_behind,
 }
 
 
