@@ -62,6 +62,37 @@ extension Substring.UTF8View {
 
 /// Single ASCII bytes.
 public enum ASCII {
+    /// Calls `body` with each element of the comma-separated header value `value` (an `Accept` or `Connection`
+    /// list), each without its `;` parameters and the whitespace around it; empty elements are skipped.
+    @inlinable
+    public static func forEachListElement(of value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var value = value
+        value.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
+                var elementEnd = start
+                while elementEnd < end, bytes[elementEnd] != UInt8(ascii: ";") { elementEnd += 1 }
+                var elementStart = start
+                while elementStart < elementEnd, isHTTPWhitespace(bytes[elementStart]) { elementStart += 1 }
+                while elementEnd > elementStart, isHTTPWhitespace(bytes[elementEnd - 1]) { elementEnd -= 1 }
+                if elementStart < elementEnd { body(UnsafeBufferPointer(rebasing: bytes[elementStart..<elementEnd])) }
+                start = end + 1
+            }
+        }
+    }
+
+    /// Whether `bytes` equal `lowercase` (lower-case ASCII) ignoring ASCII case.
+    @inlinable
+    public static func equal(_ bytes: UnsafeBufferPointer<UInt8>, ignoringCase lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        return lowercase.withUTF8Buffer { pattern in
+            for index in 0..<pattern.count where lowercased(bytes[index]) != pattern[index] { return false }
+            return true
+        }
+    }
+
     /// Space, tab, CR or LF.
     @inlinable
     public static func isHTTPWhitespace(_ byte: UInt8) -> Bool {

@@ -47,6 +47,20 @@ struct MCPHeaderParsingTests {
         }
     }
 
+    @Test func acceptIsReadAsMediaRanges() {
+        let cases: [(String?, json: Bool, eventStream: Bool)] = [
+            (nil, true, true), ("", true, true), ("*/*", true, true), ("application/json, text/event-stream", true, true),
+            ("Application/JSON;q=0.9 , TEXT/EVENT-STREAM", true, true), ("application/json", true, false), ("text/event-stream", false, true),
+            ("application/*", true, false), ("text/*;q=0.1", false, true), ("text/html, */*; q=0.8", true, true),
+            // Whole media ranges only: a longer type that merely starts the same way is not JSON.
+            ("application/json-seq", false, false), ("text/plain", false, false), (" , ,application/json,", true, false),
+        ]
+        for (header, json, eventStream) in cases {
+            let accepts = MCPHTTP.Accepts(header)
+            #expect(accepts.json == json && accepts.eventStream == eventStream, "\(header.debugDescription)")
+        }
+    }
+
     @Test func presentedKeyPrefersAuthorizationThenXAPIKey() {
         #expect(StaticAPIKeyAuthenticator.presentedKey(Self.request(["authorization": "Bearer one", "x-api-key": "two"])) == "one")
         #expect(StaticAPIKeyAuthenticator.presentedKey(Self.request(["authorization": "Basic one", "x-api-key": " two\t"])) == "two")

@@ -12,7 +12,10 @@ public enum AuthenticatedCaller {
 /// allowed), answers CORS preflights, authenticates the caller (401 with `WWW-Authenticate`, 403 for a
 /// disabled customer), applies the request rate (429 with `Retry-After`), runs the handler with
 /// ``AuthenticatedCaller/current`` set, and adds CORS headers for allowed browser origins.
-public struct AccessGate: HTTPMiddleware {
+///
+/// A class: the router calls middleware through an existential, and every call copied a struct's fields
+/// (the authenticator, the logger, the origin policy) where a class costs one reference count.
+public final class AccessGate: HTTPMiddleware {
     /// How refusals are written: MCP clients read JSON-RPC errors, REST clients plain JSON errors.
     public enum ErrorStyle: Sendable {
         case jsonRPC

@@ -26,10 +26,11 @@ enum MCPHTTP {
         jsonRPCError(status: 429, code: JSONRPCErrorCode.limitExceeded, exceeded.message, id: id, headers: ["retry-after": "\(exceeded.retryAfterSeconds)"])
     }
 
-    /// What the client's `Accept` header allows. No header allows everything.
+    /// What the client's `Accept` header allows: its media ranges, compared whole (parameters and quality
+    /// values aside). No header allows everything.
     struct Accepts {
-        var json: Bool
-        var eventStream: Bool
+        var json = false
+        var eventStream = false
 
         init(_ header: String?) {
             guard let header, !header.isEmpty else {
@@ -37,9 +38,16 @@ enum MCPHTTP {
                 eventStream = true
                 return
             }
-            let any = header.containsASCII("*/*")
-            json = any || header.containsASCII("application/json") || header.containsASCII("application/*")
-            eventStream = any || header.containsASCII("text/event-stream") || header.containsASCII("text/*")
+            ASCII.forEachListElement(of: header) { range in
+                if ASCII.equal(range, ignoringCase: "application/json") || ASCII.equal(range, ignoringCase: "application/*") {
+                    json = true
+                } else if ASCII.equal(range, ignoringCase: "text/event-stream") || ASCII.equal(range, ignoringCase: "text/*") {
+                    eventStream = true
+                } else if ASCII.equal(range, ignoringCase: "*/*") {
+                    json = true
+                    eventStream = true
+                }
+            }
         }
     }
 
