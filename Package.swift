@@ -101,7 +101,11 @@ let package = Package(
         .executableTarget(name: "StoreCrashProbe", dependencies: ["Store"], swiftSettings: strict),
         .executableTarget(
             name: "HermesBenchmarks",
-            dependencies: ["Store", "Crypto", "JSON", "HTTP2", "Hermes", "Tenancy", "OAuth", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Store", "Crypto", "JSON", "HTTP2", "Hermes", "Tenancy", "OAuth", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
 

@@ -11,6 +11,7 @@ let generalUsage = """
     benchmarks:
       store    the LMDB store: gets, puts, durable appends, credential resolves, expiry sweeps
       auth     what the auth step and metering add to a request (API key, OAuth bearer)
+      nio-floor  SwiftNIO's own HTTP/1.1 server answering a constant body: the reference for bench-mcp.sh
 
     Run `hermes-bench store --help` for its options.
     """
@@ -42,6 +43,18 @@ case "auth":
             exit(0)
         }
         exit(try await AuthBenchmark(arguments: rest).run())
+    } catch {
+        Reporter(descriptor: 2).line("hermes-bench: \(error)")
+        exit(1)
+    }
+case "nio-floor":
+    do {
+        let rest = Array(arguments.dropFirst())
+        if rest.contains("-h") || rest.contains("--help") {
+            writeStandardOutput(NIOFloorServer.usage)
+            exit(0)
+        }
+        exit(try await NIOFloorServer(arguments: rest).run())
     } catch {
         Reporter(descriptor: 2).line("hermes-bench: \(error)")
         exit(1)
