@@ -21,7 +21,9 @@
 #   16 sessions, h2:       16 connections, each on its own session, 4 concurrent streams on each
 # uvicorn (the Python server's HTTP layer) speaks HTTP/1.1 only, so its HTTP/1.1 figure is the reference
 # for the h2 rows too. A last pair of rows shows the HTTP floor: the same load on POST /mcp without
-# credentials, refused by the gate (401), i.e. the router's async path with no MCP work at all.
+# credentials, refused by the gate (401), i.e. the router's async path with no MCP work at all. The last row
+# is SwiftNIO's own HTTP/1.1 server (`hermes-bench nio-floor`) answering a constant 200 with the same body
+# under the same HTTP/1.1 load: what the framework itself costs per request here.
 #
 # Usage: scripts/bench-mcp.sh            (DURATION=8 seconds per measurement, ROUNDS=3)
 # Every measurement is repeated in ROUNDS rounds, hermes and Python alternating within each round; the
@@ -35,22 +37,23 @@ scripts/python-env
 # The binary the Containerfile ships: release, with the Swift runtime linked in statically (that build also
 # runs 7-11 % less CPU per request than one calling the runtime's shared libraries).
 swift build -c release --product hermes --static-swift-stdlib --scratch-path .build-static >&2
+swift build -c release --product hermes-bench --static-swift-stdlib --scratch-path .build-static >&2
 binary=.build-static/release/hermes
 python=.venv/bin/python
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 4096 ] || ulimit -n 4096   # 1,000 streams need more than 1,024 descriptors
 
 work=$(mktemp -d)
 cc -O2 -Wall -Wextra -o "$work/mcp-load" scripts/loadgen/mcp-load.c -lnghttp2
-hermes_pid=""; python_pid=""
+hermes_pid=""; python_pid=""; nio_pid=""
 cleanup() {
-    kill $hermes_pid $python_pid 2>/dev/null || true
+    kill $hermes_pid $python_pid $nio_pid 2>/dev/null || true
     sleep 1
     kill -9 $python_pid 2>/dev/null || true   # uvicorn may wait for its MCP sessions to close
     wait 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
-port_hermes=$((20000 + RANDOM % 10000)); port_python=$((port_hermes + 1))
+port_hermes=$((20000 + RANDOM % 10000)); port_python=$((port_hermes + 1)); port_nio=$((port_hermes + 2))
 key="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 MCP_API_KEY="$key" CREDENTIAL_ENCRYPTION_KEY=$("$binary" keys generate) HERMES_ENV=production \
@@ -75,7 +78,13 @@ PY
 "$python" "$work/reference.py" $port_python >"$work/python.log" 2>&1 &
 python_pid=$!
 
+# The framework's floor: SwiftNIO's own HTTP/1.1 server pipeline answering every request with the 336-byte
+# body of hermes' tools/call answer, no routing, JSON or MCP (see Sources/HermesBenchmarks/NIOFloorServer.swift).
+.build-static/release/hermes-bench nio-floor --port $port_nio 2>"$work/nio.log" &
+nio_pid=$!
+
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port_hermes/healthz" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port_nio/" && break; sleep 0.2; done
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port_python/mcp" && break; sleep 0.2; done
 
 version=2025-06-18
@@ -110,7 +119,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 measure() {
     local name=$1 url=$2 label=$3 protocol=$4 sessions=$5
-    local pid=$hermes_pid; [ "$name" = python ] && pid=$python_pid
+    local pid=$hermes_pid; [ "$name" = python ] && pid=$python_pid; [ "$name" = nio ] && pid=$nio_pid
     local shape=(--h2 -c 4 -m 16); [ "$protocol" = h1 ] && shape=(--h1 -c 16 -m 1)
     local credentials=(-H "authorization: Bearer $key")
     : >"$work/sessions"
@@ -153,6 +162,7 @@ for round in $(seq "$rounds"); do
     done
     measure hermes "http://127.0.0.1:$port_hermes/mcp" floor-h1 h1 floor >>"$results"
     measure hermes "http://127.0.0.1:$port_hermes/mcp" floor-h2 h2 floor >>"$results"
+    measure nio "http://127.0.0.1:$port_nio/mcp" floor-h1 h1 floor >>"$results"
     echo "round $round of $rounds measured" >&2
 done
 
@@ -237,6 +247,9 @@ for label in floor-h1 floor-h2; do
     read -r f_rps f_p99 _ f_cpu f_client <<<"$(row hermes $label)"
     echo "| HTTP floor ${label#floor-}: same load, POST /mcp refused by the gate (401) | $f_rps | $f_p99 | $f_cpu | $f_client | | | | | |"
 done
+read -r n_rps n_p99 n_bad n_cpu n_client <<<"$(row nio floor-h1)"
+echo "| SwiftNIO's own HTTP/1.1 server, same load, a constant 200 with the same body (hermes-bench nio-floor) | $n_rps | $n_p99 | $n_cpu | $n_client | | | | | |"
+[ "$n_bad" = 0 ] || echo "| ↳ failed requests: $n_bad | | | | | | | | | |"
 echo "| hermes RSS, idle → with $streams_open open GET /mcp streams (MiB) | $rss_before → $rss_during | | | | | | | | ≤ 100 MB |"
 echo
 echo "Medians of $rounds rounds (ratios: the median of the rounds' own ratios, then each round's). DURATION=$duration s per measurement (after 1 s warm-up), $(nproc) cores, mcp-load and both servers on the same machine; hermes --log-level notice, Python server log_level WARNING."
