@@ -264,14 +264,17 @@ final class HTTP1RequestParser {
 }
 
 /// A token's bytes while llhttp hands them over in pieces; emptied and reused for the next token. A buffer of
-/// its own rather than an array: clearing an array to reuse it cost more than the header parsing itself.
+/// its own rather than an array: emptying and refilling arrays for every token took about 2 % of a small
+/// request (docs/benchmarks.md).
 private struct TokenBytes: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private var count = 0
     private var capacity: Int
+    private let initialCapacity: Int
 
     init(capacity: Int) {
         self.capacity = capacity
+        initialCapacity = capacity
         base = .allocate(capacity: capacity)
     }
 
@@ -291,7 +294,15 @@ private struct TokenBytes: ~Copyable {
         count += bytes.count
     }
 
-    mutating func removeAll() { count = 0 }
+    /// Empties the buffer; one grown past 4 KiB by a large token goes back to its first size, so a connection
+    /// that once sent a large field does not keep the memory for the rest of its life.
+    mutating func removeAll() {
+        count = 0
+        guard capacity > 4096 else { return }
+        base.deallocate()
+        base = .allocate(capacity: initialCapacity)
+        capacity = initialCapacity
+    }
 
     /// ASCII upper-case letters to lower-case, in place (field names are case-insensitive tokens).
     mutating func lowercase() {
