@@ -21,44 +21,29 @@ guard let command = arguments.first, command != "-h", command != "--help" else {
     exit(arguments.isEmpty ? 2 : 0)
 }
 
-switch command {
-case "store":
+/// Runs the benchmark `command` names with the arguments after it: its usage for `-h`/`--help`, otherwise its
+/// exit code, or its error on stderr.
+func runBenchmark(usage: String, _ run: ([String]) async throws -> Int32) async -> Never {
     let rest = Array(arguments.dropFirst())
     if rest.contains("-h") || rest.contains("--help") {
-        writeStandardOutput(StoreBenchmarkOptions.usage)
+        writeStandardOutput(usage)
         exit(0)
     }
     do {
-        let options = try StoreBenchmarkOptions.parse(rest)
-        exit(try await StoreBenchmark(options: options).run())
+        exit(try await run(rest))
     } catch {
         Reporter(descriptor: 2).line("hermes-bench: \(error)")
         exit(1)
     }
+}
+
+switch command {
+case "store":
+    await runBenchmark(usage: StoreBenchmarkOptions.usage) { try await StoreBenchmark(options: StoreBenchmarkOptions.parse($0)).run() }
 case "auth":
-    do {
-        let rest = Array(arguments.dropFirst())
-        if rest.contains("-h") || rest.contains("--help") {
-            writeStandardOutput(AuthBenchmark.usage)
-            exit(0)
-        }
-        exit(try await AuthBenchmark(arguments: rest).run())
-    } catch {
-        Reporter(descriptor: 2).line("hermes-bench: \(error)")
-        exit(1)
-    }
+    await runBenchmark(usage: AuthBenchmark.usage) { try await AuthBenchmark(arguments: $0).run() }
 case "nio-floor":
-    do {
-        let rest = Array(arguments.dropFirst())
-        if rest.contains("-h") || rest.contains("--help") {
-            writeStandardOutput(NIOFloorServer.usage)
-            exit(0)
-        }
-        exit(try await NIOFloorServer(arguments: rest).run())
-    } catch {
-        Reporter(descriptor: 2).line("hermes-bench: \(error)")
-        exit(1)
-    }
+    await runBenchmark(usage: NIOFloorServer.usage) { try await NIOFloorServer(arguments: $0).run() }
 default:
     Reporter(descriptor: 2).line("hermes-bench: unknown benchmark \(command)\n\n\(generalUsage)")
     exit(2)
