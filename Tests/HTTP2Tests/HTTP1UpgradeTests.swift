@@ -75,6 +75,19 @@ struct HTTP1UpgradeTests {
         }
     }
 
+    /// `Connection`, `Upgrade` and `Expect` are comma-separated lists that may be split over several fields.
+    @Test func listedTokensAreFoundAcrossFieldsIgnoringCase() {
+        var headers: HTTPHeaders = ["connection": "keep-alive, Upgrade", "expect": " 100-Continue "]
+        headers.add("Connection", "HTTP2-Settings;x=1")
+        #expect(headers.lists("upgrade", in: "connection"))
+        #expect(headers.lists("http2-settings", in: "connection"))
+        #expect(headers.lists("100-continue", in: "expect"))
+        #expect(!headers.lists("close", in: "connection"))
+        #expect(!headers.lists("upgrade", in: "upgrade"))
+        // Whole elements only.
+        #expect(!(["connection": "upgraded"] as HTTPHeaders).lists("upgrade", in: "connection"))
+    }
+
     @Test func http2SettingsAreBase64URLWithoutPadding() {
         #expect(HTTP1Upgrade.base64URLDecoded("AAMAAABkAARAAAAAAAIAAAAA") == [0, 3, 0, 0, 0, 100, 0, 4, 64, 0, 0, 0, 0, 2, 0, 0, 0, 0])
         #expect(HTTP1Upgrade.base64URLDecoded("-_8") == [0xfb, 0xff])

@@ -212,7 +212,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             }
             parserStopped = head.asksToUpgrade
             h2cSettings = acceptsH2C && parserStopped && keepAlive && !streamed ? HTTP1Upgrade.h2cSettings(head) : nil
-            if head.headers.contains("expect"), HTTP1Upgrade.tokens(head.headers, "expect").contains("100-continue") {
+            if head.headers.lists("100-continue", in: "expect") {
                 // The client waits for this before sending its body (curl does so for a second).
                 context.writeAndFlush(wrapOutboundOut(HTTP1ResponseEncoder.continueHead(allocator: context.channel.allocator)), promise: nil)
             }

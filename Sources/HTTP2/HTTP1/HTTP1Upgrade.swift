@@ -1,5 +1,3 @@
-import ASCIIText
-
 /// What an HTTP/1.1 request asks of the connection beyond its own answer: an `Upgrade` (RFC 9110 §7.8).
 ///
 /// llhttp stops parsing after a request that asks to upgrade (`Connection: upgrade` with an `Upgrade` field,
@@ -11,19 +9,15 @@ enum HTTP1Upgrade {
     /// The decoded `HTTP2-Settings` payload when the request asks for `h2c` the way RFC 7540 §3.2 says:
     /// `Upgrade: h2c`, one `HTTP2-Settings` field in base64url, both named in `Connection`, and no body.
     static func h2cSettings(_ head: HTTP1RequestHead) -> [UInt8]? {
-        guard tokens(head.headers, "upgrade").contains("h2c") else { return nil }
-        let connection = tokens(head.headers, "connection")
-        guard connection.contains("upgrade"), connection.contains("http2-settings") else { return nil }
+        let headers = head.headers
+        guard headers.lists("h2c", in: "upgrade"), headers.lists("upgrade", in: "connection"), headers.lists("http2-settings", in: "connection") else {
+            return nil
+        }
         let settings = head.headers.values("http2-settings")
         guard settings.count == 1, !head.headers.contains("transfer-encoding") else { return nil }
         if let length = head.headers["content-length"], length != "0" { return nil }
         guard let payload = base64URLDecoded(settings[0]), payload.count % 6 == 0 else { return nil }
         return payload
-    }
-
-    /// The comma-separated tokens of every `name` field, lower-cased.
-    static func tokens(_ headers: HTTPHeaders, _ name: String) -> [String] {
-        headers.values(name).flatMap { $0.split(separator: ",") }.map { String($0.trimmingHTTPWhitespace).lowercased() }
     }
 
     /// Base64url without padding (RFC 4648 §5), as `HTTP2-Settings` carries it; nil for anything else.

@@ -1,3 +1,4 @@
+import ASCIIText
 import Glibc
 
 /// An ordered list of header fields with case-insensitive names.
@@ -55,6 +56,20 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, C
     }
 
     public func contains(_ name: String) -> Bool { self[name] != nil }
+
+    /// Whether a field named `name` (lower-case) lists `token` (lower-case), ignoring case, among its
+    /// comma-separated elements (`Connection: keep-alive, Upgrade`, `Expect: 100-continue`).
+    func lists(_ token: StaticString, in name: String) -> Bool {
+        var found = false
+        let count = name.utf8.count
+        // Byte counts first, as in first(lowercased:): this runs for every HTTP/1.1 request (`Expect`).
+        for field in fields where field.name.utf8.count == count && field.name == name {
+            ASCII.forEachListElement(of: field.value) { element in
+                if ASCII.equal(element, ignoringCase: token) { found = true }
+            }
+        }
+        return found
+    }
 
     public var count: Int { fields.count }
 
