@@ -65,23 +65,38 @@ let package = Package(
             ],
             swiftSettings: perRequest
         ),
-        .target(name: "Platforms", dependencies: ["CCurl", "ASCIIText"], swiftSettings: strict),
-        // Customers, API keys, plans, usage metering and audit logs, on the store.
+        // Outbound HTTP on libcurl: platform APIs and OAuth client metadata documents.
+        .target(name: "HTTPClient", dependencies: ["CCurl", "ASCIIText"], swiftSettings: strict),
+        // Customers (who a request runs for), API keys, plans, usage metering and audit logs, on the store.
         .target(
             name: "Tenancy",
             dependencies: ["Store", "Crypto", "JSON", .product(name: "Logging", package: "swift-log")],
             swiftSettings: perRequest
         ),
+        // Tools: definitions, the registry, JSON Schema validation of arguments, plan gating and dispatch.
+        // MCP's tools/call and the REST tool endpoints both run tools through it.
+        .target(
+            name: "ToolRuntime",
+            dependencies: ["JSON", "Tenancy", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: perRequest
+        ),
+        // MCP: JSON-RPC, the protocol methods, sessions, Streamable HTTP and legacy SSE transports.
+        .target(
+            name: "MCP",
+            dependencies: ["JSON", "ASCIIText", "Crypto", "HTTP2", "Tenancy", "ToolRuntime", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: perRequest
+        ),
         // The OAuth 2.1 authorization server (metadata, registration, consent, tokens) on the router.
         .target(
             name: "OAuth",
-            dependencies: ["Tenancy", "Store", "Crypto", "JSON", "HTTP2", "Platforms", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Tenancy", "Store", "Crypto", "JSON", "HTTP2", "HTTPClient", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        // The domain: credentials, tenancy, MCP, REST, webhooks, written against the layers above.
+        // The application: who may call (access gate, authenticators), credentials, the daemon's own tools
+        // and endpoints, and the wiring of every route.
         .target(
             name: "Hermes",
-            dependencies: ["Store", "Crypto", "JSON", "ASCIIText", "HTTP2", "Platforms", "Tenancy", "OAuth", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Store", "Crypto", "JSON", "ASCIIText", "HTTP2", "Tenancy", "ToolRuntime", "MCP", "OAuth", .product(name: "Logging", package: "swift-log")],
             swiftSettings: perRequest
         ),
 
@@ -90,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "HermesAppliance",
             dependencies: [
-                "Hermes", "Store", "Crypto", "HTTP2", "Platforms", "Tenancy", "OAuth", "LogOutput",
+                "Hermes", "MCP", "ToolRuntime", "Store", "Crypto", "HTTP2", "HTTPClient", "Tenancy", "OAuth", "LogOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -102,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "HermesBenchmarks",
             dependencies: [
-                "Store", "Crypto", "JSON", "HTTP2", "Hermes", "Tenancy", "OAuth", .product(name: "Logging", package: "swift-log"),
+                "Store", "Crypto", "JSON", "HTTP2", "Hermes", "MCP", "ToolRuntime", "Tenancy", "OAuth", .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -116,12 +131,12 @@ let package = Package(
         .testTarget(name: "TenancyTests", dependencies: ["Tenancy", "Store", "Crypto"], swiftSettings: strict),
         .testTarget(
             name: "OAuthTests",
-            dependencies: ["OAuth", "Tenancy", "Store", "Crypto", "JSON", "HTTP2", "Platforms", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["OAuth", "Tenancy", "Store", "Crypto", "JSON", "HTTP2", "HTTPClient", "TestSupport", .product(name: "Logging", package: "swift-log")],
             exclude: ["Clients"],
             swiftSettings: strict
         ),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
-        .testTarget(name: "PlatformsTests", dependencies: ["Platforms"], swiftSettings: strict),
+        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], swiftSettings: strict),
         .testTarget(name: "LogOutputTests", dependencies: ["LogOutput", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "ASCIITextTests", dependencies: ["ASCIIText"], swiftSettings: strict),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"], swiftSettings: strict),
@@ -131,10 +146,10 @@ let package = Package(
             exclude: ["Clients"],
             swiftSettings: strict
         ),
-        .testTarget(name: "HermesTests", dependencies: ["Hermes", "Store", "Crypto", "JSON", "HTTP2", "TestSupport"], exclude: ["Clients"], swiftSettings: strict),
+        .testTarget(name: "HermesTests", dependencies: ["Hermes", "MCP", "ToolRuntime", "Tenancy", "Store", "Crypto", "JSON", "HTTP2", "TestSupport"], exclude: ["Clients"], swiftSettings: strict),
         .testTarget(
             name: "HermesApplianceTests",
-            dependencies: ["HermesAppliance", "Hermes", "Store", "Crypto", "Tenancy", "Platforms", "TestSupport"],
+            dependencies: ["HermesAppliance", "Hermes", "Store", "Crypto", "Tenancy", "HTTPClient", "TestSupport"],
             swiftSettings: strict
         ),
     ],

@@ -3,7 +3,7 @@ import Crypto
 import Foundation
 import HTTP2
 import Hermes
-import Platforms
+import HTTPClient
 import Store
 
 /// `hermes backup`: a compacted hot copy of the store, safe while the daemon runs.

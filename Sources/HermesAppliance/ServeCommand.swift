@@ -5,7 +5,9 @@ import HTTP2
 import Hermes
 import Logging
 import OAuth
-import Platforms
+import HTTPClient
+import MCP
+import ToolRuntime
 import ServiceLifecycle
 import Store
 import Tenancy
@@ -140,13 +142,12 @@ struct ServeCommand: AsyncParsableCommand {
         var router = Router()
         HealthEndpoint(store: store).register(in: &router)
         oauth.register(in: &router)
-        let tools = ToolRuntime(registry: try BuiltinTools.registry(store: store), logger: logger)
-        MCPEndpoint(
-            tools: tools, authenticator: authenticator, admission: MeteredToolCalls(meter: meter),
-            configuration: mcpConfiguration, logger: logger
-        ).register(in: &router)
-        router.use(AccessGate(allowedOrigins: mcpConfiguration.allowedOrigins, authenticator: authenticator, style: .plain, logger: logger), on: ["/api"])
-        UsageEndpoint(meter: meter).register(in: &router)
+        let tools = ToolRuntime(registry: try BuiltinTools.registry(store: store), admission: MeteredToolCalls(meter: meter), logger: logger)
+        MCPEndpoint(tools: tools, configuration: mcpConfiguration, serverVersion: HermesVersion.current, logger: logger)
+            .register(in: &router, authenticator: authenticator, logger: logger)
+        let apiGate = AccessGate(allowedOrigins: mcpConfiguration.allowedOrigins, authenticator: authenticator, style: .plain, logger: logger)
+        router.use(apiGate, on: ["/api"])
+        UsageEndpoint(meter: meter).register(in: &router, gate: apiGate)
         do {
             try await server.start(router: router)
         } catch {

@@ -7,7 +7,6 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The configuration cannot work (for example, the issuer is not an origin).
         public static let invalidConfiguration = Code("invalidConfiguration")
         /// The token is valid but its customer is disabled: answer 403, not 401.
-        public static let customerDisabled = Code("customerDisabled")
         /// The store failed while checking a token.
         public static let storeFailed = Code("storeFailed")
         public var description: String { name }

@@ -4,7 +4,7 @@ public import Store
 public import Tenancy
 import Crypto
 import JSON
-import Platforms
+import HTTPClient
 
 /// The OAuth 2.1 authorization server: metadata (RFC 8414, RFC 9728), dynamic client registration
 /// (RFC 7591), Client ID Metadata Documents, a consent page where customers sign in with their API key,
@@ -119,11 +119,15 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
     /// The grant behind an access token, or nil when it is unknown, malformed, expired, revoked (alone or
     /// with its family), or its customer no longer exists.
     ///
-    /// - Throws: ``OAuthError`` with ``OAuthError/Code/customerDisabled`` when the token is otherwise valid
-    ///   but its customer is disabled (answer 403), ``OAuthError/Code/storeFailed`` when the store fails.
+    /// - Throws: ``Tenancy/DisabledCustomerError`` when the token is otherwise valid but its customer is
+    ///   disabled (answer 403), ``OAuthError`` with ``OAuthError/Code/storeFailed`` when the store fails.
     ///
     /// The caller checks ``Tenancy/AccessGrant/resource`` against the resource being accessed
     /// (``mcpResource`` for `/mcp` and `/sse`).
+    public func isAccessTokenShaped(_ token: String) -> Bool {
+        token.hasPrefix(Self.accessTokenPrefix)
+    }
+
     public func verifyAccessToken(_ token: String) throws -> AccessGrant? {
         guard token.hasPrefix(Self.accessTokenPrefix), token.utf8.count <= 128 else { return nil }
         let key = OAuthKeys.access(Self.tokenHash.hexDigest(of: token))
@@ -146,7 +150,7 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
         }
         guard let (record, customer) = found else { return nil }
         guard customer.active else {
-            throw OAuthError(.customerDisabled, "the account \(customer.id) is disabled; its OAuth tokens stop working until it is enabled again")
+            throw DisabledCustomerError(customerID: customer.id)
         }
         return AccessGrant(customerID: record.customerID, clientID: record.clientID, scope: record.scope, resource: record.resource, expiresAt: record.expiresAt, customer: customer)
     }

@@ -26,5 +26,24 @@ public struct AccessGrant: Sendable, Equatable {
 /// every bearer token that is not a customer API key.
 public protocol AccessTokenVerifier: Sendable {
     /// The grant behind `token`, or nil when it is unknown, expired or revoked.
+    ///
+    /// - Throws: ``DisabledCustomerError`` when the token is otherwise valid but its customer is disabled.
     func verifyAccessToken(_ token: String) throws -> AccessGrant?
+
+    /// Whether `token` has the shape of the access tokens this verifier issues (so a refusal can say
+    /// "expired or revoked" rather than "not a credential of this server").
+    func isAccessTokenShaped(_ token: String) -> Bool
+}
+
+/// A credential that is otherwise valid belongs to a disabled customer (answered with 403).
+public struct DisabledCustomerError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var customerID: String
+
+    public init(customerID: String) {
+        self.customerID = customerID
+    }
+
+    public var description: String {
+        "the account \(customerID) is disabled; its credentials stop working until it is enabled again"
+    }
 }

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 import Hermes
-import Platforms
+import HTTPClient
 import Store
 import Tenancy
 import Testing

@@ -1,6 +1,9 @@
 import Crypto
 import Foundation
 import Hermes
+@testable import MCP
+@testable import ToolRuntime
+import Tenancy
 import Store
 import Testing
 

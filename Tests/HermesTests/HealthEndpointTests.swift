@@ -1,4 +1,7 @@
 @testable import Hermes
+@testable import MCP
+@testable import ToolRuntime
+import Tenancy
 import HTTP2
 import JSON
 import Testing

@@ -1,6 +1,9 @@
 import Foundation
 import HTTP2
 @testable import Hermes
+@testable import MCP
+@testable import ToolRuntime
+import Tenancy
 import Testing
 
 /// The header values every MCP request carries, read without the HTTP server in between (HTTP/2 and the

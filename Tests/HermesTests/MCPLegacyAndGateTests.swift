@@ -1,6 +1,9 @@
 import JSON
 import Foundation
 @testable import Hermes
+@testable import MCP
+@testable import ToolRuntime
+import Tenancy
 import TestSupport
 import Testing
 

@@ -1,4 +1,7 @@
 @testable import Hermes
+@testable import MCP
+@testable import ToolRuntime
+import Tenancy
 import Testing
 
 /// A session's bounded memory: the replay buffer and the per-stream queue.

@@ -1,6 +1,9 @@
 import JSON
 import Foundation
 @testable import Hermes
+@testable import MCP
+@testable import ToolRuntime
+import Tenancy
 import Testing
 
 /// Streamable HTTP at /mcp, driven with raw HTTP.

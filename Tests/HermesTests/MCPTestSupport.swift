@@ -3,6 +3,9 @@ import Crypto
 import Foundation
 import HTTP2
 @testable import Hermes
+@testable import MCP
+@testable import ToolRuntime
+import Tenancy
 import Logging
 import Store
 import Synchronization
@@ -228,13 +231,9 @@ final class MCPTestServer: Sendable {
         let logger = Logger(label: "hermes.mcp.test") { _ in SwiftLogNoOpLogHandler() }
         let probe = ToolProbe()
         let registry = try ToolRegistry(try BuiltinTools.registry(store: store).tools + TestTools.make(probe))
-        let endpoint = MCPEndpoint(
-            tools: ToolRuntime(registry: registry, logger: logger),
-            authenticator: StaticAPIKeyAuthenticator(apiKey: apiKey),
-            configuration: configuration, logger: logger
-        )
+        let endpoint = MCPEndpoint(tools: ToolRuntime(registry: registry, logger: logger), configuration: configuration, logger: logger)
         var router = Router()
-        endpoint.register(in: &router)
+        endpoint.register(in: &router, authenticator: StaticAPIKeyAuthenticator(apiKey: apiKey), logger: logger)
         let server = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0, shutdownGracePeriod: .seconds(2)), router: router, logger: logger)
         try await server.start()
         guard let port = server.localPort else { throw MCPTestFailure(description: "the server bound no port") }

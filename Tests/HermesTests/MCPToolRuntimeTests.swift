@@ -1,5 +1,8 @@
 import Foundation
 @testable import Hermes
+@testable import MCP
+@testable import ToolRuntime
+import Tenancy
 import Logging
 import Store
 import Synchronization

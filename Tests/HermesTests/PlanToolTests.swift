@@ -1,4 +1,7 @@
 import Hermes
+@testable import MCP
+@testable import ToolRuntime
+import Tenancy
 import JSON
 import Logging
 import Testing

@@ -1,7 +1,7 @@
 import Foundation
 import JSON
 @testable import OAuth
-import Platforms
+import HTTPClient
 import Store
 import Tenancy
 import TestSupport

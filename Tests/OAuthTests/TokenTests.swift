@@ -171,13 +171,13 @@ struct TokenTests {
         }
     }
 
-    @Test("a disabled customer's tokens stop working (customerDisabled → 403) and work again when enabled")
+    @Test("a disabled customer's tokens stop working (DisabledCustomerError → 403) and work again when enabled")
     func disabledCustomer() async throws {
         try await withHarness { h in
             let (customer, _, client, tokens) = try await h.signIn()
             _ = try await h.directory.setActive(false, customerID: customer.id)
             #expect(try await h.callMCP(tokens.access).status == 403)
-            #expect(throws: OAuthError.self) { _ = try h.oauth.verifyAccessToken(tokens.access) }
+            #expect(throws: DisabledCustomerError.self) { _ = try h.oauth.verifyAccessToken(tokens.access) }
             _ = try await h.directory.setActive(true, customerID: customer.id)
             #expect(try await h.callMCP(tokens.access).status == 200)
             #expect(try await h.refresh(client, tokens.refresh).status == 200)

@@ -1,21 +1,16 @@
 public import HTTP2
 public import Logging
+public import MCP
 import Tenancy
 
-/// The customer the gate authenticated for the request being handled (a task-local set by ``AccessGate``
-/// around the route's handler; nil outside it, and handlers then refuse the request).
-public enum AuthenticatedCaller {
-    @TaskLocal public static var current: Customer?
-}
-
-/// The one step in front of `/mcp`, `/sse`, `/messages` and `/api/*`: checks the `Origin` (403 for one not
-/// allowed), answers CORS preflights, authenticates the caller (401 with `WWW-Authenticate`, 403 for a
-/// disabled customer), applies the request rate (429 with `Retry-After`), runs the handler with
-/// ``AuthenticatedCaller/current`` set, and adds CORS headers for allowed browser origins.
+/// The gate in front of `/mcp`, `/sse`, `/messages` and `/api/*`. As middleware it checks the `Origin` (403
+/// for one not allowed), answers CORS preflights and adds CORS headers for allowed browser origins; as the
+/// ``CallerGate`` of those routes it authenticates the caller (401 with `WWW-Authenticate`, 403 for a
+/// disabled customer), applies the request rate (429 with `Retry-After`) and hands the handler its caller.
 ///
 /// A class: the router calls middleware through an existential, and every call copied a struct's fields
 /// (the authenticator, the logger, the origin policy) where a class costs one reference count.
-public final class AccessGate: HTTPMiddleware {
+public final class AccessGate: HTTPMiddleware, CallerGate {
     /// How refusals are written: MCP clients read JSON-RPC errors, REST clients plain JSON errors.
     public enum ErrorStyle: Sendable {
         case jsonRPC
@@ -40,23 +35,24 @@ public final class AccessGate: HTTPMiddleware {
     public func handle(_ request: HTTPRequest, next: HTTPHandler) async throws -> HTTPResponse {
         let origin = request.headers["origin"]
         if let answered = answerBeforeAuthentication(request, origin: origin) { return answered }
-        var response: HTTPResponse
-        switch await authenticator.authenticate(request) {
-        case .authenticated(let customer):
-            do {
-                response = try await AuthenticatedCaller.$current.withValue(customer) { try await next(request) }
-            } catch let error as HTTPError {
-                response = .error(error.status, error.message, headers: error.headers)
-            }
-        case .refused(let challenge, let message):
-            response = notAuthenticated(request, challenge: challenge, message: message)
-        case .forbidden(let customerID, let message):
-            response = forbidden(request, customerID: customerID, message: message)
-        case .limited(let customerID, let exceeded):
-            response = limited(request, customerID: customerID, exceeded: exceeded)
-        }
+        var response = try await next(request)
         if let origin { OriginPolicy.corsHeaders(origin: origin, into: &response.headers) }
         return response
+    }
+
+    public func guarded(_ handler: @escaping GuardedHandler) -> HTTPHandler {
+        { request in
+            switch await self.authenticator.authenticate(request) {
+            case .authenticated(let customer):
+                return try await handler(request, CallContext(caller: customer, requestID: request.id, logger: self.logger))
+            case .refused(let challenge, let message):
+                return self.notAuthenticated(request, challenge: challenge, message: message)
+            case .forbidden(let customerID, let message):
+                return self.forbidden(request, customerID: customerID, message: message)
+            case .limited(let customerID, let exceeded):
+                return self.limited(request, customerID: customerID, exceeded: exceeded)
+            }
+        }
     }
 
     /// 403 for an origin that is not allowed, or the answer to a CORS preflight; nil when the request goes on.
@@ -104,5 +100,15 @@ public final class AccessGate: HTTPMiddleware {
             let code = status == 429 ? JSONRPCErrorCode.limitExceeded : JSONRPCErrorCode.invalidRequest
             return MCPHTTP.jsonRPCError(status: status, code: code, message, headers: headers)
         }
+    }
+}
+
+extension MCPEndpoint {
+    /// Mounts the MCP routes behind their access gate: origin and CORS checks first, then authentication,
+    /// with refusals written as JSON-RPC errors.
+    public func register(in router: inout Router, authenticator: any CallerAuthenticator, logger: Logger) {
+        let gate = AccessGate(allowedOrigins: configuration.allowedOrigins, authenticator: authenticator, style: .jsonRPC, logger: logger)
+        router.use(gate, on: Self.paths)
+        register(in: &router, gate: gate)
     }
 }

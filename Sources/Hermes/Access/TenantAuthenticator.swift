@@ -1,5 +1,5 @@
 public import HTTP2
-import OAuth
+public import ToolRuntime
 public import Tenancy
 
 /// The auth step of the daemon: API keys of customers, OAuth access tokens, and, while no customer
@@ -53,13 +53,13 @@ public struct TenantAuthenticator: CallerAuthenticator {
                         message: "authentication required: send a customer API key ('x-api-key: hk_…' or 'Authorization: Bearer hk_…') or an OAuth access token ('Authorization: Bearer …')"
                     )
                 }
-                let message = presented?.hasPrefix(OAuthServer.accessTokenPrefix) == true
+                let message = presented.map { tokens?.isAccessTokenShaped($0) == true } == true
                     ? "the access token is not valid: it is unknown, expired or revoked; refresh it or sign in again"
                     : "the credential is neither a customer API key (hk_…) nor an access token of this server; check what the client sends"
                 return .refused(challenge: challenge(request.path, error: "invalid_token"), message: message)
             }
-        } catch let error as OAuthError where error.code == .customerDisabled {
-            return .forbidden(customerID: "-", message: "\(error); contact the operator of this server")
+        } catch let error as DisabledCustomerError {
+            return .forbidden(customerID: error.customerID, message: "\(error); contact the operator of this server")
         } catch {
             return .refused(challenge: challenge(request.path, error: nil), message: "the server cannot check credentials right now; retry shortly")
         }

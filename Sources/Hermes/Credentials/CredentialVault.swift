@@ -1,3 +1,4 @@
+public import Tenancy
 public import Crypto
 public import Store
 
@@ -39,5 +40,11 @@ public struct CredentialVault: Sendable {
     public func platforms(customerID: String) throws -> [String] {
         try store.read { try $0.scan(.creds, prefix: CredentialKey.prefix(customerID: customerID)) }
             .map(\.key.platform)
+    }
+}
+
+extension CredentialVault: CredentialSource {
+    public func credential(customerID: String, platform: String) throws -> [UInt8]? {
+        try resolve(customerID: customerID, platform: platform)
     }
 }

@@ -1,3 +1,4 @@
+import MCP
 public import HTTP2
 public import Store
 import Synchronization

@@ -1,9 +1,10 @@
 public import HTTP2
+public import MCP
 public import Tenancy
 import JSON
 
 /// `GET /api/usage`: the caller's tool calls this month and the limits of their plan. Runs behind the
-/// ``AccessGate`` of `/api`, so it always answers for the authenticated caller and nobody else.
+/// gate of `/api`, so it always answers for the authenticated caller and nobody else.
 public struct UsageEndpoint: Sendable {
     let meter: UsageMeter
 
@@ -11,14 +12,9 @@ public struct UsageEndpoint: Sendable {
         self.meter = meter
     }
 
-    public func register(in router: inout Router) {
+    public func register(in router: inout Router, gate: any CallerGate) {
         let meter = self.meter
-        router.get("/api/usage") { _ in
-            guard let customer = AuthenticatedCaller.current else {
-                throw HTTPError(401, "authentication required")
-            }
-            return try Self.respond(for: customer, meter: meter)
-        }
+        router.get("/api/usage", gate.guarded { _, call in try Self.respond(for: call.caller, meter: meter) })
     }
 
     static func respond(for customer: Customer, meter: UsageMeter) throws -> HTTPResponse {

@@ -1,3 +1,5 @@
+public import ToolRuntime
+public import Tenancy
 import JSON
 import Foundation
 public import Store

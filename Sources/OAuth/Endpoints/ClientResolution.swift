@@ -1,7 +1,7 @@
 import Crypto
 import JSON
 import Logging
-import Platforms
+import HTTPClient
 import Store
 
 /// Why a client could not be resolved; the message is safe to show (no secrets, no document content).

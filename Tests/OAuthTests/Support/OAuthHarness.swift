@@ -4,7 +4,7 @@ import HTTP2
 import JSON
 import Logging
 @testable import OAuth
-import Platforms
+import HTTPClient
 import Store
 import Synchronization
 import Tenancy
@@ -102,7 +102,7 @@ final class OAuthHarness: Sendable {
                 return .error(401, "invalid token", headers: ["www-authenticate": oauth.bearerChallenge(invalidToken: true)])
             }
             return .json(JSONWriter.encode(["customer": .string(grant.customerID), "client": .string(grant.clientID), "scope": .array(grant.scope.map { .string($0) })]))
-        } catch let error as OAuthError where error.code == .customerDisabled {
+        } catch let error as DisabledCustomerError {
             return .error(403, error.description)
         } catch {
             return .error(500, "\(error)")

@@ -3,15 +3,15 @@ import Glibc
 /// The monotonic clock in milliseconds at the kernel tick's resolution (a few ms): several times cheaper to
 /// read than the precise clock, and plenty for what changes once a second or expires after minutes (the
 /// health document, session idleness). It is read on every request.
-enum CoarseClock {
-    static func milliseconds() -> Int64 {
+package enum CoarseClock {
+    package static func milliseconds() -> Int64 {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC_COARSE, &time)
         return Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000
     }
 
     /// `duration` in whole milliseconds.
-    static func milliseconds(of duration: Duration) -> Int64 {
+    package static func milliseconds(of duration: Duration) -> Int64 {
         let components = duration.components
         return components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }

@@ -1,6 +1,6 @@
 public import JSON
 public import Logging
-import Tenancy
+public import Tenancy
 
 /// Runs tools from a registry: the daemon's ``ToolCaller``.
 ///
@@ -10,10 +10,14 @@ import Tenancy
 /// platform requests stop) and is reported as ``ToolCallFailure/cancelled``.
 public struct ToolRuntime: ToolCaller {
     public let registry: ToolRegistry
+    private let admission: any ToolCallAdmission
     private let logger: Logger
 
-    public init(registry: ToolRegistry, logger: Logger) {
+    /// `admission` is asked once a call is valid and about to run; a refusal is thrown as
+    /// ``ToolCallFailure/Kind/limited(_:)``.
+    public init(registry: ToolRegistry, admission: any ToolCallAdmission = UnlimitedToolCalls(), logger: Logger) {
         self.registry = registry
+        self.admission = admission
         self.logger = logger
     }
 
@@ -67,6 +71,7 @@ public struct ToolRuntime: ToolCaller {
             return .answered(.error("invalid arguments for \(name): \(violation.message)"))
         }
         guard !Task.isCancelled else { throw .cancelled }
+        if case .refused(let exceeded) = admission.admit(tool: tool.name, customer: customer) { throw .limited(exceeded) }
         return .ready(tool, ToolInvocation(arguments: arguments.objectValue ?? JSONObject(), customer: customer, context: context))
     }
 

@@ -1,7 +1,8 @@
 public import Tenancy
 
-/// Decides, before a tool runs, whether the caller may make one more call (monthly quotas). Checked by the
-/// transports before they dispatch a `tools/call`, so a refusal can be answered with HTTP 429.
+/// Decides, before a tool runs, whether the caller may make one more call (monthly quotas). Asked by
+/// ``ToolRuntime`` once the call is known to be valid, so a refused or invalid call never costs quota; a
+/// refusal is the call's outcome (``ToolCallFailure/Kind/limited(_:)``), which transports answer with 429.
 public protocol ToolCallAdmission: Sendable {
     /// Counts the call if it may go ahead.
     func admit(tool: String, customer: Customer) -> LimitDecision

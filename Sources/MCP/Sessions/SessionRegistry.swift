@@ -1,3 +1,4 @@
+import Tenancy
 import Crypto
 import Logging
 import Synchronization

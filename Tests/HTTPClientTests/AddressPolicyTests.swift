@@ -1,4 +1,4 @@
-import Platforms
+import HTTPClient
 import Testing
 
 @Suite("Outbound address policy")

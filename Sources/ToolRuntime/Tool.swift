@@ -1,4 +1,5 @@
 public import JSON
+public import Tenancy
 /// A tool: what the client sees in `tools/list`, and the code that runs on `tools/call`.
 ///
 /// A class: every call looks its tool up in the registry, and copying a struct of nine reference-counted
@@ -75,7 +76,7 @@ public struct ToolAnnotations: Sendable, Equatable {
         self.openWorldHint = openWorldHint
     }
 
-    var json: JSONValue {
+    package var json: JSONValue {
         [
             "readOnlyHint": .bool(readOnlyHint), "destructiveHint": .bool(destructiveHint),
             "idempotentHint": .bool(idempotentHint), "openWorldHint": .bool(openWorldHint),
@@ -137,7 +138,7 @@ public enum ToolContent: Sendable, Equatable {
     case text(String)
 
     /// Built member by member: this runs for every tool result.
-    var json: JSONValue {
+    package var json: JSONValue {
         switch self {
         case .text(let text):
             var block = JSONObject(capacity: 2)

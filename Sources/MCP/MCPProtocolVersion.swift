@@ -1,3 +1,4 @@
+import ToolRuntime
 /// The MCP protocol revisions this server speaks, negotiated at initialize.
 public enum MCPProtocolVersion: String, Sendable, CaseIterable, Comparable {
     case v2024_11_05 = "2024-11-05"

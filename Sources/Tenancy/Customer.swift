@@ -108,9 +108,3 @@ public struct EnvironmentCredentials: CredentialSource {
     public func credential(customerID: String, platform: String) throws -> [UInt8]? { values[platform] }
     public func platforms(customerID: String) throws -> [String] { values.keys.sorted() }
 }
-
-extension CredentialVault: CredentialSource {
-    public func credential(customerID: String, platform: String) throws -> [UInt8]? {
-        try resolve(customerID: customerID, platform: platform)
-    }
-}

@@ -1,3 +1,4 @@
+import ToolRuntime
 import Tenancy
 import JSON
 
@@ -8,12 +9,12 @@ import JSON
 final class MCPProtocolHandler: Sendable {
     let tools: any ToolCaller
     let pageSize: Int
-    let admission: any ToolCallAdmission
+    let serverVersion: String
 
-    init(tools: any ToolCaller, pageSize: Int, admission: any ToolCallAdmission) {
+    init(tools: any ToolCaller, pageSize: Int, serverVersion: String) {
         self.tools = tools
         self.pageSize = pageSize
-        self.admission = admission
+        self.serverVersion = serverVersion
     }
 
     static let serverName = "hermes-appliance"
@@ -36,34 +37,18 @@ final class MCPProtocolHandler: Sendable {
 
     // MARK: Requests
 
-    /// The first `tools/call` among `requests` the caller's limits refuse, checked (and counted) before any
-    /// of them runs, so the transport can answer the POST with 429.
-    func refusedToolCall(_ requests: [JSONRPCRequest], customer: Customer) -> (id: JSONRPCID, limit: LimitExceeded)? {
-        for request in requests {
-            if let refused = refusedToolCall(request, customer: customer) { return refused }
-        }
-        return nil
-    }
-
-    /// The limit that refuses `request` when it is a `tools/call` the caller's plan does not allow now (counted when admitted).
-    func refusedToolCall(_ request: JSONRPCRequest, customer: Customer) -> (id: JSONRPCID, limit: LimitExceeded)? {
-        guard request.method == "tools/call", let name = request.params?["name"]?.stringValue else { return nil }
-        if case .refused(let exceeded) = admission.admit(tool: name, customer: customer) { return (request.id, exceeded) }
-        return nil
-    }
-
-    /// The response to one request, or nil when the client cancelled it (no response is due then). Messages
+    /// The reply to one request, or nil when the client cancelled it (no response is due then). Messages
     /// the request produces on the way (progress, log messages) go out on the session's stream `stream`.
     /// `clientWaits`: the client waits on its HTTP request for this answer (the session is not idle meanwhile).
-    func respond(_ request: JSONRPCRequest, session: MCPSession, stream: Int, clientWaits: Bool) async -> JSONValue? {
+    func respond(_ request: JSONRPCRequest, session: MCPSession, stream: Int, clientWaits: Bool) async -> MCPReply? {
         guard request.method == "tools/call" else {
             session.touch()
-            return respondAtOnce(request, session: session)
+            return .response(respondAtOnce(request, session: session))
         }
         do {
             return try await callTool(id: request.id, request.params, session: session, stream: stream, clientWaits: clientWaits)
         } catch {
-            return JSONRPC.error(request.id, code: error.code, message: error.message)
+            return .response(JSONRPC.error(request.id, code: error.code, message: error.message))
         }
     }
 
@@ -91,7 +76,7 @@ final class MCPProtocolHandler: Sendable {
     func initialize(_ params: JSONObject?, session: MCPSession) -> JSONValue {
         let version = MCPProtocolVersion.negotiate(params?["protocolVersion"]?.stringValue)
         session.negotiated(version, clientName: params?["clientInfo"]?["name"]?.stringValue)
-        var info: JSONObject = ["name": .string(Self.serverName), "version": .string(HermesVersion.current)]
+        var info: JSONObject = ["name": .string(Self.serverName), "version": .string(serverVersion)]
         if version.hasStructuredToolResults { info["title"] = "Hermes Appliance" }
         return [
             "protocolVersion": .string(version.rawValue),
@@ -143,7 +128,7 @@ final class MCPProtocolHandler: Sendable {
         return .object(JSONObject())
     }
 
-    func callTool(id: JSONRPCID, _ params: JSONObject?, session: MCPSession, stream: Int, clientWaits: Bool) async throws(MCPMethodError) -> JSONValue? {
+    func callTool(id: JSONRPCID, _ params: JSONObject?, session: MCPSession, stream: Int, clientWaits: Bool) async throws(MCPMethodError) -> MCPReply? {
         let (name, context) = try startCall(id: id, params, session: session, stream: stream, clientWaits: clientWaits)
         let outcome: Result<ToolResult, ToolCallFailure>
         do throws(ToolCallFailure) {
@@ -175,15 +160,17 @@ final class MCPProtocolHandler: Sendable {
 
     /// The call's response (nil when it was cancelled), once it has left its session's requests in flight.
     @inline(never)
-    private func finishCall(id: JSONRPCID, _ outcome: Result<ToolResult, ToolCallFailure>, session: MCPSession, clientWaited: Bool) throws(MCPMethodError) -> JSONValue? {
+    private func finishCall(id: JSONRPCID, _ outcome: Result<ToolResult, ToolCallFailure>, session: MCPSession, clientWaited: Bool) throws(MCPMethodError) -> MCPReply? {
         let version = session.finish(id, clientWaited: clientWaited)
         switch outcome {
         case .success(let result):
-            return JSONRPC.result(id, Self.encode(result, version: version))
-        case .failure(let failure) where failure.kind == .unknownTool:
-            throw .invalidParams(failure.message)
-        case .failure:
-            return nil
+            return .response(JSONRPC.result(id, Self.encode(result, version: version)))
+        case .failure(let failure):
+            switch failure.kind {
+            case .unknownTool: throw .invalidParams(failure.message)
+            case .limited(let exceeded): return .limited(id, exceeded)
+            case .cancelled: return nil
+            }
         }
     }
 
@@ -193,6 +180,23 @@ final class MCPProtocolHandler: Sendable {
         if version.hasStructuredToolResults, let structured = result.structuredContent { object.append("structuredContent", structured) }
         object.append("isError", .bool(result.isError))
         return .object(object)
+    }
+}
+
+/// What answering one JSON-RPC request gave.
+enum MCPReply: Sendable {
+    /// The JSON-RPC response (a result or an error).
+    case response(JSONValue)
+    /// A `tools/call` the caller's limits refused: HTTP 429 where the status is still to be sent, otherwise
+    /// a JSON-RPC error naming the limit.
+    case limited(JSONRPCID, LimitExceeded)
+
+    /// The reply as a JSON-RPC message, for answers whose HTTP status has gone out already.
+    var message: JSONValue {
+        switch self {
+        case .response(let value): value
+        case .limited(let id, let exceeded): JSONRPC.error(id, code: JSONRPCErrorCode.limitExceeded, message: exceeded.message)
+        }
     }
 }
 

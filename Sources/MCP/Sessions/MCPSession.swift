@@ -1,3 +1,5 @@
+import Tenancy
+import ToolRuntime
 import JSON
 import Synchronization
 

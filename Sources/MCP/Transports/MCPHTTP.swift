@@ -1,13 +1,13 @@
 import ASCIIText
 import Tenancy
 import JSON
-import HTTP2
+package import HTTP2
 
 /// HTTP pieces both MCP transports share: error bodies, content negotiation, event-stream responses.
-enum MCPHTTP {
+package enum MCPHTTP {
     /// An HTTP error whose body is a JSON-RPC error without an id, as the Streamable HTTP spec suggests
     /// (clients such as the Python SDK surface its message).
-    static func jsonRPCError(status: Int, code: Int64, _ message: String, id: JSONRPCID? = nil, headers extra: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+    package static func jsonRPCError(status: Int, code: Int64, _ message: String, id: JSONRPCID? = nil, headers extra: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
         var response = HTTPResponse.json(JSONWriter.encode(JSONRPC.error(id, code: code, message: message)), status: status)
         for (name, value) in extra { response.headers.add(name, value) }
         return response

@@ -1,3 +1,4 @@
+import Tenancy
 import ASCIIText
 import JSON
 import HTTP2
@@ -134,16 +135,13 @@ struct StreamableHTTPTransport: Sendable {
             }
         }
         if requests.isEmpty, invalid.isEmpty { return MCPHTTP.accepted() }
-        if let refused = handler.refusedToolCall(requests, customer: session.customer) {
-            return MCPHTTP.limitExceeded(refused.limit, id: refused.id)
-        }
         if Self.answersAsEventStream(accepts, wantsProgress: requests.contains(where: \.wantsProgress)),
             let streamed = eventStreamAnswer(requests, invalid: invalid, session: session)
         {
             return streamed
         }
         var responses = invalid
-        for call in requests { responses.append(await jsonAnswer(to: call, session: session)) }
+        for call in requests { responses.append(await jsonAnswer(to: call, session: session).message) }
         return MCPHTTP.json(.array(responses))
     }
 
@@ -169,17 +167,15 @@ struct StreamableHTTPTransport: Sendable {
     /// Answers one request as JSON, or as an event stream when the client needs one.
     private func answer(_ call: JSONRPCRequest, session: MCPSession, accepts: MCPHTTP.Accepts, headers: HTTPHeaders = HTTPHeaders()) async -> HTTPResponse {
         if let answered = answerWithoutWaiting(call, session: session, accepts: accepts, headers: headers) { return answered }
-        let response = await jsonAnswer(to: call, session: session)
-        return MCPHTTP.json(response, headers: headers)
+        switch await jsonAnswer(to: call, session: session) {
+        case .response(let response): return MCPHTTP.json(response, headers: headers)
+        case .limited(let id, let exceeded): return MCPHTTP.limitExceeded(exceeded, id: id)
+        }
     }
 
-    /// 429 for a tool call over the caller's limits, or the event stream the answer goes out on; nil when
-    /// the client waits for a JSON answer.
+    /// The event stream the answer goes out on; nil when the client waits for a JSON answer.
     @inline(never)
     private func answerWithoutWaiting(_ call: JSONRPCRequest, session: MCPSession, accepts: MCPHTTP.Accepts, headers: HTTPHeaders) -> HTTPResponse? {
-        if let refused = handler.refusedToolCall(call, customer: session.customer) {
-            return MCPHTTP.limitExceeded(refused.limit, id: refused.id)
-        }
         guard Self.answersAsEventStream(accepts, wantsProgress: call.wantsProgress) else { return nil }
         return eventStreamAnswer([call], invalid: [], session: session, headers: headers)
     }
@@ -198,8 +194,8 @@ struct StreamableHTTPTransport: Sendable {
         Task {
             for error in invalid { session.publish(error, on: stream) }
             for call in requests {
-                if let response = await handler.respond(call, session: session, stream: stream, clientWaits: false) {
-                    session.publish(response, on: stream)
+                if let reply = await handler.respond(call, session: session, stream: stream, clientWaits: false) {
+                    session.publish(reply.message, on: stream)
                 }
             }
             session.complete(stream: stream)
@@ -209,9 +205,9 @@ struct StreamableHTTPTransport: Sendable {
 
     /// The response to a request answered as JSON; messages produced on the way (progress, log messages) go
     /// to the standalone stream (GET), buffered for resumption.
-    private func jsonAnswer(to call: JSONRPCRequest, session: MCPSession) async -> JSONValue {
-        let response = await handler.respond(call, session: session, stream: 0, clientWaits: true)
-        return response ?? JSONRPC.error(call.id, code: JSONRPCErrorCode.requestCancelled, message: "the request was cancelled")
+    private func jsonAnswer(to call: JSONRPCRequest, session: MCPSession) async -> MCPReply {
+        let reply = await handler.respond(call, session: session, stream: 0, clientWaits: true)
+        return reply ?? .response(JSONRPC.error(call.id, code: JSONRPCErrorCode.requestCancelled, message: "the request was cancelled"))
     }
 
     // MARK: GET

@@ -1,3 +1,4 @@
+import Tenancy
 import JSON
 import HTTP2
 
@@ -66,15 +67,12 @@ struct LegacySSETransport: Sendable {
                 return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "not a valid JSON-RPC 2.0 message: \(problem.reason)", id: problem.id)
             }
         }
-        if let refused = handler.refusedToolCall(requests, customer: customer) {
-            return MCPHTTP.limitExceeded(refused.limit, id: refused.id)
-        }
         if !requests.isEmpty {
             let handler = self.handler
             Task {
                 for request in requests {
-                    if let response = await handler.respond(request, session: session, stream: 0, clientWaits: false) {
-                        session.publish(response, on: 0)
+                    if let reply = await handler.respond(request, session: session, stream: 0, clientWaits: false) {
+                        session.publish(reply.message, on: 0)
                     }
                 }
             }

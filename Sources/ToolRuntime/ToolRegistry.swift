@@ -1,3 +1,4 @@
+import Tenancy
 /// The tools the daemon offers, by name, in the order they were registered.
 public struct ToolRegistry: Sendable {
     public private(set) var tools: [Tool] = []

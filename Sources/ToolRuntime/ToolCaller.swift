@@ -1,4 +1,5 @@
 public import JSON
+public import Tenancy
 /// The one way to run a tool: MCP's `tools/call`, REST's tool endpoint and tests all go through it.
 ///
 /// ```swift
@@ -11,7 +12,7 @@ public protocol ToolCaller: Sendable {
     /// Validates `arguments` against the tool's input schema, then runs the tool for `customer`.
     ///
     /// A bad argument or a failing handler gives a result with `isError: true` and a message a person can act
-    /// on; only an unknown tool name and cancellation are thrown.
+    /// on; an unknown tool name, a call over the caller's limits and cancellation are thrown.
     func handleToolCall(name: String, arguments: JSONValue?, customer: Customer, context: ToolCallContext) async throws(ToolCallFailure) -> ToolResult
 }
 
@@ -26,6 +27,8 @@ public struct ToolCallFailure: Error, Sendable, Equatable, CustomStringConvertib
     public enum Kind: Sendable, Equatable {
         /// No tool has this name (for this customer).
         case unknownTool
+        /// The caller's limits refuse the call (monthly quota); nothing ran and nothing was counted.
+        case limited(LimitExceeded)
         /// The call was cancelled before it finished; no result must be sent.
         case cancelled
     }
@@ -38,6 +41,10 @@ public struct ToolCallFailure: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     public static let cancelled = ToolCallFailure(kind: .cancelled, message: "the tool call was cancelled")
+
+    public static func limited(_ exceeded: LimitExceeded) -> ToolCallFailure {
+        ToolCallFailure(kind: .limited(exceeded), message: exceeded.message)
+    }
 
     public var description: String { message }
 }

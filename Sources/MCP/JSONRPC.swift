@@ -57,18 +57,18 @@ struct InvalidJSONRPCMessage: Error, Sendable {
 }
 
 /// Standard JSON-RPC error codes, and the ones MCP adds.
-enum JSONRPCErrorCode {
-    static let parseError: Int64 = -32700
-    static let invalidRequest: Int64 = -32600
-    static let methodNotFound: Int64 = -32601
-    static let invalidParams: Int64 = -32602
-    static let internalError: Int64 = -32603
+package enum JSONRPCErrorCode {
+    package static let parseError: Int64 = -32700
+    package static let invalidRequest: Int64 = -32600
+    package static let methodNotFound: Int64 = -32601
+    package static let invalidParams: Int64 = -32602
+    package static let internalError: Int64 = -32603
     /// The request was cancelled by the client before it finished (answered only where HTTP needs a body).
-    static let requestCancelled: Int64 = -32800
+    package static let requestCancelled: Int64 = -32800
     /// A server-side limit was reached (too many requests in flight in one session).
-    static let serverBusy: Int64 = -32000
+    package static let serverBusy: Int64 = -32000
     /// A plan limit was reached (requests per minute, monthly tool calls); the HTTP status is 429.
-    static let limitExceeded: Int64 = -32029
+    package static let limitExceeded: Int64 = -32029
 }
 
 /// Reading and writing JSON-RPC 2.0 envelopes.
