@@ -69,14 +69,10 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         let (store, logger) = try storeOptions.openStore(label: "hermes")
+        // The one place the store closes: after the service group has stopped, or on any failure before.
+        defer { store.close() }
         let stateDirectory = try storeOptions.resolvedStateDirectory(variables)
-        let keyRing: KeyRing
-        do {
-            keyRing = try keyOptions.loadKeyRing(environment: environment, stateDirectory: stateDirectory, variables: variables, logger: logger)
-        } catch {
-            store.close()
-            throw error
-        }
+        let keyRing = try keyOptions.loadKeyRing(environment: environment, stateDirectory: stateDirectory, variables: variables, logger: logger)
 
         logger.info("hermes starting", metadata: [
             "version": "\(HermesVersion.current)",
@@ -103,7 +99,6 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             boundPort = try await server.bind()
         } catch {
-            store.close()
             throw ValidationError("cannot listen on \(host):\(port): \(error)")
         }
         let resource = ProtectedResource(publicURL: try resolvedPublicURL(variables, host: host, port: boundPort))
@@ -130,7 +125,6 @@ struct ServeCommand: AsyncParsableCommand {
                 audit: AuditLog(store: store, logger: logger), logger: logger
             )
         } catch {
-            store.close()
             throw ValidationError("\(error)")
         }
         let authenticator = TenantAuthenticator(
@@ -151,7 +145,6 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await server.start(router: router)
         } catch {
-            store.close()
             throw ValidationError("cannot serve on \(host):\(port): \(error)")
         }
 
@@ -164,11 +157,9 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
-            store.close()
             logger.error("hermes stopped after a failure", metadata: ["error": "\(error)"])
             throw ExitCode.failure
         }
-        store.close()
         logger.info("hermes stopped cleanly", metadata: ["store.commits": "\(store.statistics.commits)"])
     }
 
@@ -233,12 +224,14 @@ struct ReadinessAnnouncer: Service {
         try? await gracefulShutdown()
     }
 
+    /// Whether SIGTERM and SIGINT are caught, read from the kernel's own account (`SigCgt` in
+    /// `/proc/self/status`, proc(5)) rather than from the C library's `sigaction` layout.
     static func shutdownSignalsAreHandled() -> Bool {
-        [SIGTERM, SIGINT].allSatisfy { signal in
-            var current = sigaction()
-            sigaction(signal, nil, &current)
-            return unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) != unsafeBitCast(SIG_DFL, to: Int.self)
-        }
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
+              let caught = UInt64(line.dropFirst("SigCgt:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+        else { return true }
+        return [SIGTERM, SIGINT].allSatisfy { caught & (1 << UInt64($0 - 1)) != 0 }
     }
 }
 

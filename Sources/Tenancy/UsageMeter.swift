@@ -200,6 +200,12 @@ public struct LimitExceeded: Error, Sendable, Equatable, CustomStringConvertible
     public var retryAfterSeconds: Int
     public var message: String
 
+    public init(limit: Limit, retryAfterSeconds: Int, message: String) {
+        self.limit = limit
+        self.retryAfterSeconds = retryAfterSeconds
+        self.message = message
+    }
+
     public var description: String { message }
 }
 

@@ -411,7 +411,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         guard let loop = context?.eventLoop else { return }
         let bound = NIOLoopBound(self, eventLoop: loop)
         bodyWatch?.cancel()
-        bodyWatch = loop.scheduleTask(in: delay.timeAmount) { bound.value.checkBodyStall() }
+        bodyWatch = loop.scheduleTask(in: TimeAmount(delay)) { bound.value.checkBodyStall() }
     }
 
     /// A streamed body has no deadline as a whole (the handler sets the pace); the client may only keep the
@@ -445,7 +445,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard event is GracefulShutdownEvent else {
+        guard event is ChannelShouldQuiesceEvent else {
             context.fireUserInboundEventTriggered(event)
             return
         }

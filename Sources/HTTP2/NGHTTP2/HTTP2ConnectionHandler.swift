@@ -212,7 +212,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is GracefulShutdownEvent {
+        if event is ChannelShouldQuiesceEvent {
             beginShutdown()
         } else {
             context.fireUserInboundEventTriggered(event)

@@ -137,7 +137,7 @@ public final class HTTPServer: Sendable {
         logger.info("http server shutting down", metadata: ["http.open_connections": "\(connections.count)"])
         try? await server?.close()
         for connection in connections {
-            connection.pipeline.fireUserInboundEventTriggered(GracefulShutdownEvent())
+            connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
         let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
         while connectionCount > 0, ContinuousClock.now < deadline {

@@ -46,7 +46,7 @@ public struct HTTPServerConfiguration: Sendable {
         /// at the price of a timeout firing up to one tick late.
         var housekeepingTick: TimeAmount {
             let shortest = min(requestTimeout, headerTimeout, idleTimeout)
-            return min(max((shortest / 4).timeAmount, .milliseconds(50)), .seconds(1))
+            return min(max(TimeAmount(shortest / 4), .milliseconds(50)), .seconds(1))
         }
     }
 

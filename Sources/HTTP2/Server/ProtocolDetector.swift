@@ -28,7 +28,7 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
     /// timeout: until a protocol is chosen no other handler keeps time.
     func handlerAdded(context: ChannelHandlerContext) {
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: limits.headerTimeout.timeAmount) {
+        timer = context.eventLoop.scheduleTask(in: TimeAmount(limits.headerTimeout)) {
             bound.value.close(promise: nil)
         }
     }
@@ -40,7 +40,7 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Nothing was requested yet, so a graceful shutdown simply closes.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is GracefulShutdownEvent {
+        if event is ChannelShouldQuiesceEvent {
             context.close(promise: nil)
         } else {
             context.fireUserInboundEventTriggered(event)

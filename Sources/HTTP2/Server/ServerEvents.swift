@@ -1,8 +1,5 @@
 import NIOCore
 
-/// Sent down every connection's pipeline when the server begins a graceful shutdown.
-struct GracefulShutdownEvent: Sendable {}
-
 /// Thrown to a streamed body's producer once its client is gone or the server is shutting down.
 public struct ResponseStreamClosed: Error, Sendable, CustomStringConvertible {
     public var description: String { "the response stream was closed (client gone or server shutting down)" }
@@ -16,16 +13,9 @@ struct TimeoutAmounts: Sendable {
     let idle: TimeAmount
 
     init(_ limits: HTTPServerConfiguration.Limits) {
-        header = limits.headerTimeout.timeAmount
-        request = limits.requestTimeout.timeAmount
-        idle = limits.idleTimeout.timeAmount
-    }
-}
-
-extension Duration {
-    var timeAmount: TimeAmount {
-        let components = self.components
-        return .nanoseconds(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000)
+        header = TimeAmount(limits.headerTimeout)
+        request = TimeAmount(limits.requestTimeout)
+        idle = TimeAmount(limits.idleTimeout)
     }
 }
 
