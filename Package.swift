@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 /// `NonisolatedNonsendingByDefault` (SE-0461): a nonisolated async function runs on its caller's executor.

@@ -36,7 +36,6 @@ struct ProtocolError: Error {
 
     static func invalidRequest(_ text: String) -> Self { Self(code: "invalid_request", description: text) }
     static func invalidGrant(_ text: String) -> Self { Self(code: "invalid_grant", description: text) }
-    static func invalidScope(_ text: String) -> Self { Self(code: "invalid_scope", description: text) }
     static func invalidTarget(_ text: String) -> Self { Self(code: "invalid_target", description: text) }
     static func invalidClient(_ text: String, basic: Bool = false) -> Self {
         Self(code: "invalid_client", description: text, status: 401, challenge: basic ? "Basic realm=\"hermes-oauth\"" : nil)

@@ -324,7 +324,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         let channelPipeline = context.pipeline
         let remainder = parser.takeRemainder()
         pipeline.removeHandler(context: context, promise: nil)
-        if let remainder, remainder.readableBytes > 0 { channelPipeline.fireChannelRead(NIOAny(remainder)) }
+        if let remainder, remainder.readableBytes > 0 { channelPipeline.fireChannelRead(remainder) }
         channelPipeline.fireChannelReadComplete()
         if readHeld {
             readHeld = false

@@ -128,10 +128,6 @@ public struct Router: Sendable {
         case notFound
     }
 
-    func resolve(_ method: HTTPMethod, _ path: String) -> Resolution {
-        resolveScoped(method, path).resolution
-    }
-
     /// The resolution, and for a path with an exact entry whether no middleware applies to it.
     private func resolveScoped(_ method: HTTPMethod, _ path: String) -> (resolution: Resolution, middlewareFree: Bool?) {
         let key = Self.normalized(path)
