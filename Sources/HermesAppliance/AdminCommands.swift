@@ -23,6 +23,7 @@ struct BackupCommand: AsyncParsableCommand {
         guard !FileManager.default.fileExists(atPath: output) else {
             throw ValidationError("\(output) already exists; choose a new file name so no backup is overwritten")
         }
+        _ = try storeOptions.existingStoreDirectory(ProcessInfo.processInfo.environment)
         let (store, logger) = try storeOptions.openStore(label: "hermes.backup")
         defer { store.close() }
         try await store.backup(to: output)

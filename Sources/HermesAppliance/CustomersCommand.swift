@@ -152,10 +152,7 @@ extension CustomersCommand {
 /// Opens the store, runs `body` with the directory, closes the store; store and tenancy errors become
 /// validation errors, so the CLI prints their message and exits non-zero.
 private func withDirectory(_ options: StoreOptions, _ body: (CustomerDirectory, Store) async throws -> Void) async throws {
-    let directory = try options.resolvedStateDirectory(ProcessInfo.processInfo.environment)
-    guard FileManager.default.fileExists(atPath: directory + "/data.mdb") else {
-        throw ValidationError("there is no store in \(directory); give the daemon's state directory with --state-dir (or HERMES_STATE_DIR), or start `hermes serve` once to create it")
-    }
+    _ = try options.existingStoreDirectory(ProcessInfo.processInfo.environment)
     let (store, _) = try options.openStore(label: "hermes.customers")
     defer { store.close() }
     do {

@@ -63,6 +63,16 @@ struct StoreOptions: ParsableArguments {
         return level
     }
 
+    /// The state directory, refusing one that holds no store: commands that only read or copy a store
+    /// must not create an empty one in a mistyped directory and report success.
+    func existingStoreDirectory(_ variables: [String: String]) throws -> String {
+        let directory = try resolvedStateDirectory(variables)
+        guard FileManager.default.fileExists(atPath: directory + "/data.mdb") else {
+            throw ValidationError("there is no store in \(directory); give the daemon's state directory with --state-dir (or HERMES_STATE_DIR), or start `hermes serve` once to create it")
+        }
+        return directory
+    }
+
     /// Sets up logging and opens the store.
     func openStore(label: String) throws -> (Store, Logger) {
         let variables = ProcessInfo.processInfo.environment

@@ -218,6 +218,7 @@ extension TransactionHandle {
             live = true
         }
         try deleteExact(keyspace, Generation.physicalKey(found.end, key))
+        try noteDeleted(keyspace, key)
         return live
     }
 
@@ -306,6 +307,7 @@ extension TransactionHandle {
                     return false
                 }
                 progress.handled += 1
+                progress.noteDeleted(keyspace, UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size).dropFirst(Generation.prefixSize))
                 // A key too short to carry a generation cannot be reached by any lookup: drop it too.
                 try check(mdb_cursor_del(cursor, 0), doing: "sweeping keyspace \(keyspace)")
                 progress.deleted += 1
@@ -359,10 +361,17 @@ struct SweepProgress {
     let budgetNanoseconds: UInt64
     var handled = 0
     var deleted = 0
+    /// The highest sequence deleted per keyspace, written to the floors when the sweep ends.
+    var deletedSequences: [KeyspaceName: UInt64] = [:]
 
     init(maximumEntries: Int, budgetNanoseconds: UInt64) {
         self.maximumEntries = maximumEntries
         self.budgetNanoseconds = budgetNanoseconds
+    }
+
+    mutating func noteDeleted<Bytes: Collection<UInt8>>(_ keyspace: KeyspaceName, _ key: Bytes) {
+        guard let sequence = SequencedKey.sequence(ofStoreKey: key) else { return }
+        deletedSequences[keyspace] = Swift.max(deletedSequences[keyspace] ?? 0, sequence)
     }
 
     /// The clock is read every 64 entries only; it costs about as much as deleting one.

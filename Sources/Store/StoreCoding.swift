@@ -99,18 +99,27 @@ public struct SequencedKey: StoreKey, Hashable, Comparable {
     public init(storeKey: [UInt8]) throws(StoreError) {
         guard storeKey.count > Self.sequenceDigits, storeKey[storeKey.count - Self.sequenceDigits - 1] == UInt8(ascii: ":")
         else { throw StoreError(.corruptKey, "a sequenced key does not end in ':' and \(Self.sequenceDigits) digits") }
-        var value: UInt64 = 0
-        for byte in storeKey.suffix(Self.sequenceDigits) {
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else {
-                throw StoreError(.corruptKey, "a sequenced key has a non-digit in its sequence")
-            }
-            let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
-            guard !overflow1, !overflow2 else { throw StoreError(.corruptKey, "a sequenced key's sequence overflows") }
-            value = sum
+        guard let value = Self.sequence(ofStoreKey: storeKey) else {
+            throw StoreError(.corruptKey, "a sequenced key's last \(Self.sequenceDigits) characters are not a sequence number")
         }
         sequence = value
         prefix = try String(storeKey: Array(storeKey.prefix(storeKey.count - Self.sequenceDigits - 1)))
+    }
+
+    /// The sequence of a stored key shaped like a sequenced key (`…:` and 20 digits), else nil.
+    static func sequence<Bytes: Collection<UInt8>>(ofStoreKey storeKey: Bytes) -> UInt64? {
+        guard storeKey.count > sequenceDigits else { return nil }
+        let digits = storeKey.suffix(sequenceDigits + 1)
+        guard digits.first == UInt8(ascii: ":") else { return nil }
+        var value: UInt64 = 0
+        for byte in digits.dropFirst() {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            guard !overflow1, !overflow2 else { return nil }
+            value = sum
+        }
+        return value
     }
 
     static func digits(_ value: UInt64) -> [UInt8] {

@@ -19,12 +19,21 @@ extension TransactionHandle {
     /// expired generations from the front of each generational keyspace.
     func sweepDue(maximumEntries: Int, budgetNanoseconds: UInt64) throws(StoreError) -> SweepReport {
         var progress = SweepProgress(maximumEntries: maximumEntries, budgetNanoseconds: budgetNanoseconds)
-        guard try sweepIndex(&progress) else { return SweepReport(deleted: progress.deleted, moreDue: true) }
+        let finished = try sweepEverything(&progress)
+        for (keyspace, sequence) in progress.deletedSequences {
+            try raiseSequenceFloor(keyspace, to: sequence)
+        }
+        return SweepReport(deleted: progress.deleted, moreDue: !finished)
+    }
+
+    /// The index, then each generational keyspace; returns false when it stopped at the budget.
+    private func sweepEverything(_ progress: inout SweepProgress) throws(StoreError) -> Bool {
+        guard try sweepIndex(&progress) else { return false }
         for keyspace in KeyspaceName.generational {
             guard let table = generationTable(keyspace) else { continue }
-            guard try sweepGenerations(keyspace, table, &progress) else { return SweepReport(deleted: progress.deleted, moreDue: true) }
+            guard try sweepGenerations(keyspace, table, &progress) else { return false }
         }
-        return SweepReport(deleted: progress.deleted, moreDue: false)
+        return true
     }
 
     /// Deletes due entries from the front of the expiry index; returns false when it stopped at the
@@ -53,6 +62,7 @@ extension TransactionHandle {
                    try holdsDeadline(keyspace, entryKey, deadline) {
                     try deleteExact(keyspace, entryKey)
                     progress.deleted += 1
+                    progress.noteDeleted(keyspace, entryKey)
                 }
                 try deleteExact(.expiryIndex, indexKey)
             }
@@ -68,5 +78,32 @@ extension TransactionHandle {
         } catch where error.code == .corruptValue {
             return false
         }
+    }
+}
+
+// MARK: - Sequence floors
+
+extension TransactionHandle {
+    /// `meta` key holding the highest sequence ever deleted from `keyspace`, below which
+    /// ``WriteTransaction/append(_:prefix:_:expiresAt:)`` never numbers a new record.
+    static func sequenceFloorKey(_ keyspace: KeyspaceName) -> [UInt8] { Array("sequence.floor.\(keyspace.name)".utf8) }
+
+    func sequenceFloor(_ keyspace: KeyspaceName) throws(StoreError) -> UInt64 {
+        guard let stored = try payload(.meta, Self.sequenceFloorKey(keyspace)) else { return 0 }
+        guard let floor = UInt64(String(decoding: stored, as: UTF8.self)) else {
+            throw StoreError(.corruptValue, "the sequence floor of keyspace \(keyspace) in meta is not a number; restore a backup or delete the meta entry sequence.floor.\(keyspace)")
+        }
+        return floor
+    }
+
+    func raiseSequenceFloor(_ keyspace: KeyspaceName, to sequence: UInt64) throws(StoreError) {
+        guard keyspace != .meta, sequence > (try sequenceFloor(keyspace)) else { return }
+        try putRaw(.meta, Self.sequenceFloorKey(keyspace), Array(String(sequence).utf8), deadline: nil)
+    }
+
+    /// Keeps a deleted sequenced key's number from being appended again (any key shaped like one counts).
+    func noteDeleted(_ keyspace: KeyspaceName, _ key: [UInt8]) throws(StoreError) {
+        guard let sequence = SequencedKey.sequence(ofStoreKey: key) else { return }
+        try raiseSequenceFloor(keyspace, to: sequence)
     }
 }

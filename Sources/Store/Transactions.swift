@@ -98,16 +98,21 @@ extension WriteTransaction {
         try handle.deleteRaw(keyspace.name, key.storeKey)
     }
 
-    /// Appends `value` under `prefix` with the next sequence number (one more than the highest ever used
-    /// under that prefix and still stored, expired or not) and returns its key.
+    /// Appends `value` under `prefix` with the next sequence number and returns its key. The number is one
+    /// more than the highest still stored under the prefix (expired or not) and than any ever deleted from
+    /// the keyspace, so a key is never reused for a different record once sweeping or deleting has removed
+    /// the newest ones (sequences under a prefix start at 1 until something is deleted from the keyspace).
     @discardableResult
     public func append<V>(_ keyspace: Keyspace<SequencedKey, V>, prefix: String, _ value: V, expiresAt deadline: Timestamp? = nil) throws(StoreError) -> SequencedKey {
         let scanPrefix = SequencedKey.scanPrefix(prefix)
-        var next: UInt64 = 1
+        var highest = try handle.sequenceFloor(keyspace.name)
         if let last = try handle.lastKey(keyspace.name, prefix: scanPrefix) {
-            next = try SequencedKey(storeKey: last).sequence + 1
+            highest = max(highest, try SequencedKey(storeKey: last).sequence)
         }
-        let key = SequencedKey(prefix: prefix, sequence: next)
+        guard highest < UInt64.max else {
+            throw StoreError(.invalidArgument, "keyspace \(keyspace.name) has used every sequence number under '\(prefix)'; append under a new prefix")
+        }
+        let key = SequencedKey(prefix: prefix, sequence: highest + 1)
         try handle.putRaw(keyspace.name, key.storeKey, value.storeValue, deadline: deadline)
         return key
     }
@@ -322,6 +327,7 @@ extension TransactionHandle {
             try deleteExact(.expiryIndex, Self.expiryKey(deadline, keyspace, key))
         }
         try deleteExact(keyspace, key)
+        try noteDeleted(keyspace, key)
         return deadline.map { $0 > now } ?? true
     }
 

@@ -45,14 +45,21 @@ struct HTTP2Tests {
         }
     }
 
-    @Test func invalidPrefaceClosesTheConnection() async throws {
+    /// RFC 9113 §3.4: a wrong preface is a connection error PROTOCOL_ERROR, answered with GOAWAY before the
+    /// close, also when it goes wrong within its request line (the PRI method means HTTP/2).
+    @Test(arguments: [
+        "",
+        Array("PRI * HTTP/1.1\r\n\r\nSM\r\n\r\n".utf8).hex,
+        Array("PRI * HTTP/2.1\r\n\r\nSM\r\n\r\n".utf8).hex,
+        Array("PRI / HTTP/2.0\r\nHost: x\r\n\r\n".utf8).hex,
+    ])
+    func invalidPrefaceGetsGoawayAndClose(preface: String) async throws {
         try await withServer { server in
-            let (json, _) = try await ChildProcess.runPython("h2_probe.py", ["bad-preface", "--port", "\(server.port)", "--seconds", "10"])
+            let (json, _) = try await ChildProcess.runPython("h2_probe.py", ["bad-preface", "--port", "\(server.port)", "--seconds", "10", "--preface", preface])
             #expect(json[bool: "closed"] == true, "the connection stayed open after a bad preface: \(json)")
             #expect(json[bool: "http1_response"] == false, "a bad preface was answered as HTTP/1.1: \(json)")
-            if let goaway = json[object: "goaway"] {
-                #expect(goaway[int: "error"] == 1, "GOAWAY should say PROTOCOL_ERROR: \(json)")
-            }
+            let goaway = try #require(json[object: "goaway"], "no GOAWAY before the close: \(json)")
+            #expect(goaway[int: "error"] == 1, "GOAWAY should say PROTOCOL_ERROR: \(json)")
             try await expectStillServing(server)
         }
     }
@@ -183,4 +190,8 @@ struct HTTP2Tests {
             }
         }
     }
+}
+
+extension [UInt8] {
+    var hex: String { map { String(format: "%02x", $0) }.joined() }
 }

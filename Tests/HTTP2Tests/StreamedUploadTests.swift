@@ -5,18 +5,23 @@ import Testing
 
 @Suite("Streamed request bodies")
 struct StreamedUploadTests {
-    /// `size` bytes of the pattern 0, 1, …, 250, 0, 1, … (the h2 probe sends the same), in a temporary file.
-    static func payload(_ size: Int, _ name: String = #function) throws -> (file: UploadLimitTests.Payload, expected: String) {
-        let period = [UInt8](0..<251)
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(size)
-        while bytes.count < size { bytes += period.prefix(size - bytes.count) }
+    /// `size` bytes of the pattern 0, 1, …, 250, 0, 1, … (the h2 probe sends the same), in a temporary file,
+    /// and the answer the upload route gives for them. Made on a thread of its own (see ``onOwnThread(_:)``).
+    static func payload(_ size: Int, _ name: String = #function) async throws -> (file: UploadLimitTests.Payload, expected: String) {
         let directory = Paths.temporaryDirectory(name)
         let path = directory.appendingPathComponent("payload.bin").path
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        var hash = FNV1a()
-        hash.add(bytes)
-        return (UploadLimitTests.Payload(directory: directory, path: path), "count \(size) fnv \(hash.hex)")
+        let file = UploadLimitTests.Payload(directory: directory, path: path)
+        let expected = try await onOwnThread {
+            var bytes = [UInt8](repeating: 0, count: size)
+            bytes.withUnsafeMutableBufferPointer { buffer in
+                for index in buffer.indices { buffer[index] = UInt8(truncatingIfNeeded: index % 251) }
+            }
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            var hash = FNV1a()
+            hash.add(bytes)
+            return "count \(size) fnv \(hash.hex)"
+        }
+        return (file, expected)
     }
 
     static let window = 1 << 20
@@ -24,7 +29,7 @@ struct StreamedUploadTests {
     @Test func largeUploadsArriveWholeOverBothProtocols() async throws {
         try await withServer { server in
             let size = 12 << 20
-            let (file, expected) = try Self.payload(size)
+            let (file, expected) = try await Self.payload(size)
             let variants: [(String, [String])] = [
                 ("h1", ["--http1.1"]),
                 ("h1-chunked", ["--http1.1", "-H", "Transfer-Encoding: chunked"]),
@@ -54,7 +59,7 @@ struct StreamedUploadTests {
             // The handler sleeps a millisecond after every chunk: far slower than curl on loopback.
             // 16 MB: sixteen stream windows, far more than the bound below, without starving other tests of CPU.
             let size = 16 << 20
-            let (file, expected) = try Self.payload(size)
+            let (file, expected) = try await Self.payload(size)
             let id = "slow\(option)"
             let response = try await Curl.request(server.url("/stream-upload?id=\(id)&delay=1"), [option, "-H", "Expect:", "--data-binary", "@\(file)"], seconds: 120)
             #expect(response.status == 200 && response.body == expected, "\(response.result)")
@@ -70,7 +75,7 @@ struct StreamedUploadTests {
         try await withServer { server in
             // 16 MB: sixteen stream windows, far more than the bound below, without starving other tests of CPU.
             let size = 16 << 20
-            let (_, expected) = try Self.payload(size)
+            let (_, expected) = try await Self.payload(size)
             let id = "gated"
             // The handler waits at the gate before reading anything, then reads slowly.
             let client = try ChildProcess.python(Paths.script("h2_probe.py"), ["upload-flow", "--port", "\(server.port)", "--path", "/stream-upload?id=\(id)&gate=1&delay=1", "--bytes", "\(size)", "--side-requests", "--seconds", "90"])
@@ -110,7 +115,7 @@ struct StreamedUploadTests {
         try await withServer { server in
             let limit = TestServer.smallStreamedUploadLimit
             let tooLarge = "exceeds the limit of \(limit) bytes"
-            let (file, _) = try Self.payload(2 << 20)
+            let (file, _) = try await Self.payload(2 << 20)
             // Announced by content-length: refused from the head, before the handler runs.
             for (id, option) in [("cl-h1", "--http1.1"), ("cl-h2", "--http2-prior-knowledge")] {
                 let response = try await Curl.request(server.url("/stream-upload-small?id=\(id)"), [option, "--data-binary", "@\(file)"])
@@ -151,7 +156,7 @@ struct StreamedUploadTests {
     /// still uploading, whatever the server does; the HTTP/2 side is the test below, with a crafted client.
     @Test func handlerThatIgnoresTheBodyStillAnswers() async throws {
         try await withServer { server in
-            let (file, _) = try Self.payload(20 << 20)
+            let (file, _) = try await Self.payload(20 << 20)
             // HTTP/1.1: the answer says `connection: close`; the rest of the body is read and dropped.
             let h1 = try await Curl.request(server.url("/stream-upload-ignore"), ["--http1.1", "-H", "Expect:", "--data-binary", "@\(file)"], seconds: 30)
             #expect(h1.status == 202 && h1.body == "ignored" && h1.result.status == 0, "\(h1.result)")

@@ -123,6 +123,16 @@ struct DaemonTests {
         #expect(try await daemon.waitForExit() == 0)
     }
 
+    @Test func aBackupOfADirectoryWithoutAStoreIsRefused() async throws {
+        let empty = temporaryStateDirectory()
+        let backupFile = temporaryStateDirectory() + "/hermes.backup"
+        let backup = try await DaemonProcess.run(["backup", "--state-dir", empty, "--output", backupFile])
+        #expect(backup.status != 0)
+        #expect(backup.error.contains("there is no store in \(empty)"), "\(backup.error)")
+        #expect(!FileManager.default.fileExists(atPath: empty + "/data.mdb"))
+        #expect(!FileManager.default.fileExists(atPath: backupFile))
+    }
+
     @Test func keysGenerateAndRotateFromTheCommandLine() async throws {
         let first = try await DaemonProcess.run(["keys", "generate"])
         let second = try await DaemonProcess.run(["keys", "generate"])

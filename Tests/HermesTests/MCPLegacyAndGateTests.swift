@@ -67,6 +67,21 @@ struct MCPLegacyAndGateTests {
         }
     }
 
+    /// The 202 of a POST goes out before its answer on the stream: a client that reads the answer always
+    /// finds the 202 already there (see legacy_sse_order.py).
+    @Test func legacySSEAnswersThePOSTBeforeTheStream() async throws {
+        try await withMCPServer { server, _ in
+            let child = try ChildProcess.python(MCPPaths.script("legacy_sse_order.py"), ["--port", "\(server.port)", "--key", MCPTestServer.apiKey, "--rounds", "40"])
+            child.closeInput()
+            let result = await child.finish(seconds: 60)
+            #expect(result.status == 0, "\(result)")
+            let json = try JSONParser.parse(Array(result.output.utf8))
+            #expect(json["rounds"] == 40, "\(result)")
+            #expect(json["answer_first"] == 0, "answers reached the stream before their 202: \(result.output)")
+            #expect(json["statuses"]?.arrayValue?.allSatisfy { $0 == 202 } == true, "\(result.output)")
+        }
+    }
+
     @Test func apiKeyIsRequiredOnEveryRoute() async throws {
         try await withMCPServer { server, driver in
             let json = MCPMessages.accept

@@ -124,6 +124,56 @@ struct ExpiryTests {
         #expect(try store.read { try $0.scan(.logs, prefix: SequencedKey.scanPrefix(prefix)).map(\.key.sequence) } == [2])
     }
 
+    @Test func aSweptOrDeletedSequenceIsNeverAppendedAgain() async throws {
+        let clock = ManualWallClock()
+        let directory = temporaryDirectory()
+        var store = try openStore(directory, clock: clock)
+        let prefix = SequencedKey.logPrefix(customerID: "c", day: "2026-11-25")
+        var used: Set<SequencedKey> = []
+        func stored() throws -> [UInt8]? {
+            try store.read { try $0.handle.lastKey(.logs, prefix: SequencedKey.scanPrefix(prefix)) }
+        }
+        for round in 0..<3 {
+            for _ in 0..<3 {
+                let key = try await store.append(.logs, prefix: prefix, [UInt8(round)], expiresAt: clock.now().adding(seconds: 5))
+                #expect(used.insert(key).inserted, "\(key) was used before")
+            }
+            clock.advance(seconds: 10)
+            #expect(try await store.sweepAllExpired() == 3)
+            #expect(try stored() == nil, "sweeping left the prefix non-empty")
+        }
+        // The newest record swept while an older one stays.
+        let kept = try await store.append(.logs, prefix: prefix, [1])
+        let newest = try await store.append(.logs, prefix: prefix, [2], expiresAt: clock.now().adding(seconds: 5))
+        clock.advance(seconds: 10)
+        #expect(try await store.sweepAllExpired() == 1)
+        used.formUnion([kept, newest])
+        // A deleted record, then the floor must survive reopening.
+        let deleted = try await store.append(.logs, prefix: prefix, [3])
+        #expect(!used.contains(deleted))
+        used.insert(deleted)
+        try await store.write { _ = try $0.delete(.logs, deleted) }
+        store.close()
+        store = try openStore(directory, clock: clock)
+        defer { store.close() }
+        let next = try await store.append(.logs, prefix: prefix, [4])
+        #expect(!used.contains(next), "\(next) was used before")
+        #expect(next.sequence > used.map(\.sequence).max()!)
+    }
+
+    @Test func aSequenceSweptFromAGenerationIsNeverAppendedAgain() async throws {
+        let clock = ManualWallClock()
+        let store = try openStore(temporaryDirectory(), clock: clock)
+        defer { store.close() }
+        let messages = Keyspace<SequencedKey, [UInt8]>(.sessions)
+        let first = try await store.append(messages, prefix: "session-1", [1], expiresAt: clock.now().adding(seconds: 30))
+        clock.advance(seconds: 3600)
+        #expect(try await store.sweepAllExpired() == 1)
+        let second = try await store.append(messages, prefix: "session-1", [2])
+        #expect(second != first)
+        #expect(second.sequence > first.sequence)
+    }
+
     @Test func theSweeperServiceRunsUntilCancelled() async throws {
         let clock = ManualWallClock()
         let store = try openStore(temporaryDirectory(), clock: clock)

@@ -520,14 +520,20 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func send(_ response: HTTPResponse, for request: HTTPRequest, method: HTTPMethod, startedAt: NIODeadline?) {
-        guard let context, !closed else { return }
+        guard let context, !closed else {
+            response.whenSent?()
+            return
+        }
         requestsAnswered += 1
         switch response.body {
         case .bytes(let bytes):
             responder.logAccess(request, status: response.status, bytes: bytes.count, startedAt: startedAt)
             let abandoned = streamedBodyUnfinished
             if abandoned { keepAlive = false }
-            let written = write(response, requestID: request.id, method: method)
+            let written = write(response, requestID: request.id, method: method, reportingWrite: response.whenSent != nil)
+            if let whenSent = response.whenSent {
+                if let written { written.whenComplete { _ in whenSent() } } else { whenSent() }
+            }
             if abandoned {
                 abandonStreamedBody(after: written)
             } else if !keepAlive {
@@ -617,7 +623,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// Writes a whole response; returns when its last byte is written (nil when nothing was). `requestID`
     /// goes out as `x-request-id` (the server's own refusals carry theirs in `response`).
     @discardableResult
-    private func write(_ response: HTTPResponse, requestID: String?, method: HTTPMethod) -> EventLoopFuture<Void>? {
+    private func write(_ response: HTTPResponse, requestID: String?, method: HTTPMethod, reportingWrite: Bool = false) -> EventLoopFuture<Void>? {
         guard let context, case .bytes(let bytes) = response.body else { return nil }
         let bodyAllowed = HTTP1ResponseEncoder.allowsBody(response.status)
         let sendsBody = bodyAllowed && method != .head && !bytes.isEmpty
@@ -626,10 +632,10 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             response, requestID: requestID, framing: bodyAllowed ? .length(bytes.count) : .none, persistence: persistence,
             allocator: context.channel.allocator, bodyCapacity: inline ? bytes.count : 0, dropped: droppedField
         )
-        guard sendsBody else { return endResponse(with: head) }
+        guard sendsBody else { return endResponse(with: head, reportingWrite: reportingWrite) }
         if inline {
             head.writeBytes(bytes)
-            return endResponse(with: head)
+            return endResponse(with: head, reportingWrite: reportingWrite)
         }
         context.write(wrapOutboundOut(head), promise: nil)
         // Large bodies go out in slices, each reporting when it reached the socket, so a slow but steady
@@ -640,7 +646,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             let end = bytes.count - offset > Self.progressSlice ? offset + Self.progressSlice : bytes.count
             var buffer = context.channel.allocator.buffer(capacity: end - offset)
             buffer.writeBytes(bytes[offset..<end])
-            if end == bytes.count { return endResponse(with: buffer) }
+            if end == bytes.count { return endResponse(with: buffer, reportingWrite: reportingWrite) }
             let promise = context.eventLoop.makePromise(of: Void.self)
             promise.futureResult.whenSuccess { bound.value.lastWriteProgress = .now() }
             context.write(wrapOutboundOut(buffer), promise: promise)
@@ -652,7 +658,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// on a keep-alive connection readies it for the next request. Returns when `last` is written, except on a
     /// connection that stays open, where nobody waits for that (nil).
     @discardableResult
-    private func endResponse(with last: ByteBuffer? = nil) -> EventLoopFuture<Void>? {
+    /// Returns the write's future when the connection closes after it or `reportingWrite` asks for it.
+    private func endResponse(with last: ByteBuffer? = nil, reportingWrite: Bool = false) -> EventLoopFuture<Void>? {
         guard let context else { return nil }
         task = nil
         producing = false
@@ -662,7 +669,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             armTimer(.idle)
         }
         let bytes = last ?? (streamHeadOnly ? context.channel.allocator.buffer(capacity: 0) : HTTP1ResponseEncoder.end(streamFraming, allocator: context.channel.allocator))
-        if keepAlive {
+        if keepAlive && !reportingWrite {
             // Nothing waits on this write: the flush checks what the socket did not take (see flush(_:)).
             // A promise and its callback for every response cost about 5 % of a small request.
             context.write(wrapOutboundOut(bytes), promise: nil)
@@ -673,7 +680,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.write(wrapOutboundOut(bytes), promise: promise)
         flushSoon()
-        trackDrain(promise.futureResult)
+        if keepAlive { drainUnchecked = true } else { trackDrain(promise.futureResult) }
         return promise.futureResult
     }
 

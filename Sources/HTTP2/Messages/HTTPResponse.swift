@@ -24,6 +24,10 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: ResponseBody
+    /// Runs once a byte body's response has been handed to the socket, or could not be (the connection
+    /// ended): for work whose result must not reach the client before this response does (a legacy SSE
+    /// POST's 202 before its answer on the event stream).
+    public var whenSent: (@Sendable () -> Void)?
 
     public init(status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), body: ResponseBody = .bytes([])) {
         self.status = status

@@ -53,6 +53,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var bytesSent = 0
         var resetAfterResponse = false
         var waiters: [CheckedContinuation<Void, any Error>] = []
+        /// The response's ``HTTPResponse/whenSent``, run once the stream's last frame was written.
+        var whenSent: (@Sendable () -> Void)?
 
         init(streamID: Int32) {
             self.streamID = streamID
@@ -97,6 +99,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private var closing = false
     /// The peer broke the protocol (the session ended with an error).
     private var failed = false
+    /// ``HTTPResponse/whenSent`` of streams closed since the last write: run when the next write completes.
+    private var sentHooks: [@Sendable () -> Void] = []
     private var lingerTimer: Scheduled<Void>?
     private var executor: EventLoopTaskExecutor?
     /// The last dispatched request's regular fields and `:authority`. Clients repeat most fields from one
@@ -424,6 +428,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         if let startedAt = stream.startedAt {
             responder.logAccess(HTTPRequest(storage: stream), status: stream.status, bytes: stream.bytesSent, startedAt: startedAt)
         }
+        if let whenSent = stream.whenSent {
+            // Closed while its last frame is being generated: the frame reaches the socket with the next write.
+            stream.whenSent = nil
+            sentHooks.append(whenSent)
+        }
         lastActivity = now
     }
 
@@ -541,7 +550,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     private func send(_ response: HTTPResponse, to stream: Stream) {
-        guard !stream.responded, let session else { return }
+        guard !stream.responded, let session else {
+            response.whenSent?()
+            return
+        }
         let streamID = stream.streamID
         if !reading { now = .now() }  // a handler's task finishing later: the last read's clock is old by now
         stream.responded = true
@@ -551,6 +563,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             stream.outbound = bytes
             stream.outboundEnded = true
             stream.lastProgress = now
+            stream.whenSent = response.whenSent
             _ = session.submitResponse(
                 streamID: streamID, status: response.status, headers: response.headers, requestID: stream.id,
                 contentLength: bytes.count, hasBody: !bytes.isEmpty
@@ -639,8 +652,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             var buffer = context.channel.allocator.buffer(capacity: Self.flushBufferSize)
             healthy = session.drainOutput(limit: Self.flushBudget) { chunk in buffer.writeBytes(chunk) }
             guard buffer.readableBytes > 0 else { break }
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: takeSentHooks(context.eventLoop))
         }
+        runSentHooks()
         if !healthy || !session.isAlive { closeWhenWritten(lingering: healthy && !failed) }
     }
 
@@ -743,7 +757,30 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         }
     }
 
+    /// A promise that runs the pending ``sentHooks`` when its write completes; nil when none are pending.
+    private func takeSentHooks(_ loop: any EventLoop) -> EventLoopPromise<Void>? {
+        guard !sentHooks.isEmpty else { return nil }
+        let hooks = sentHooks
+        sentHooks = []
+        let promise = loop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in for hook in hooks { hook() } }
+        return promise
+    }
+
+    /// Runs hooks whose streams closed with nothing left to write (or whose connection ended).
+    private func runSentHooks() {
+        guard !sentHooks.isEmpty else { return }
+        let hooks = sentHooks
+        sentHooks = []
+        for hook in hooks { hook() }
+    }
+
     private func tearDown() {
+        for stream in streams.values {
+            if let whenSent = stream.whenSent { sentHooks.append(whenSent) }
+            stream.whenSent = nil
+        }
+        runSentHooks()
         housekeeping?.cancel()
         housekeeping = nil
         lingerTimer?.cancel()

@@ -7,8 +7,10 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
-    /// Enough of the preface to tell: nghttp2 validates the rest and answers a bad one with GOAWAY.
-    private static let prefacePrefix = Array("PRI * HTTP/2.0".utf8)
+    /// Enough of the preface to tell: the PRI method exists only to start the HTTP/2 preface (RFC 9113
+    /// §11.6), so whatever follows it goes to nghttp2, which answers a wrong preface with GOAWAY
+    /// PROTOCOL_ERROR (§3.4) instead of an HTTP/1.1 parser answering 400 or waiting for a request.
+    private static let prefacePrefix = Array("PRI ".utf8)
 
     private let responder: Responder
     private let limits: HTTPServerConfiguration.Limits

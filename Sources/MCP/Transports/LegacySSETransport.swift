@@ -6,7 +6,7 @@ import HTTP2
 ///
 /// `GET /sse` opens a session and its stream; the first event is `event: endpoint` whose data is the URL
 /// to POST messages to (`/messages?sessionId=…`). POSTs there get 202 at once; every answer and
-/// notification goes out on the stream as `event: message`. Idle streams get keep-alive comments. The
+/// notification goes out on the stream as `event: message`, an answer only after its POST's 202. Idle streams get keep-alive comments. The
 /// session ends when its stream closes; its id then gets 404.
 struct LegacySSETransport: Sendable {
     let sessions: SessionRegistry
@@ -67,16 +67,22 @@ struct LegacySSETransport: Sendable {
                 return MCPHTTP.jsonRPCError(status: 400, code: JSONRPCErrorCode.invalidRequest, "not a valid JSON-RPC 2.0 message: \(problem.reason)", id: problem.id)
             }
         }
+        var accepted = MCPHTTP.accepted()
         if !requests.isEmpty {
             let handler = self.handler
-            Task {
-                for request in requests {
-                    if let reply = await handler.respond(request, session: session, stream: 0, clientWaits: false) {
-                        session.publish(reply.message, on: 0)
+            let pending = requests
+            // Only once the 202 is out, as the TypeScript SDK's server does: a client that stops after
+            // reading the answer on the stream would otherwise abort a POST still waiting for its 202.
+            accepted.whenSent = {
+                Task {
+                    for request in pending {
+                        if let reply = await handler.respond(request, session: session, stream: 0, clientWaits: false) {
+                            session.publish(reply.message, on: 0)
+                        }
                     }
                 }
             }
         }
-        return MCPHTTP.accepted()
+        return accepted
     }
 }

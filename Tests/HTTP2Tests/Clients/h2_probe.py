@@ -238,9 +238,10 @@ def normal_request(port):
 
 
 def bad_preface(args):
-    """Sends the start of the preface followed by garbage; the server must close (GOAWAY allowed)."""
+    """Sends a wrong preface (`--preface`, hex; by default the right start followed by garbage); the server
+    must answer GOAWAY and close."""
     connection = Connection(args.port, preface=False)
-    connection.send(b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n" + b"\x00" * 64)
+    connection.send(bytes.fromhex(args.preface) if args.preface else b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n" + b"\x00" * 64)
     started = time.monotonic()
     connection.wait_closed(args.seconds)
     return {**connection.report(), "elapsed": time.monotonic() - started,
@@ -604,6 +605,7 @@ def main():
     parser.add_argument("--side-requests", action="store_true")
     parser.add_argument("--await-reset", action="store_true")
     parser.add_argument("--stop-after", type=int, default=0)
+    parser.add_argument("--preface", default="")
     args = parser.parse_args()
     result = COMMANDS[args.command](args)
     print(json.dumps(result, default=str))
