@@ -1,5 +1,5 @@
 public import ToolRuntime
-public import Tenancy
+import Tenancy
 import JSON
 import Foundation
 public import Store

@@ -1,5 +1,5 @@
 public import ToolRuntime
-public import Tenancy
+import Tenancy
 import JSON
 /// `whoami`: who is calling, in which mode, on which plan. Needs nothing but the caller.
 public enum WhoamiTool {
