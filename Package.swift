@@ -1,19 +1,16 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
-/// `NonisolatedNonsendingByDefault` (SE-0461): a nonisolated async function runs on its caller's executor.
-/// The daemon has no actors and its request tasks prefer their connection's event loop, so this changes
-/// where nothing runs; it removes an executor hop at every async call, each of which looked up the task's
-/// preferred executor under a lock (about 3 % of an MCP tools/call).
+/// `NonisolatedNonsendingByDefault`: nonisolated async functions run on their caller's executor, no hop per call
+/// (docs/adr/0007-nonisolated-nonsending-by-default.md).
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("InternalImportsByDefault"),
     .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
 ]
 
-/// Targets on the per-request path: release builds leave out the run-time exclusivity checks (every access
-/// to a class's stored property otherwise records itself in a thread-local set). Debug builds, which the
-/// tests run, keep them, so a violation still shows there.
+/// Per-request targets: no run-time exclusivity checks in release builds; debug builds (the tests) keep them
+/// (docs/adr/0008-no-exclusivity-checks-in-release.md).
 let perRequest: [SwiftSetting] = strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
@@ -38,8 +35,8 @@ let package = Package(
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        // llhttp, the HTTP/1.1 parser NIO embeds, vendored with its own symbol prefix: the HTTP/1.1 connection
-        // handler drives it directly instead of through NIO's decoder stage (see Sources/CLLHTTP).
+        // llhttp, vendored from NIO's copy with its own symbol prefix
+        // (docs/adr/0003-llhttp-driven-from-the-connection-handler.md).
         .target(name: "CLLHTTP"),
 
         .target(

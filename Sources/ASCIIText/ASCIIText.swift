@@ -1,8 +1,7 @@
 /// Byte-level helpers for the ASCII text of protocols (HTTP header values, raw header lines).
 ///
-/// They compare UTF-8 bytes, never `Character`s: header values are ASCII, and grapheme-aware trimming
-/// or case mapping costs more than the request it serves. `@inlinable` so callers in other modules get
-/// them specialized and inlined.
+/// They compare UTF-8 bytes, never `Character`s (header values are ASCII; grapheme breaking is wasted there).
+/// `@inlinable` so callers in other modules get them specialized.
 
 extension Substring {
     /// This text without leading and trailing spaces, tabs, CRs and LFs: HTTP's optional whitespace

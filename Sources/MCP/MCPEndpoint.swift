@@ -1,6 +1,6 @@
 public import ToolRuntime
 // MCP server: Streamable HTTP at /mcp, legacy HTTP+SSE at /sse and /messages, one tool runtime behind both.
-// Why not the MCP Swift SDK: docs/adr/.
+// Why not the MCP Swift SDK: docs/adr/0005-own-mcp-server-not-the-swift-sdk.md.
 
 public import HTTP2
 public import Logging

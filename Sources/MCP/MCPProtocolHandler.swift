@@ -4,8 +4,7 @@ import JSON
 
 /// The MCP methods: initialize, ping, tools/list, tools/call, logging/setLevel, and the client's
 /// notifications. Transport-neutral: it reads a request and a session and returns the answer.
-// A class: it is captured by every request's closures, and copying a struct of two existentials cost
-// more than the retain a reference needs.
+// A class: every request's closures capture it (docs/adr/0015-per-request-values-as-one-reference.md).
 final class MCPProtocolHandler: Sendable {
     let tools: any ToolCaller
     let pageSize: Int
@@ -52,8 +51,8 @@ final class MCPProtocolHandler: Sendable {
         }
     }
 
-    /// The methods that answer without waiting for anything. Out of line: inlined, their strings and
-    /// temporaries would grow the frame ``respond(_:session:stream:clientWaits:)`` allocates on every call.
+    /// The methods that answer without waiting for anything; out of line so the caller's async frame stays small
+    /// (docs/adr/0016-small-async-frames.md).
     @inline(never)
     private func respondAtOnce(_ request: JSONRPCRequest, session: MCPSession) -> JSONValue {
         let id = request.id

@@ -23,9 +23,8 @@ public struct Customer: Sendable, Hashable, CustomStringConvertible {
     /// Where this caller's platform credentials come from.
     public var credentials: any CredentialSource { storage.credentials }
 
-    /// One reference instead of three strings and an existential: a request's customer is copied into its
-    /// session, its tool call and the tool's invocation, and each copy of the fields cost a retain per string
-    /// and a copy of the credential source through its type's value witnesses.
+    /// One reference: a customer is copied into its session, tool call and invocation
+    /// (docs/adr/0015-per-request-values-as-one-reference.md).
     private let storage: Storage
 
     private final class Storage: Sendable {

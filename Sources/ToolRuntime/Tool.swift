@@ -2,8 +2,7 @@ public import JSON
 public import Tenancy
 /// A tool: what the client sees in `tools/list`, and the code that runs on `tools/call`.
 ///
-/// A class: every call looks its tool up in the registry, and copying a struct of nine reference-counted
-/// fields out of it cost as many retains and releases each time.
+/// A class: every call looks its tool up in the registry (docs/adr/0015-per-request-values-as-one-reference.md).
 public final class Tool: Sendable {
     /// Unique name, e.g. `whoami` (letters, digits, `_`, `-`, `.`; 1 to 128 characters).
     public let name: String

@@ -70,8 +70,8 @@ public struct ToolCallContext: Sendable {
     }
 }
 
-/// Where a tool call's progress and log messages go. A class: a context is copied into every invocation,
-/// and a reference copies with one retain (a pair of closures cost three allocations per call).
+/// Where a tool call's progress and log messages go; a class, so copying a context costs one retain
+/// (docs/adr/0015-per-request-values-as-one-reference.md).
 public protocol ToolCallReporter: AnyObject, Sendable {
     func progress(_ progress: Double, total: Double?, message: String?)
     func log(_ level: MCPLogLevel, _ data: JSONValue)

@@ -31,9 +31,7 @@ public struct ToolRuntime: ToolCaller {
         return Plan.limits(for: customer.plan).allows(platform: platform)
     }
 
-    // The checks before the handler and the mapping of its errors are synchronous functions kept out of
-    // line, so that this async function's frame (allocated on the task's allocator for every call) holds
-    // little more than the invocation: with them inlined it took a slab of its own.
+    // Checks and error mapping stay out of line so this async frame stays small (docs/adr/0016-small-async-frames.md).
     public func handleToolCall(name: String, arguments: JSONValue?, customer: Customer, context: ToolCallContext) async throws(ToolCallFailure) -> ToolResult {
         let tool: Tool
         let invocation: ToolInvocation

@@ -6,8 +6,8 @@ import Glibc
 /// Names are stored lower-cased (HTTP/2 requires it on the wire and HTTP/1.1 treats them case-insensitively),
 /// so lookups compare bytes directly.
 public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
-    /// A struct rather than a tuple: an array of tuples is destroyed element by element through the tuple's
-    /// generic value witnesses, an array of these through code compiled for it.
+    /// A struct, not a tuple: arrays of tuples are destroyed through generic value witnesses
+    /// (docs/adr/0015-per-request-values-as-one-reference.md).
     struct Field: Sendable {
         var name: String
         var value: String

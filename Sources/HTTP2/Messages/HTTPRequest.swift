@@ -23,9 +23,8 @@ public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConv
 /// A request: the head, plus the body collected up to the route's limit or, on routes that stream it
 /// (``RequestBodyMode/streamed``), read while it arrives from ``bodyStream``.
 ///
-/// A value type whose fields live in one shared, copy-on-write object: a request passes through the
-/// connection, the router, middleware and handler tasks, and each hand-over then costs one reference
-/// count instead of a copy of every field (the optimizer also copied the whole struct once while building it).
+/// A value type whose fields live in one shared, copy-on-write object: handing a request on costs one reference count
+/// (docs/adr/0015-per-request-values-as-one-reference.md).
 public struct HTTPRequest: Sendable {
     private var storage: RequestStorage
 
@@ -160,9 +159,8 @@ public struct HTTPRequest: Sendable {
 /// (see `mutableStorage`); a storage object's fields are never changed while a request value refers to it,
 /// which is what makes it `Sendable`.
 ///
-/// Not final: an HTTP/2 stream (`HTTP2ConnectionHandler.Stream`) is a subclass, so a request arriving over
-/// h2 is received straight into the object its handler reads, with no second allocation and no fields moved.
-/// The stream's own fields stay the connection's; its request fields are written only before dispatch.
+/// Not final: an HTTP/2 stream is a subclass and the storage of its own request; its request fields are written only
+/// before dispatch, its own fields stay the connection's (docs/adr/0015-per-request-values-as-one-reference.md).
 class RequestStorage: @unchecked Sendable {
     final var method: HTTPMethod
     final var path: String

@@ -55,10 +55,8 @@ struct NGHTTP2Failure: Error, CustomStringConvertible {
 /// that is safe because the C session is deleted in ``close()``/`deinit`, before this object goes away.
 final class NGHTTP2Session {
     private var session: OpaquePointer?
-    /// Unretained: the connection handler owns this session and closes it in `handlerRemoved`, before it
-    /// goes away itself; a weak reference cost a measurable share of every callback. The handler's concrete
-    /// type rather than the protocol: loading an existential retains it, and callbacks run several times per
-    /// request (the protocol still says what each callback means).
+    /// Unretained and by concrete type (callbacks run several times per request): the handler owns this session and
+    /// closes it in `handlerRemoved`, before it goes away itself (docs/adr/0001-nghttp2-for-http2.md).
     var delegate: Unmanaged<HTTP2ConnectionHandler>?
 
     struct Settings {

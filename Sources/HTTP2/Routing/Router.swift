@@ -251,9 +251,8 @@ public struct Router: Sendable {
     }
 }
 
-/// A request head's route, looked up once (see ``Router/lookup(_:_:)``). A class: a connection hands the
-/// same lookup to every request for the same method and path (``RecentRoute``), and a request carries it
-/// through the router, so passing it on costs one reference rather than a copy of each field.
+/// A request head's route, looked up once (see ``Router/lookup(_:_:)``); a class, shared by the requests of a
+/// connection that repeat it (docs/adr/0015-per-request-values-as-one-reference.md).
 final class RouteLookup: Sendable {
     let router: Router.Version
     let method: HTTPMethod

@@ -107,9 +107,8 @@ final class Responder: Sendable {
     }
 
     /// One line per finished request. Only the path is logged: queries and headers may carry secrets.
-    /// `startedAt` is nil when access logging was off as the request began (see ``logsAccess``). A NIO deadline
-    /// rather than a `ContinuousClock.Instant`: that type's layout is resilient, so a connection's per-request
-    /// state holding one is created, copied and destroyed through run-time type metadata.
+    /// `startedAt` is nil when access logging was off as the request began (see ``logsAccess``).
+    /// `startedAt` is a NIO deadline: `ContinuousClock.Instant` is resilient, handled through run-time metadata.
     func logAccess(_ request: HTTPRequest, status: Int, bytes: Int, startedAt: NIODeadline?) {
         logAccess(request, status: status, bytes: bytes, requestBytes: request.streamedBody?.receivedBytes ?? request.body.count, startedAt: startedAt)
     }

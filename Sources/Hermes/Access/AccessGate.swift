@@ -8,8 +8,8 @@ import Tenancy
 /// ``CallerGate`` of those routes it authenticates the caller (401 with `WWW-Authenticate`, 403 for a
 /// disabled customer), applies the request rate (429 with `Retry-After`) and hands the handler its caller.
 ///
-/// A class: the router calls middleware through an existential, and every call copied a struct's fields
-/// (the authenticator, the logger, the origin policy) where a class costs one reference count.
+/// A class: middleware is called through an existential, which copied a struct's fields on every call
+/// (docs/adr/0015-per-request-values-as-one-reference.md).
 public final class AccessGate: HTTPMiddleware, CallerGate {
     /// How refusals are written: MCP clients read JSON-RPC errors, REST clients plain JSON errors.
     public enum ErrorStyle: Sendable {
@@ -29,9 +29,7 @@ public final class AccessGate: HTTPMiddleware, CallerGate {
         self.logger = logger
     }
 
-    // The checks and refusals are synchronous functions kept out of line: whatever an async function
-    // holds goes into its frame on the task's allocator, and this one's had grown to 2 KB (two slabs
-    // allocated per request) with the refusal paths' strings and log metadata inlined into it.
+    // Checks and refusals stay out of line so this async frame stays small (docs/adr/0016-small-async-frames.md).
     public func handle(_ request: HTTPRequest, next: HTTPHandler) async throws -> HTTPResponse {
         let origin = request.headers["origin"]
         if let answered = answerBeforeAuthentication(request, origin: origin) { return answered }

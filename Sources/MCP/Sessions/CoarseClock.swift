@@ -1,8 +1,7 @@
 import Glibc
 
-/// The monotonic clock in milliseconds at the kernel tick's resolution (a few ms): several times cheaper to
-/// read than the precise clock, and plenty for what changes once a second or expires after minutes (the
-/// health document, session idleness). It is read on every request.
+/// The monotonic clock in milliseconds at the kernel tick's resolution (a few ms), cheaper than the precise clock: for
+/// what changes once a second or expires after minutes; read on every request.
 package enum CoarseClock {
     package static func milliseconds() -> Int64 {
         var time = timespec()

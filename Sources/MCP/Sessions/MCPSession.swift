@@ -122,8 +122,7 @@ final class MCPSession: Sendable {
 
     /// Registers a running request and how to cancel it; false when the session is at its limit or ended.
     /// `clientWaits`: the client waits on its HTTP request for the answer, so the session is not idle until
-    /// ``finish(_:clientWaited:)``. One lock for what used to take three (the two event loops contend for it
-    /// when a session's calls arrive on connections of both).
+    /// ``finish(_:clientWaited:)``. One lock for all of it: a session's calls may arrive on both event loops.
     func begin(_ id: JSONRPCID, canceller: RequestCanceller, clientWaits: Bool) -> Bool {
         state.withLock { state in
             guard !state.ended, state.inFlight.count < limits.requestsInFlight else { return false }

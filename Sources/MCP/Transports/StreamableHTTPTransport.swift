@@ -28,9 +28,8 @@ struct StreamableHTTPTransport: Sendable {
 
     // MARK: POST
 
-    // The checks and the synchronous handling are functions kept out of line (`@inline(never)`): whatever
-    // an async function holds goes into its frame on the task's allocator, and with the refusals' strings
-    // inlined this one's frame needed a slab (a malloc) of its own on every call.
+    // Checks and synchronous handling stay out of line (`@inline(never)`) so this async frame stays small
+    // (docs/adr/0016-small-async-frames.md).
     func post(_ request: HTTPRequest, customer: Customer) async -> HTTPResponse {
         switch accept(request, customer: customer) {
         case .answered(let response): return response

@@ -10,6 +10,7 @@ import Synchronization
 ///
 /// Keyed by the bytes themselves: a changed record is a new key, and a stale entry can never be returned.
 /// Bounded: when full it starts over, which costs one parse per record.
+/// Why: docs/adr/0014-decoded-record-cache.md.
 public final class DecodedRecordCache<Value: Sendable>: Sendable {
     private let entries = Mutex<[StoredBytes: Value]>([:])
     private let capacity: Int
