@@ -42,6 +42,9 @@ let package = Package(
         // handler drives it directly instead of through NIO's decoder stage (see Sources/CLLHTTP).
         .target(name: "CLLHTTP"),
 
+        // Named OS threads running a Swift closure, detached or joinable: the one place that hands a closure
+        // to pthread_create.
+        .target(name: "SystemThreads", swiftSettings: strict),
         .target(
             name: "Store",
             dependencies: ["CLMDB", .product(name: "Logging", package: "swift-log")],
@@ -136,6 +139,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
+        .testTarget(name: "SystemThreadsTests", dependencies: ["SystemThreads"], swiftSettings: strict),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], swiftSettings: strict),
         .testTarget(name: "LogOutputTests", dependencies: ["LogOutput", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "ASCIITextTests", dependencies: ["ASCIIText"], swiftSettings: strict),
