@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "SystemThreads", swiftSettings: strict),
         .target(
             name: "Store",
-            dependencies: ["CLMDB", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CLMDB", "SystemThreads", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(name: "Crypto", dependencies: ["CSodium"], swiftSettings: strict),
@@ -69,7 +69,7 @@ let package = Package(
             swiftSettings: perRequest
         ),
         // Outbound HTTP on libcurl: platform APIs and OAuth client metadata documents.
-        .target(name: "HTTPClient", dependencies: ["CCurl", "ASCIIText"], swiftSettings: strict),
+        .target(name: "HTTPClient", dependencies: ["CCurl", "ASCIIText", "SystemThreads"], swiftSettings: strict),
         // Customers (who a request runs for), API keys, plans, usage metering and audit logs, on the store.
         .target(
             name: "Tenancy",
@@ -104,7 +104,11 @@ let package = Package(
         ),
 
         // A swift-log handler that writes lines in batches instead of one write(2) per line.
-        .target(name: "LogOutput", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: perRequest),
+        .target(
+            name: "LogOutput",
+            dependencies: ["SystemThreads", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: perRequest
+        ),
         .executableTarget(
             name: "HermesAppliance",
             dependencies: [
@@ -120,7 +124,8 @@ let package = Package(
         .executableTarget(
             name: "HermesBenchmarks",
             dependencies: [
-                "Store", "Crypto", "JSON", "HTTP2", "Hermes", "MCP", "ToolRuntime", "Tenancy", "OAuth", .product(name: "Logging", package: "swift-log"),
+                "Store", "Crypto", "JSON", "HTTP2", "Hermes", "MCP", "ToolRuntime", "Tenancy", "OAuth", "SystemThreads",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
