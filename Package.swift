@@ -39,9 +39,12 @@ let package = Package(
         // (docs/adr/0003-llhttp-driven-from-the-connection-handler.md).
         .target(name: "CLLHTTP"),
 
+        // Named OS threads running a Swift closure, detached or joinable: the one place that hands a closure
+        // to pthread_create.
+        .target(name: "SystemThreads", swiftSettings: strict),
         .target(
             name: "Store",
-            dependencies: ["CLMDB", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CLMDB", "SystemThreads", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(name: "Crypto", dependencies: ["CSodium"], swiftSettings: strict),
@@ -63,7 +66,7 @@ let package = Package(
             swiftSettings: perRequest
         ),
         // Outbound HTTP on libcurl: platform APIs and OAuth client metadata documents.
-        .target(name: "HTTPClient", dependencies: ["CCurl", "ASCIIText"], swiftSettings: strict),
+        .target(name: "HTTPClient", dependencies: ["CCurl", "ASCIIText", "SystemThreads"], swiftSettings: strict),
         // Customers (who a request runs for), API keys, plans, usage metering and audit logs, on the store.
         .target(
             name: "Tenancy",
@@ -98,7 +101,11 @@ let package = Package(
         ),
 
         // A swift-log handler that writes lines in batches instead of one write(2) per line.
-        .target(name: "LogOutput", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: perRequest),
+        .target(
+            name: "LogOutput",
+            dependencies: ["SystemThreads", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: perRequest
+        ),
         .executableTarget(
             name: "HermesAppliance",
             dependencies: [
@@ -114,7 +121,8 @@ let package = Package(
         .executableTarget(
             name: "HermesBenchmarks",
             dependencies: [
-                "Store", "Crypto", "JSON", "HTTP2", "Hermes", "MCP", "ToolRuntime", "Tenancy", "OAuth", .product(name: "Logging", package: "swift-log"),
+                "Store", "Crypto", "JSON", "HTTP2", "Hermes", "MCP", "ToolRuntime", "Tenancy", "OAuth", "SystemThreads",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -133,6 +141,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto"], swiftSettings: strict),
+        .testTarget(name: "SystemThreadsTests", dependencies: ["SystemThreads"], swiftSettings: strict),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], swiftSettings: strict),
         .testTarget(name: "LogOutputTests", dependencies: ["LogOutput", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "ASCIITextTests", dependencies: ["ASCIIText"], swiftSettings: strict),

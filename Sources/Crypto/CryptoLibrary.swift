@@ -1,5 +1,3 @@
-import CSodium
-
 /// Start-up checks for the cryptography that Hermes depends on.
 ///
 /// Call ``initialize()`` once at start, before serving anything: it initialises libsodium and refuses
@@ -24,34 +22,6 @@ public enum CryptoLibrary {
 
     /// The version of the libsodium library loaded at run time, for example `1.0.18`.
     public static var version: String {
-        String(cString: sodium_version_string())
-    }
-}
-
-/// The one place that starts libsodium.
-///
-/// `sodium_init` is idempotent and thread-safe, but it takes a lock on every call; the result is kept in
-/// a `static let`, which Swift initialises exactly once, thread-safely, so hot paths pay one load.
-enum Sodium {
-    private static let initResult: Int32 = sodium_init()
-
-    /// Read after `initResult`, because libsodium detects CPU features inside `sodium_init`.
-    private static let aesAvailable: Bool = initResult >= 0 && crypto_aead_aes256gcm_is_available() == 1
-
-    static var isInitialized: Bool { initResult >= 0 }
-
-    static var isAES256GCMAvailable: Bool { aesAvailable }
-
-    /// Initialises libsodium for APIs that cannot throw (hashing, HMAC, random tokens).
-    ///
-    /// `sodium_init` fails only when the system has no random source, and then nothing here can work.
-    static func ensureInitialized() {
-        precondition(initResult >= 0, CryptoError.initializationFailed().description)
-    }
-
-    /// Initialises libsodium and checks AES-256-GCM, for APIs that can report the failure.
-    static func requireAES256GCM() throws(CryptoError) {
-        guard initResult >= 0 else { throw .initializationFailed() }
-        guard aesAvailable else { throw .aesUnavailable() }
+        Sodium.versionString
     }
 }

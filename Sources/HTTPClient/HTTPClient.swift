@@ -1,6 +1,7 @@
 import CCurl
 import Glibc
 import Synchronization
+import SystemThreads
 
 /// A small outbound HTTP client on libcurl, for fetching documents (OAuth client metadata) and for the
 /// platform clients.
@@ -116,8 +117,12 @@ public final class HTTPClient: Sendable {
         defer { gate.release() }
         let configuration = self.configuration
         let outcome: Result<Response, HTTPClientError> = await withCheckedContinuation { continuation in
-            startTransferThread {
-                continuation.resume(returning: CurlTransfer(configuration: configuration, request: request).perform())
+            do {
+                try SystemThread.startDetached(name: "hermes-curl") {
+                    continuation.resume(returning: CurlTransfer(configuration: configuration, request: request).perform())
+                }
+            } catch {
+                preconditionFailure("\(error)")
             }
         }
         return try outcome.get()
@@ -210,21 +215,4 @@ enum CurlGlobal {
     static func ensureInitialized() {
         precondition(status == CURLE_OK, "curl_global_init failed (\(status.rawValue)); libcurl cannot be used")
     }
-}
-
-/// Starts a detached thread for one blocking transfer.
-private func startTransferThread(_ body: @escaping @Sendable () -> Void) {
-    final class Box: @unchecked Sendable {
-        // `@unchecked Sendable`: handed to exactly one new thread, which takes ownership.
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-    let context = Unmanaged.passRetained(Box(body)).toOpaque()
-    var thread = pthread_t()
-    let status = pthread_create(&thread, nil, { raw in
-        Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-        return nil
-    }, context)
-    precondition(status == 0, "pthread_create failed with \(status): the system is out of threads")
-    pthread_detach(thread)
 }

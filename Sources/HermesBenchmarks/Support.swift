@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import SystemThreads
 
 // MARK: - Clock
 
@@ -294,22 +295,18 @@ struct BenchmarkError: Error, CustomStringConvertible {
 
 /// Runs `body(i)` for i in 0..<count, each on its own OS thread, and waits for all of them.
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    final class Box: @unchecked Sendable {
-        // `@unchecked Sendable`: immutable after creation.
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    // A JoinableThread is noncopyable, so no array holds them: each call starts one thread, starts the
+    // rest through the next call, then joins its own.
+    func start(from index: Int) {
+        guard index < count else { return }
+        let thread: JoinableThread
+        do {
+            thread = try SystemThread.startJoinable(name: "bench-\(index)") { body(index) }
+        } catch {
+            preconditionFailure("\(error)")
+        }
+        start(from: index + 1)
+        thread.join()
     }
-    var threads: [pthread_t] = []
-    for index in 0..<count {
-        let box = Unmanaged.passRetained(Box { body(index) }).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            box.body()
-            return nil
-        }, box)
-        precondition(status == 0, "pthread_create failed: \(status)")
-        threads.append(thread)
-    }
-    for thread in threads { pthread_join(thread, nil) }
+    start(from: 0)
 }

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Synchronization
+import SystemThreads
 
 /// Writes log lines to a file descriptor in batches: lines at `notice` and above go out at once (with
 /// everything before them, in order), lines below wait at most ``flushInterval`` or until ``batchBytes``
@@ -34,7 +35,7 @@ public final class BatchedLogWriter: Sendable {
     public init(descriptor: Int32, flushInterval: Duration = .milliseconds(100)) {
         self.descriptor = descriptor
         self.flushInterval = flushInterval
-        FlushThread.start(for: self, every: flushInterval)
+        Self.startFlushThread(for: self, every: flushInterval)
     }
 
     /// Queues a line (its text including the final newline); writes the batch when `urgent` or full.
@@ -74,33 +75,16 @@ public final class BatchedLogWriter: Sendable {
     }
 
     /// A detached thread per writer; writers live as long as the process (they are set up once, at start).
-    private enum FlushThread {
-        static func start(for writer: BatchedLogWriter, every interval: Duration) {
-            let context = Unmanaged.passRetained(Box(writer: writer, interval: interval)).toOpaque()
-            var thread = pthread_t()
-            let status = pthread_create(&thread, nil, { raw in
-                let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-                let (seconds, attoseconds) = box.interval.components
-                var pause = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-                while true {
-                    var rest = timespec()
-                    nanosleep(&pause, &rest)
-                    box.writer.flush()
-                }
-            }, context)
-            if status == 0 {
-                pthread_detach(thread)
-            } else {
-                Unmanaged<Box>.fromOpaque(context).release()
-            }
-        }
-
-        final class Box {
-            let writer: BatchedLogWriter
-            let interval: Duration
-            init(writer: BatchedLogWriter, interval: Duration) {
-                self.writer = writer
-                self.interval = interval
+    /// Without the thread (the system refused one), lines still go out when urgent, when a batch fills and
+    /// on ``flush()``.
+    private static func startFlushThread(for writer: BatchedLogWriter, every interval: Duration) {
+        let (seconds, attoseconds) = interval.components
+        try? SystemThread.startDetached(name: "hermes-logflush") {
+            var pause = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+            while true {
+                var rest = timespec()
+                nanosleep(&pause, &rest)
+                writer.flush()
             }
         }
     }

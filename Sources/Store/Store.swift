@@ -2,6 +2,7 @@ import CLMDB
 import Glibc
 public import Logging
 import Synchronization
+import SystemThreads
 
 /// The daemon's whole state: one LMDB environment with typed keyspaces, expiring entries, a single
 /// writer thread with group commit, concurrent readers and hot backups.
@@ -167,13 +168,17 @@ public final class Store: Sendable {
     public func backup(to path: String) async throws {
         let environment = self.environment
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            startThread(name: "hermes-backup") {
-                do {
-                    try Self.copy(environment, to: path)
-                    continuation.resume()
-                } catch {
-                    continuation.resume(throwing: error)
+            do {
+                try SystemThread.startDetached(name: "hermes-backup") {
+                    do {
+                        try Self.copy(environment, to: path)
+                        continuation.resume()
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
                 }
+            } catch {
+                preconditionFailure("\(error)")
             }
         }
     }

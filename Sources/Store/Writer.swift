@@ -1,5 +1,6 @@
 import CLMDB
 import Synchronization
+import SystemThreads
 
 /// One write submitted to the writer thread.
 final class WriteRequest: @unchecked Sendable {
@@ -46,7 +47,12 @@ final class Writer: @unchecked Sendable {
 
     init(environment: Environment) {
         self.environment = environment
-        startThread(name: "hermes-writer") { [self] in loop() }
+        // Its own thread: LMDB write transactions stay on one thread and must never span an `await`.
+        do {
+            try SystemThread.startDetached(name: "hermes-writer") { [self] in loop() }
+        } catch {
+            preconditionFailure("\(error)")
+        }
     }
 
     var statistics: StoreStatistics { statisticsState.withLock { $0 } }

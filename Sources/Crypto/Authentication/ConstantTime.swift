@@ -1,5 +1,3 @@
-import CSodium
-
 /// Comparisons whose running time does not depend on where two secrets differ.
 public enum ConstantTime {
     /// Whether `a` and `b` hold the same bytes, compared with `sodium_memcmp`.
@@ -8,23 +6,12 @@ public enum ConstantTime {
     /// which leaks how much of a guess was right. Lengths are not secret: different lengths give `false`
     /// at once.
     public static func equals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        guard !a.isEmpty else { return true }
-        return a.withUnsafeBufferPointer { a in
-            b.withUnsafeBufferPointer { b in
-                sodium_memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0
-            }
-        }
+        Sodium.constantTimeEquals(a, b)
     }
 
     /// Whether the UTF-8 bytes of `text` are `bytes`, compared the same way, without copying the text
     /// into an array first (a presented key, on every request).
     public static func equals(utf8 text: String, _ bytes: [UInt8]) -> Bool {
-        var text = text
-        return text.withUTF8 { a in
-            guard a.count == bytes.count else { return false }
-            guard !a.isEmpty else { return true }
-            return bytes.withUnsafeBufferPointer { b in sodium_memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 }
-        }
+        Sodium.constantTimeEquals(text.utf8, bytes)
     }
 }

@@ -1,5 +1,3 @@
-import CSodium
-
 /// Ed25519 signatures (RFC 8032), as Discord uses to sign interaction webhooks.
 ///
 /// Verification is libsodium's `crypto_sign_verify_detached`, which also rejects non-canonical
@@ -16,16 +14,7 @@ public enum Ed25519 {
     /// Arguments of the wrong length give `false`.
     public static func isValidSignature(_ signature: [UInt8], message: [UInt8], publicKey: [UInt8]) -> Bool {
         guard signature.count == signatureByteCount, publicKey.count == publicKeyByteCount else { return false }
-        Sodium.ensureInitialized()
-        return signature.withUnsafeBufferPointer { signature in
-            message.withUnsafeBufferPointer { message in
-                publicKey.withUnsafeBufferPointer { publicKey in
-                    crypto_sign_verify_detached(
-                        signature.baseAddress!, message.baseAddress, UInt64(message.count), publicKey.baseAddress!
-                    ) == 0
-                }
-            }
-        }
+        return Sodium.ed25519IsValidSignature(signature, message: message, publicKey: publicKey)
     }
 
     /// Whether `signatureHex` (128 hex digits) is a valid signature of `message` by the key in
@@ -44,7 +33,7 @@ public enum Ed25519 {
     /// An Ed25519 private key, in guarded memory: for signing in tests and in faithful platform fakes
     /// (a fake Discord signs the interactions it sends).
     public struct SigningKey: Sendable, CustomStringConvertible {
-        private let secretKey: SecureBuffer
+        private let secretKey: Ed25519SecretKey
         /// The 32-byte public key.
         public let publicKey: [UInt8]
 
@@ -55,14 +44,9 @@ public enum Ed25519 {
             guard seed.count == seedByteCount else {
                 throw .invalidKey(entry: nil, in: .bytes, .ed25519SeedByteCount(seed.count))
             }
-            let secretKey = try SecureBuffer(count: Int(crypto_sign_secretkeybytes()))
-            var publicKey = [UInt8](repeating: 0, count: publicKeyByteCount)
-            seed.withUnsafeBufferPointer { seed in
-                _ = crypto_sign_seed_keypair(&publicKey, secretKey.bytes, seed.baseAddress!)
-            }
-            secretKey.makeReadOnly()
+            let secretKey = try Ed25519SecretKey(seed: seed)
             self.secretKey = secretKey
-            self.publicKey = publicKey
+            self.publicKey = secretKey.publicKey
         }
 
         /// Generates a new random key pair.
@@ -82,13 +66,7 @@ public enum Ed25519 {
 
         /// The 64-byte signature of `message`.
         public func signature(for message: [UInt8]) -> [UInt8] {
-            var signature = [UInt8](repeating: 0, count: signatureByteCount)
-            message.withUnsafeBufferPointer { message in
-                _ = crypto_sign_detached(
-                    &signature, nil, message.baseAddress, UInt64(message.count), secretKey.bytes
-                )
-            }
-            return signature
+            secretKey.signature(for: message)
         }
 
         /// Shows the public key only.

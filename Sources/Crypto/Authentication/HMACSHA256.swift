@@ -1,5 +1,3 @@
-import CSodium
-
 /// HMAC-SHA-256 (RFC 2104) with keys of any length, as webhook senders use it.
 ///
 /// libsodium's one-shot `crypto_auth_hmacsha256` takes only 32-byte keys; webhook secrets (Meta's app
@@ -11,26 +9,7 @@ public enum HMACSHA256 {
 
     /// The HMAC-SHA-256 of `message` under `key`.
     public static func authenticationCode(for message: some Collection<UInt8>, key: [UInt8]) -> [UInt8] {
-        Sodium.ensureInitialized()
-        var state = crypto_auth_hmacsha256_state()
-        defer { withUnsafeMutableBytes(of: &state) { sodium_memzero($0.baseAddress!, $0.count) } }
-
-        withNonNullBase(key) { key, count in
-            _ = crypto_auth_hmacsha256_init(&state, key, count)
-        }
-        let hashedInPlace: Bool? = message.withContiguousStorageIfAvailable { message in
-            _ = crypto_auth_hmacsha256_update(&state, message.baseAddress, UInt64(message.count))
-            return true
-        }
-        if hashedInPlace == nil {
-            let copy = Array(message)
-            copy.withUnsafeBufferPointer { message in
-                _ = crypto_auth_hmacsha256_update(&state, message.baseAddress, UInt64(message.count))
-            }
-        }
-        var code = [UInt8](repeating: 0, count: byteCount)
-        _ = crypto_auth_hmacsha256_final(&state, &code)
-        return code
+        Sodium.hmacSHA256(message, key: key)
     }
 
     /// Whether `code` is the HMAC-SHA-256 of `message` under `key`, compared in constant time.
@@ -61,17 +40,5 @@ public enum HMACSHA256 {
     /// Checks a Meta webhook signature header with the app secret as text (its UTF-8 bytes are the key).
     public static func isValidSignatureHeader(_ header: String, body: [UInt8], secret: String) -> Bool {
         isValidSignatureHeader(header, body: body, secret: Array(secret.utf8))
-    }
-}
-
-/// Calls `body` with a non-null pointer to `bytes` and their count, substituting a pointer to a dummy
-/// byte for an empty array (several libsodium parameters are declared `nonnull` even when the length is 0).
-func withNonNullBase<R>(_ bytes: [UInt8], _ body: (UnsafePointer<UInt8>, Int) -> R) -> R {
-    bytes.withUnsafeBufferPointer { buffer in
-        if let base = buffer.baseAddress, buffer.count > 0 {
-            return body(base, buffer.count)
-        }
-        var dummy: UInt8 = 0
-        return withUnsafePointer(to: &dummy) { body($0, 0) }
     }
 }

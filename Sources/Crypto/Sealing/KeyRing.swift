@@ -1,5 +1,3 @@
-import CSodium
-
 /// The credential encryption keys loaded into Hermes: the newest seals, all of them open.
 ///
 /// This is the MultiFernet convention. The **first** key is the newest: ``seal(_:for:)`` always uses it.
@@ -113,32 +111,19 @@ public struct KeyRing: Sendable, CustomStringConvertible, CustomReflectable {
     /// - Returns: an envelope in the format described on ``KeyRing``, `plaintext.count + 33` bytes.
     /// - Throws: ``CryptoError/Code/plaintextTooLarge`` beyond AES-GCM's limit of about 64 GiB.
     public func seal(_ plaintext: [UInt8], for binding: SealBinding) throws(CryptoError) -> [UInt8] {
-        guard UInt64(plaintext.count) <= UInt64(crypto_aead_aes256gcm_messagebytes_max()) else {
+        guard UInt64(plaintext.count) <= AES256GCMKey.maximumPlaintextByteCount else {
             throw .plaintextTooLarge(byteCount: plaintext.count)
         }
         let key = newestKey
-        let count = EnvelopeFormat.minimumByteCount + plaintext.count
-        return [UInt8](unsafeUninitializedCapacity: count) { envelope, initialized in
-            let base = envelope.baseAddress!
-            base[0] = EnvelopeFormat.version
-            let keyID = key.keyID
-            base[1] = UInt8(truncatingIfNeeded: keyID >> 24)
-            base[2] = UInt8(truncatingIfNeeded: keyID >> 16)
-            base[3] = UInt8(truncatingIfNeeded: keyID >> 8)
-            base[4] = UInt8(truncatingIfNeeded: keyID)
-            let nonce = base + EnvelopeFormat.nonceOffset
-            randombytes_buf(nonce, AES256GCMKey.nonceByteCount)
-            let header = UnsafeBufferPointer(start: base, count: EnvelopeFormat.authenticatedHeaderByteCount)
-            plaintext.withUnsafeBufferPointer { plaintext in
-                binding.withAssociatedData(header: header) { associatedData in
-                    key.aead.seal(
-                        plaintext, nonce: nonce, associatedData: associatedData,
-                        into: base + EnvelopeFormat.headerByteCount
-                    )
-                }
-            }
-            initialized = count
+        var envelope = [UInt8](repeating: 0, count: EnvelopeFormat.minimumByteCount + plaintext.count)
+        EnvelopeFormat.writeHeader(keyID: key.keyID, into: &envelope)
+        binding.withAssociatedData(keyID: key.keyID) { associatedData in
+            key.aead.sealWithRandomNonce(
+                plaintext, associatedData: associatedData, into: &envelope,
+                nonceAt: EnvelopeFormat.nonceOffset, ciphertextAt: EnvelopeFormat.headerByteCount
+            )
         }
+        return envelope
     }
 
     /// Opens an envelope sealed for `binding` by any key in the ring.
@@ -150,23 +135,16 @@ public struct KeyRing: Sendable, CustomStringConvertible, CustomReflectable {
     public func open(_ envelope: [UInt8], for binding: SealBinding) throws(CryptoError) -> [UInt8] {
         let keyID = try Self.keyID(ofEnvelope: envelope)
         guard let key = key(withID: keyID) else { throw .unknownKeyID(keyID) }
-        let plaintextCount = envelope.count - EnvelopeFormat.minimumByteCount
-        var authentic = false
-        let plaintext = [UInt8](unsafeUninitializedCapacity: max(plaintextCount, 1)) { output, initialized in
-            authentic = envelope.withUnsafeBufferPointer { envelope in
-                let base = envelope.baseAddress!
-                let header = UnsafeBufferPointer(start: base, count: EnvelopeFormat.authenticatedHeaderByteCount)
-                let sealed = UnsafeBufferPointer(rebasing: envelope[EnvelopeFormat.headerByteCount...])
-                return binding.withAssociatedData(header: header) { associatedData in
-                    key.aead.open(
-                        sealed, nonce: base + EnvelopeFormat.nonceOffset, associatedData: associatedData,
-                        into: output.baseAddress
-                    )
-                }
-            }
-            initialized = authentic ? plaintextCount : 0
+        // The header was just read from the envelope, so the associated data built from `keyID` holds the
+        // envelope's own first five bytes.
+        let aead = key.aead
+        let plaintext = binding.withAssociatedData(keyID: keyID) { associatedData in
+            aead.open(
+                envelope, nonceAt: EnvelopeFormat.nonceOffset, ciphertextAt: EnvelopeFormat.headerByteCount,
+                associatedData: associatedData
+            )
         }
-        guard authentic else { throw .authenticationFailed() }
+        guard let plaintext else { throw .authenticationFailed() }
         return plaintext
     }
 

@@ -1,5 +1,3 @@
-import CSodium
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -76,12 +74,9 @@ enum KeyText {
 
         if entryText.allSatisfy(isHexDigit) {
             guard entryText.count == MasterKey.byteCount * 2 else { throw invalid(.hexDigitCount(entryText.count)) }
-            let ok = entryText.withUnsafeBufferPointer { hex in
-                decoded.withUnsafeMutableBufferPointer { output in
-                    Hex.decodeKey(hex, into: output)
-                }
+            guard Sodium.hexDecode(entryText, into: &decoded) == MasterKey.byteCount else {
+                throw invalid(.notHexOrBase64)
             }
-            guard ok else { throw invalid(.notHexOrBase64) }
         } else {
             let urlSafe = entryText.contains(UInt8(ascii: "-")) || entryText.contains(UInt8(ascii: "_"))
             let padded = entryText.last == UInt8(ascii: "=")
@@ -92,35 +87,15 @@ enum KeyText {
                 case (true, true): .urlSafe
                 case (true, false): .urlSafeUnpadded
                 }
-            let count = entryText.withUnsafeBufferPointer { text in
-                decoded.withUnsafeMutableBufferPointer { output in
-                    Base64.decode(text, variant: variant, into: output)
-                }
+            guard let count = Sodium.base64Decode(entryText, variant: variant, into: &decoded) else {
+                throw invalid(.notHexOrBase64)
             }
-            guard let count else { throw invalid(.notHexOrBase64) }
             guard count == MasterKey.byteCount else { throw invalid(.decodedByteCount(count)) }
         }
 
-        let result = decoded.withUnsafeBufferPointer { bytes in
-            Result { () throws(CryptoError) in
-                try MasterKey(copying: UnsafeBufferPointer(rebasing: bytes[0..<MasterKey.byteCount]))
-            }
-        }
-        return try result.get()
-    }
-}
-
-extension Hex {
-    /// Decodes exactly 64 hex digits into the first 32 bytes of `output`.
-    static func decodeKey(_ hex: UnsafeBufferPointer<UInt8>, into output: UnsafeMutableBufferPointer<UInt8>) -> Bool {
-        guard hex.count == MasterKey.byteCount * 2, output.count >= MasterKey.byteCount,
-            let input = hex.baseAddress, let outputBase = output.baseAddress
-        else { return false }
-        var decodedCount = 0
-        let status = input.withMemoryRebound(to: CChar.self, capacity: hex.count) { characters in
-            sodium_hex2bin(outputBase, MasterKey.byteCount, characters, hex.count, nil, &decodedCount, nil)
-        }
-        return status == 0 && decodedCount == MasterKey.byteCount
+        // Bound before returning, so the slice is gone when the deferred wipe runs on the unshared buffer.
+        let key = try MasterKey(copying: decoded[0..<MasterKey.byteCount])
+        return key
     }
 }
 

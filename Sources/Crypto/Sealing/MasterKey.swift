@@ -1,5 +1,3 @@
-import CSodium
-
 /// A 32-byte credential encryption key (AES-256), held in guarded memory.
 ///
 /// The key bytes live in a `sodium_malloc` region that is locked into RAM, excluded from core dumps,
@@ -36,16 +34,16 @@ public struct MasterKey: Sendable, Equatable, CustomStringConvertible, CustomDeb
         guard bytes.count == Self.byteCount else {
             throw .invalidKey(entry: nil, in: .bytes, .byteCount(bytes.count))
         }
-        let result = bytes.withUnsafeBufferPointer { bytes in
-            Result { () throws(CryptoError) in try MasterKey(copying: bytes) }
-        }
-        self = try result.get()
+        try self.init(copying: bytes)
     }
 
     /// Makes a key from 32 bytes in memory the caller wipes.
-    init(copying bytes: UnsafeBufferPointer<UInt8>) throws(CryptoError) {
+    init(copying bytes: some Collection<UInt8>) throws(CryptoError) {
         precondition(bytes.count == Self.byteCount)
-        let aead = try AES256GCMKey(copying: bytes)
+        self.init(try AES256GCMKey(copying: bytes))
+    }
+
+    private init(_ aead: AES256GCMKey) {
         self.aead = aead
         self.keyID = aead.withKeyBytes(Self.deriveKeyID)
     }
@@ -54,13 +52,7 @@ public struct MasterKey: Sendable, Equatable, CustomStringConvertible, CustomDeb
     ///
     /// - Throws: ``CryptoError/Code/aesUnavailable`` on a CPU without AES-NI.
     public static func generate() throws(CryptoError) -> MasterKey {
-        try Sodium.requireAES256GCM()
-        let result = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: byteCount) { buffer in
-            randombytes_buf(buffer.baseAddress!, byteCount)
-            defer { sodium_memzero(buffer.baseAddress!, byteCount) }
-            return Result { () throws(CryptoError) in try MasterKey(copying: UnsafeBufferPointer(buffer)) }
-        }
-        return try result.get()
+        MasterKey(try AES256GCMKey.random())
     }
 
     /// The key as 64 lowercase hex digits, for writing a key file (`hermes keys generate`).
@@ -68,7 +60,7 @@ public struct MasterKey: Sendable, Equatable, CustomStringConvertible, CustomDeb
     /// This is the only way key bytes leave a `MasterKey`. The returned string cannot be wiped: write it
     /// where it belongs and do not log it.
     public var hexEncoded: String {
-        aead.withKeyBytes { Hex.encode($0) }
+        aead.withKeyBytes { Sodium.hexEncode($0) }
     }
 
     /// The key id as `0x` and eight hex digits, as it appears in messages.
@@ -88,20 +80,12 @@ public struct MasterKey: Sendable, Equatable, CustomStringConvertible, CustomDeb
     public static func == (lhs: MasterKey, rhs: MasterKey) -> Bool {
         if lhs.aead === rhs.aead { return true }
         return lhs.aead.withKeyBytes { left in
-            rhs.aead.withKeyBytes { right in
-                sodium_memcmp(left.baseAddress!, right.baseAddress!, byteCount) == 0
-            }
+            rhs.aead.withKeyBytes { right in Sodium.constantTimeEquals(left, right) }
         }
     }
 
-    private static func deriveKeyID(_ key: UnsafeBufferPointer<UInt8>) -> UInt32 {
-        let digestCount = 32
-        var digest = [UInt8](repeating: 0, count: digestCount)
-        keyIDDomain.withUnsafeBufferPointer { domain in
-            _ = crypto_generichash(
-                &digest, digestCount, key.baseAddress, UInt64(key.count), domain.baseAddress, domain.count
-            )
-        }
+    private static func deriveKeyID(_ key: some Collection<UInt8>) -> UInt32 {
+        let digest = Sodium.blake2b(key, key: keyIDDomain, byteCount: 32)
         return digest[0..<4].reduce(0) { $0 << 8 | UInt32($1) }
     }
 }

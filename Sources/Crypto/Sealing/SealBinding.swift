@@ -18,44 +18,40 @@ public struct SealBinding: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "SealBinding(customer: \(customerID), platform: \(platform))" }
 
-    /// Builds the associated data for an envelope whose first five bytes are `header`, and passes it to
+    /// Builds the associated data for an envelope sealed by the key with id `keyID`, and passes it to
     /// `body`. The bytes live on the stack for short ids, so opening allocates nothing for them.
     ///
-    /// Layout (see ``KeyRing``): the domain `hermes.credential.v1`, the five header bytes, then the
-    /// customer id and the platform, each as a 4-byte big-endian UTF-8 length and the UTF-8 bytes.
-    func withAssociatedData<R>(header: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        precondition(header.count == EnvelopeFormat.authenticatedHeaderByteCount)
-        var customerID = self.customerID
-        var platform = self.platform
-        return customerID.withUTF8 { customer in
-            platform.withUTF8 { platform in
-                precondition(customer.count <= Int(UInt32.max) && platform.count <= Int(UInt32.max))
-                let domain = EnvelopeFormat.associatedDataDomain
-                let count = domain.count + header.count + 4 + customer.count + 4 + platform.count
-                return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { buffer in
-                    var offset = 0
-                    func append(_ bytes: UnsafeBufferPointer<UInt8>) {
-                        guard let source = bytes.baseAddress, bytes.count > 0 else { return }
-                        (buffer.baseAddress! + offset).initialize(from: source, count: bytes.count)
-                        offset += bytes.count
-                    }
-                    func appendLength(_ length: Int) {
-                        let value = UInt32(length)
-                        for shift in stride(from: 24, through: 0, by: -8) {
-                            buffer[offset] = UInt8(truncatingIfNeeded: value >> UInt32(shift))
-                            offset += 1
-                        }
-                    }
-                    domain.withUnsafeBufferPointer { append($0) }
-                    append(header)
-                    appendLength(customer.count)
-                    append(customer)
-                    appendLength(platform.count)
-                    append(platform)
-                    assert(offset == count)
-                    return body(UnsafeBufferPointer(buffer))
-                }
+    /// Layout (see ``KeyRing``): the domain `hermes.credential.v1`, the envelope's first five bytes (the
+    /// format version and `keyID`), then the customer id and the platform, each as a 4-byte big-endian
+    /// UTF-8 length and the UTF-8 bytes.
+    func withAssociatedData<R>(keyID: UInt32, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let customer = customerID.utf8
+        let platform = platform.utf8
+        precondition(customer.count <= Int(UInt32.max) && platform.count <= Int(UInt32.max))
+        let domain = EnvelopeFormat.associatedDataDomain
+        let count = domain.count + EnvelopeFormat.authenticatedHeaderByteCount + 4 + customer.count + 4 + platform.count
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { buffer in
+            var offset = 0
+            func append(_ bytes: some Collection<UInt8>) {
+                offset += UnsafeMutableBufferPointer(rebasing: buffer[offset...]).initialize(fromContentsOf: bytes)
             }
+            func appendBigEndian(_ value: UInt32) {
+                buffer[offset] = UInt8(truncatingIfNeeded: value >> 24)
+                buffer[offset + 1] = UInt8(truncatingIfNeeded: value >> 16)
+                buffer[offset + 2] = UInt8(truncatingIfNeeded: value >> 8)
+                buffer[offset + 3] = UInt8(truncatingIfNeeded: value)
+                offset += 4
+            }
+            append(domain)
+            buffer[offset] = EnvelopeFormat.version
+            offset += 1
+            appendBigEndian(keyID)
+            appendBigEndian(UInt32(customer.count))
+            append(customer)
+            appendBigEndian(UInt32(platform.count))
+            append(platform)
+            assert(offset == count)
+            return body(UnsafeBufferPointer(buffer))
         }
     }
 }
@@ -73,4 +69,13 @@ enum EnvelopeFormat {
     static let minimumByteCount = headerByteCount + AES256GCMKey.tagByteCount
     /// Separates credential envelopes from any other use of the same key.
     static let associatedDataDomain: [UInt8] = Array("hermes.credential.v1".utf8)
+
+    /// Writes the version and `keyID` (big-endian) into the first five bytes of `envelope`.
+    static func writeHeader(keyID: UInt32, into envelope: inout [UInt8]) {
+        envelope[0] = version
+        envelope[1] = UInt8(truncatingIfNeeded: keyID >> 24)
+        envelope[2] = UInt8(truncatingIfNeeded: keyID >> 16)
+        envelope[3] = UInt8(truncatingIfNeeded: keyID >> 8)
+        envelope[4] = UInt8(truncatingIfNeeded: keyID)
+    }
 }

@@ -1,18 +1,9 @@
-import CSodium
-
 /// Random bytes and tokens from the operating system's secure random source (`randombytes_buf`, which
 /// uses `getrandom` on Linux).
 public enum RandomToken {
     /// `count` random bytes.
     public static func bytes(count: Int) -> [UInt8] {
-        precondition(count >= 0, "a byte count cannot be negative")
-        Sodium.ensureInitialized()
-        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if let base = buffer.baseAddress, count > 0 {
-                randombytes_buf(base, count)
-            }
-            initialized = count
-        }
+        Sodium.randomBytes(count: count)
     }
 
     /// A token of `byteCount` random bytes as unpadded base64url (`A-Z a-z 0-9 - _`), safe in URLs,

@@ -1,5 +1,3 @@
-import CSodium
-
 /// A fast, domain-separated hash of a high-entropy secret, for storing and looking up secrets by hash.
 ///
 /// The digest is keyed BLAKE2b-256 (`crypto_generichash`) whose key is a fixed, public domain string, so
@@ -32,32 +30,17 @@ public struct SecretHash: Sendable, Hashable {
 
     /// The 32-byte digest of the UTF-8 bytes of `secret`.
     public func digest(of secret: String) -> [UInt8] {
-        var secret = secret
-        return secret.withUTF8 { digest(of: $0) }
+        Sodium.blake2b(secret.utf8, key: domain.utf8, byteCount: Self.byteCount)
     }
 
     /// The 32-byte digest of `secret`.
     public func digest(of secret: [UInt8]) -> [UInt8] {
-        secret.withUnsafeBufferPointer { digest(of: $0) }
+        Sodium.blake2b(secret, key: domain.utf8, byteCount: Self.byteCount)
     }
 
     /// The digest of `secret` as 64 lowercase hex digits, for use as a storage key.
     public func hexDigest(of secret: String) -> String {
         Hex.encode(digest(of: secret))
-    }
-
-    private func digest(of secret: UnsafeBufferPointer<UInt8>) -> [UInt8] {
-        Sodium.ensureInitialized()
-        var domain = self.domain
-        return domain.withUTF8 { key in
-            [UInt8](unsafeUninitializedCapacity: Self.byteCount) { output, initialized in
-                _ = crypto_generichash(
-                    output.baseAddress!, Self.byteCount, secret.baseAddress, UInt64(secret.count),
-                    key.baseAddress, key.count
-                )
-                initialized = Self.byteCount
-            }
-        }
     }
 }
 

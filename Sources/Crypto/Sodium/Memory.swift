@@ -9,6 +9,8 @@ import CSodium
 /// `sodium_malloc` places the region so that it ends on a page boundary, so the start is aligned to the
 /// largest power of two that divides `count`: callers that need 16-byte alignment ask for a multiple of 16.
 ///
+/// Only the wrappers in this folder hold one (``AES256GCMKey``, ``Ed25519SecretKey``).
+///
 /// `@unchecked Sendable`: the contents are written only during the owner's initialiser, before the buffer
 /// is shared; after ``makeReadOnly()`` the pages are read-only and any write would fault.
 final class SecureBuffer: @unchecked Sendable {
@@ -46,5 +48,40 @@ func wipe(_ bytes: inout [UInt8]) {
         if let base = buffer.baseAddress, buffer.count > 0 {
             sodium_memzero(base, buffer.count)
         }
+    }
+}
+
+extension Sodium {
+    /// Whether `a` and `b` hold the same bytes, compared with `sodium_memcmp`, whose running time does not
+    /// depend on where they differ. Different lengths give `false` at once (lengths are not secret).
+    @inline(__always)
+    static func constantTimeEquals(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
+        a.withContiguousBytes { a in
+            b.withContiguousBytes { b in
+                guard a.count == b.count else { return false }
+                guard a.count > 0 else { return true }
+                return sodium_memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0
+            }
+        }
+    }
+
+    /// `count` bytes from the operating system's secure random source (`randombytes_buf`).
+    static func randomBytes(count: Int) -> [UInt8] {
+        precondition(count >= 0, "a byte count cannot be negative")
+        ensureInitialized()
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if let base = buffer.baseAddress, count > 0 {
+                randombytes_buf(base, count)
+            }
+            initialized = count
+        }
+    }
+
+    /// Fills `count` bytes at `start` from the secure random source; for the wrappers in this folder,
+    /// which draw keys and nonces straight into the memory that keeps them.
+    @inline(__always)
+    static func fillRandom(_ start: UnsafeMutablePointer<UInt8>, count: Int) {
+        ensureInitialized()
+        randombytes_buf(start, count)
     }
 }
