@@ -66,6 +66,9 @@ let package = Package(
             swiftSettings: perRequest
         ),
         // Outbound HTTP on libcurl: platform APIs and OAuth client metadata documents.
+        // The router and middleware on top of the server: routes by method and path pattern, the server's
+        // HTTPResponder.
+        .target(name: "Routing", dependencies: ["HTTP2"], swiftSettings: perRequest),
         .target(name: "HTTPClient", dependencies: ["CCurl", "ASCIIText", "SystemThreads"], swiftSettings: strict),
         // Customers (who a request runs for), API keys, plans, usage metering and audit logs, on the store.
         .target(
@@ -83,20 +86,20 @@ let package = Package(
         // MCP: JSON-RPC, the protocol methods, sessions, Streamable HTTP and legacy SSE transports.
         .target(
             name: "MCP",
-            dependencies: ["JSON", "ASCIIText", "Crypto", "HTTP2", "Tenancy", "ToolRuntime", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JSON", "ASCIIText", "Crypto", "HTTP2", "Routing", "Tenancy", "ToolRuntime", .product(name: "Logging", package: "swift-log")],
             swiftSettings: perRequest
         ),
         // The OAuth 2.1 authorization server (metadata, registration, consent, tokens) on the router.
         .target(
             name: "OAuth",
-            dependencies: ["Tenancy", "Store", "Crypto", "JSON", "HTTP2", "HTTPClient", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Tenancy", "Store", "Crypto", "JSON", "HTTP2", "Routing", "HTTPClient", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // The application: who may call (access gate, authenticators), credentials, the daemon's own tools
         // and endpoints, and the wiring of every route.
         .target(
             name: "Hermes",
-            dependencies: ["Store", "Crypto", "JSON", "ASCIIText", "HTTP2", "Tenancy", "ToolRuntime", "MCP", "OAuth", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Store", "Crypto", "JSON", "ASCIIText", "HTTP2", "Routing", "Tenancy", "ToolRuntime", "MCP", "OAuth", .product(name: "Logging", package: "swift-log")],
             swiftSettings: perRequest
         ),
 
@@ -109,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "HermesAppliance",
             dependencies: [
-                "Hermes", "MCP", "ToolRuntime", "Store", "Crypto", "HTTP2", "HTTPClient", "Tenancy", "OAuth", "LogOutput",
+                "Hermes", "MCP", "ToolRuntime", "Store", "Crypto", "HTTP2", "Routing", "HTTPClient", "Tenancy", "OAuth", "LogOutput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -136,7 +139,7 @@ let package = Package(
         .testTarget(name: "TenancyTests", dependencies: ["Tenancy", "Store", "Crypto"], swiftSettings: strict),
         .testTarget(
             name: "OAuthTests",
-            dependencies: ["OAuth", "Tenancy", "Store", "Crypto", "JSON", "HTTP2", "HTTPClient", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["OAuth", "Tenancy", "Store", "Crypto", "JSON", "HTTP2", "Routing", "HTTPClient", "TestSupport", .product(name: "Logging", package: "swift-log")],
             exclude: ["Clients"],
             swiftSettings: strict
         ),
@@ -144,15 +147,16 @@ let package = Package(
         .testTarget(name: "SystemThreadsTests", dependencies: ["SystemThreads"], swiftSettings: strict),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], swiftSettings: strict),
         .testTarget(name: "LogOutputTests", dependencies: ["LogOutput", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "HTTP2", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "ASCIITextTests", dependencies: ["ASCIIText"], swiftSettings: strict),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "HTTP2Tests",
-            dependencies: ["HTTP2", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HTTP2", "Routing", "TestSupport", .product(name: "Logging", package: "swift-log")],
             exclude: ["Clients"],
             swiftSettings: strict
         ),
-        .testTarget(name: "HermesTests", dependencies: ["Hermes", "MCP", "ToolRuntime", "Tenancy", "Store", "Crypto", "JSON", "HTTP2", "TestSupport"], exclude: ["Clients"], swiftSettings: strict),
+        .testTarget(name: "HermesTests", dependencies: ["Hermes", "MCP", "ToolRuntime", "Tenancy", "Store", "Crypto", "JSON", "HTTP2", "Routing", "TestSupport"], exclude: ["Clients"], swiftSettings: strict),
         .testTarget(
             name: "HermesApplianceTests",
             dependencies: ["HermesAppliance", "Hermes", "Store", "Crypto", "Tenancy", "HTTPClient", "TestSupport"],

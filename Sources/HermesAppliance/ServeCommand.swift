@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import HTTP2
+import Routing
 import Hermes
 import Logging
 import OAuth

@@ -2,6 +2,7 @@ import Crypto
 import Glibc
 import Logging
 import HTTP2
+import Routing
 import Hermes
 import JSON
 import OAuth

@@ -2,7 +2,8 @@ public import ToolRuntime
 // MCP server: Streamable HTTP at /mcp, legacy HTTP+SSE at /sse and /messages, one tool runtime behind both.
 // Why not the MCP Swift SDK: docs/adr/0005-own-mcp-server-not-the-swift-sdk.md.
 
-public import HTTP2
+import HTTP2
+public import Routing
 public import Logging
 
 /// The MCP server, ready to be mounted on the daemon's router.

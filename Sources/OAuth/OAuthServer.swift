@@ -1,4 +1,5 @@
-public import HTTP2
+import HTTP2
+public import Routing
 public import Logging
 public import Store
 public import Tenancy

@@ -2,6 +2,7 @@ import JSON
 import Crypto
 import Foundation
 import HTTP2
+import Routing
 @testable import Hermes
 @testable import MCP
 @testable import ToolRuntime

@@ -86,8 +86,8 @@ public struct HTTPRequest: Sendable {
         get { storage.streamedBody }
         set { mutableStorage.streamedBody = newValue }
     }
-    /// The route found for the head, reused by the router (see ``Router/lookup(_:_:)``).
-    var route: RouteLookup? {
+    /// The route found for the head, reused by the responder (see ``HTTPResponder/lookup(_:_:)``).
+    package var route: RouteLookup? {
         get { storage.route }
         set { mutableStorage.route = newValue }
     }
@@ -116,7 +116,7 @@ public struct HTTPRequest: Sendable {
     ) {
         storage = RequestStorage(
             method: method, path: path, query: query, headers: headers, body: body, remoteAddress: remoteAddress,
-            protocolVersion: protocolVersion, id: id, parameters: Router.noParameters, streamedBody: streamedBody, route: route
+            protocolVersion: protocolVersion, id: id, parameters: RouteLookup.noParameters, streamedBody: streamedBody, route: route
         )
     }
 

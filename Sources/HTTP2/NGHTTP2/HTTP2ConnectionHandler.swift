@@ -60,7 +60,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             self.streamID = streamID
             super.init(
                 method: Self.noMethod, path: "", query: nil, headers: HTTPHeaders(), body: [], remoteAddress: nil, protocolVersion: .http2,
-                id: "", parameters: Router.noParameters, streamedBody: nil, route: nil
+                id: "", parameters: RouteLookup.noParameters, streamedBody: nil, route: nil
             )
         }
 

@@ -28,9 +28,10 @@ public final class HTTPServer: Sendable {
         var refused = 0
     }
 
-    public convenience init(configuration: HTTPServerConfiguration, router: Router, logger: Logger) {
+    /// `router` answers every request: usually a `Routing.Router`.
+    public convenience init(configuration: HTTPServerConfiguration, router: any HTTPResponder, logger: Logger) {
         self.init(configuration: configuration, logger: logger)
-        responder.withLock { $0 = Responder(router: router, limits: configuration.limits, logger: logger, trustedProxies: configuration.trustedProxies) }
+        responder.withLock { $0 = Responder(responder: router, limits: configuration.limits, logger: logger, trustedProxies: configuration.trustedProxies) }
     }
 
     /// A server whose routes are given later, to ``start(router:)``, once ``bind()`` has told the port
@@ -63,8 +64,8 @@ public final class HTTPServer: Sendable {
     }
 
     /// Starts accepting connections with `router`, after ``bind()``.
-    public func start(router: Router) async throws {
-        responder.withLock { $0 = Responder(router: router, limits: configuration.limits, logger: logger, trustedProxies: configuration.trustedProxies) }
+    public func start(router: any HTTPResponder) async throws {
+        responder.withLock { $0 = Responder(responder: router, limits: configuration.limits, logger: logger, trustedProxies: configuration.trustedProxies) }
         try await accept()
     }
 

@@ -2,10 +2,10 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// Runs requests through the router for both protocol handlers: fills in the request id, turns thrown
+/// Runs requests through the responder (the router) for both protocol handlers: fills in the request id, turns thrown
 /// errors into responses, and writes the access log line.
 final class Responder: Sendable {
-    let router: Router
+    let responder: any HTTPResponder
     let limits: HTTPServerConfiguration.Limits
     let timeouts: TimeoutAmounts
     let logger: Logger
@@ -18,8 +18,8 @@ final class Responder: Sendable {
     /// asking the logger copies its handler, on every request.
     let logsAccess: Bool
 
-    init(router: Router, limits: HTTPServerConfiguration.Limits, logger: Logger, trustedProxies: TrustedProxies = .none) {
-        self.router = router
+    init(responder: any HTTPResponder, limits: HTTPServerConfiguration.Limits, logger: Logger, trustedProxies: TrustedProxies = .none) {
+        self.responder = responder
         self.limits = limits
         timeouts = TimeoutAmounts(limits)
         self.logger = logger
@@ -63,7 +63,7 @@ final class Responder: Sendable {
 
     /// The route for a request head, looked up once per request.
     func lookup(_ method: HTTPMethod, _ path: String) -> RouteLookup {
-        router.lookup(method, path)
+        responder.lookup(method, path)
     }
 
     func bodyPlan(_ lookup: RouteLookup) -> (limit: Int, streamed: Bool) {
@@ -74,7 +74,7 @@ final class Responder: Sendable {
     /// it writes the head: responses a handler keeps and hands out again are not copied to add it.
     func respond(to request: HTTPRequest) async -> HTTPResponse {
         do {
-            return try await router.respond(to: request)
+            return try await responder.respond(to: request)
         } catch {
             return errorResponse(error, request)
         }
@@ -83,7 +83,7 @@ final class Responder: Sendable {
     /// The response of an immediate route, answered without a task; nil when the request needs ``respond(to:)``.
     func respondImmediately(to request: HTTPRequest) -> HTTPResponse? {
         do {
-            return try router.respondImmediately(to: request)
+            return try request.route?.respondImmediately(request)
         } catch {
             return errorResponse(error, request)
         }

@@ -1,5 +1,6 @@
 import MCP
-public import HTTP2
+import HTTP2
+public import Routing
 public import Store
 import Synchronization
 

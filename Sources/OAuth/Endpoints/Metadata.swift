@@ -1,4 +1,5 @@
 import HTTP2
+import Routing
 import JSON
 
 extension OAuthServer {

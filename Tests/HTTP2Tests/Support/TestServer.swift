@@ -1,5 +1,6 @@
 import Foundation
 @testable import HTTP2
+import Routing
 import Logging
 import Synchronization
 import Testing

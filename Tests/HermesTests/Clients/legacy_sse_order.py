@@ -13,7 +13,7 @@ import time
 
 
 def connect(port):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
@@ -80,7 +80,7 @@ def main():
         status = status_now(sock)
         if status is None:
             answer_first += 1
-            sock.settimeout(10)
+            sock.settimeout(60)
             data = sock.recv(65536)
             status = int(data.split(b" ")[1]) if data.startswith(b"HTTP/1.1 ") else -1
         statuses.append(status)

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HTTP2
+import Routing
 import JSON
 import Logging
 @testable import OAuth

@@ -1,9 +1,4 @@
-/// Handles one request.
-public typealias HTTPHandler = @Sendable (HTTPRequest) async throws -> HTTPResponse
-
-/// Handles one request without suspending (health checks, metadata documents). The server answers such
-/// routes on the connection's event loop directly, without starting a task, unless middleware applies.
-public typealias ImmediateHTTPHandler = @Sendable (HTTPRequest) throws -> HTTPResponse
+public import HTTP2
 
 /// A step in front of every handler (authentication, metering, CORS, ...). Call `next` to go on, or answer
 /// without it to stop the request there.
@@ -15,7 +10,7 @@ public protocol HTTPMiddleware: Sendable {
 /// segment, captured into ``HTTPRequest/parameters``) or a final `*` (the rest of the path, captured as `*`).
 ///
 /// Build it once, then hand it to the server; it is immutable while serving.
-public struct Router: Sendable {
+public struct Router: HTTPResponder {
     /// A class so that a lookup passes one reference around rather than copying closures and segments.
     final class Route: Sendable {
         let method: HTTPMethod
@@ -135,8 +130,8 @@ public struct Router: Sendable {
             // A trailing slash can change which middleware applies, so only the path as registered uses the flag.
             let middlewareFree = key.utf8.count == path.utf8.count ? entry.middlewareFree : nil
             // The common case, without building a candidate list.
-            for route in entry.routes where route.method == method { return (.found(route, parameters: Self.noParameters), middlewareFree) }
-            return (Self.choose(method, entry.routes.map { ($0, Self.noParameters) }), middlewareFree)
+            for route in entry.routes where route.method == method { return (.found(route, parameters: RouteLookup.noParameters), middlewareFree) }
+            return (Self.choose(method, entry.routes.map { ($0, RouteLookup.noParameters) }), middlewareFree)
         }
         let parts = Self.split(path)
         return (Self.choose(method, patterns.compactMap { route in Self.match(route.segments, parts).map { (route, $0) } }), nil)
@@ -156,20 +151,27 @@ public struct Router: Sendable {
 
     /// Looks a request head up once; the connection keeps the result on the request, so the body plan,
     /// the immediate path and the handler do not resolve it again.
-    func lookup(_ method: HTTPMethod, _ path: String) -> RouteLookup {
+    public func lookup(_ method: HTTPMethod, _ path: String) -> RouteLookup {
+        routerLookup(method, path)
+    }
+
+    private func routerLookup(_ method: HTTPMethod, _ path: String) -> RouterLookup {
         let (resolution, middlewareFree) = resolveScoped(method, path)
         var immediate = false
         if case .found(let route, _) = resolution, route.immediate != nil {
             immediate = middlewareFree ?? !middleware.contains { $0.applies(to: path) }
         }
-        return RouteLookup(router: version, method: method, path: path, resolution: resolution, immediate: immediate)
+        return RouterLookup(router: version, method: method, path: path, resolution: resolution, immediate: immediate)
     }
 
     /// The lookup this router made for the request's head, or a new one when there is none, another router
     /// made it, or a middleware changed the method or path since.
-    private func lookup(for request: HTTPRequest) -> RouteLookup {
-        if let known = request.route, known.isCurrent(version, for: request) { return known }
-        return lookup(request.method, request.path)
+    private func lookup(for request: HTTPRequest) -> RouterLookup {
+        // Only this router's lookups have it as their owner, so the downcast cannot fail.
+        if let known = request.route, known.owner === version, known.method == request.method, known.path == request.path {
+            return unsafeDowncast(known, to: RouterLookup.self)
+        }
+        return routerLookup(request.method, request.path)
     }
 
     /// Runs the request through the middleware and its route; 404 and 405 (with `Allow`) when none fits.
@@ -213,9 +215,6 @@ public struct Router: Sendable {
         try lookup(for: request).respondImmediately(request)
     }
 
-    /// `Dictionary()` rather than `[:]`: the literal is an out-of-line call on every request.
-    static let noParameters = [String: String]()
-
     static func parse(_ pattern: String) -> [Segment] {
         split(pattern).map { part in
             if part == "*" { return .rest }
@@ -251,56 +250,26 @@ public struct Router: Sendable {
     }
 }
 
-/// A request head's route, looked up once (see ``Router/lookup(_:_:)``); a class, shared by the requests of a
-/// connection that repeat it (docs/adr/0015-per-request-values-as-one-reference.md).
-final class RouteLookup: Sendable {
-    let router: Router.Version
-    let method: HTTPMethod
-    let path: String
+/// The router's lookup for a request head: the server's ``RouteLookup`` plus what the router resolved, so
+/// the router reuses it for the request instead of resolving the path again.
+final class RouterLookup: RouteLookup, @unchecked Sendable {
     let resolution: Router.Resolution
-    /// The handler of a route that answers without a task (immediate, and no middleware applies to the
-    /// path), and the path's parameters, taken out of ``resolution`` once: reading them out of the enum per
-    /// request copied the whole route.
-    private let immediateHandler: ImmediateHTTPHandler?
-    private let immediateParameters: [String: String]
-
-    /// The route answers without a task.
-    var immediate: Bool { immediateHandler != nil }
 
     init(router: Router.Version, method: HTTPMethod, path: String, resolution: Router.Resolution, immediate: Bool) {
-        self.router = router
-        self.method = method
-        self.path = path
         self.resolution = resolution
-        if immediate, case .found(let route, let parameters) = resolution, let handler = route.immediate {
-            immediateHandler = handler
-            immediateParameters = parameters
-        } else {
-            immediateHandler = nil
-            immediateParameters = Router.noParameters
+        var body: RequestBodyMode? = nil
+        var immediateHandler: ImmediateHTTPHandler? = nil
+        var immediateParameters = RouteLookup.noParameters
+        if case .found(let route, let parameters) = resolution {
+            body = route.body
+            if immediate, let handler = route.immediate {
+                immediateHandler = handler
+                immediateParameters = parameters
+            }
         }
-    }
-
-    /// How the request's body is taken and its limit, decided from its head before the body is read.
-    /// Requests no route serves get their 404 or 405 after a collected body.
-    func bodyPlan(default fallback: Int) -> (limit: Int, streamed: Bool) {
-        if case .found(let route, _) = resolution { return (route.body.limit ?? fallback, route.body.isStreamed) }
-        return (fallback, false)
-    }
-
-    /// Whether `router` made this lookup for the request's method and path as they are now (a middleware
-    /// may have changed them, or another router may be asking).
-    func isCurrent(_ router: Router.Version, for request: HTTPRequest) -> Bool {
-        self.router === router && method == request.method && path == request.path
-    }
-
-    /// The response of an immediate route no middleware applies to; nil when the request needs the
-    /// asynchronous path.
-    func respondImmediately(_ request: HTTPRequest) throws -> HTTPResponse? {
-        guard let immediateHandler else { return nil }
-        guard !immediateParameters.isEmpty else { return try immediateHandler(request) }
-        var request = request
-        request.parameters = immediateParameters
-        return try immediateHandler(request)
+        super.init(
+            owner: router, method: method, path: path, body: body,
+            immediateHandler: immediateHandler, immediateParameters: immediateParameters
+        )
     }
 }

@@ -1,4 +1,5 @@
-@testable import HTTP2
+import HTTP2
+@testable import Routing
 import Logging
 import Testing
 
@@ -141,19 +142,6 @@ struct RouterTests {
         let response = try await outer.respond(to: request)
         guard case .bytes(let body) = response.body else { Issue.record("expected bytes"); return }
         #expect(String(decoding: body, as: UTF8.self) == "ok")
-    }
-
-    @Test func requestIDsAreShortDistinctAndOrdered() {
-        let responder = Responder(router: Router(), limits: .init(), logger: Logger(label: "test"))
-        let ids = (0..<2000).map { _ in responder.nextRequestID() }
-        #expect(Set(ids).count == ids.count)
-        let prefix = ids[0].split(separator: "-")[0]
-        for (offset, id) in ids.enumerated() {
-            let parts = id.split(separator: "-")
-            #expect(parts.count == 2 && parts[0] == prefix)
-            #expect(UInt64(parts[1], radix: 36) == UInt64(offset + 1))
-            #expect(id.utf8.count <= 15)
-        }
     }
 
     @Test func queryItemsArePercentDecoded() {
