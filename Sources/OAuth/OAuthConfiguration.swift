@@ -18,6 +18,9 @@ public struct OAuthConfiguration: Sendable {
     public var consentLifetime: Duration
     /// Consent pages open at once; more are refused until some finish or expire (bounds memory).
     public var maximumPendingConsents: Int
+    /// Consent pages open at once for one remote address (the client behind trusted proxies); more from it
+    /// get 429 until some finish or expire, so one address cannot take every place.
+    public var maximumPendingConsentsPerAddress: Int
     /// Wrong API keys allowed on one consent page before the client has to start again.
     public var maximumSignInAttempts: Int
     /// Dynamically registered clients that have never completed a sign-in are deleted after this.
@@ -64,6 +67,7 @@ public struct OAuthConfiguration: Sendable {
         refreshTokenLifetime: Duration = .seconds(30 * 86_400),
         consentLifetime: Duration = .seconds(600),
         maximumPendingConsents: Int = 10_000,
+        maximumPendingConsentsPerAddress: Int = 20,
         maximumSignInAttempts: Int = 5,
         unusedClientLifetime: Duration = .seconds(86_400),
         maximumUnusedClients: Int = 10_000,
@@ -78,6 +82,7 @@ public struct OAuthConfiguration: Sendable {
         self.refreshTokenLifetime = refreshTokenLifetime
         self.consentLifetime = consentLifetime
         self.maximumPendingConsents = maximumPendingConsents
+        self.maximumPendingConsentsPerAddress = maximumPendingConsentsPerAddress
         self.maximumSignInAttempts = maximumSignInAttempts
         self.unusedClientLifetime = unusedClientLifetime
         self.maximumUnusedClients = maximumUnusedClients

@@ -65,7 +65,7 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
         self.directory = directory
         self.audit = audit
         self.logger = logger
-        consents = PendingConsents(capacity: configuration.maximumPendingConsents)
+        consents = PendingConsents(capacity: configuration.maximumPendingConsents, perAddress: configuration.maximumPendingConsentsPerAddress)
         registrationLimiter = RegistrationLimiter(perHour: configuration.registrationsPerAddressPerHour)
         let documents = configuration.clientMetadataDocuments
         fetcher = HTTPClient(configuration: HTTPClient.Configuration(

@@ -84,6 +84,52 @@ struct AuthorizationTests {
         }
     }
 
+    /// Issue 18: plain GETs of the authorize endpoint from one address filled the shared pool of pending
+    /// sign-ins, and every customer's consent page said too many sign-ins were in progress.
+    @Test("pending sign-ins are bounded per address: one address gets 429, the others still get their consent page")
+    func pendingSignInsPerAddress() async throws {
+        // The harness's own connection (127.0.0.1) is the trusted proxy; X-Forwarded-For names each client.
+        try await withHarness(trustedProxies: ["127.0.0.1"], configure: { $0.maximumPendingConsents = 30 }) { h in
+            let (_, key) = try await h.directory.create(email: "flood@example.com", plan: "starter")
+            let client = try await h.register()
+            let flooder = [("X-Forwarded-For", "203.0.113.7")]
+            for index in 0..<20 {
+                let page = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()), headers: flooder)
+                #expect(page.status == 200, "page \(index): \(page.status) \(page.text.prefix(300))")
+            }
+            let refused = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()), headers: flooder)
+            #expect(refused.status == 429, "\(refused.status) \(refused.text.prefix(300))")
+            #expect(Int(refused.header("retry-after") ?? "") ?? 0 > 0)
+            #expect(refused.text.contains("from your address"))
+            #expect(refused.header("location") == nil)
+            // Another address still gets its page, and can finish signing in.
+            let pkce = OAuthHarness.PKCE()
+            let other = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: pkce), headers: [("X-Forwarded-For", "198.51.100.4")])
+            #expect(other.status == 200, "\(other.status) \(other.text.prefix(300))")
+            let approved = try await h.submit(try OAuthHarness.consentForm(other.text), apiKey: key)
+            #expect(try OAuthHarness.redirectParameters(approved)["code"] != nil)
+            // A finished page frees its place for its own address.
+            let first = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()), headers: [("X-Forwarded-For", "198.51.100.5")])
+            _ = try await h.submit(try OAuthHarness.consentForm(first.text), apiKey: nil, decision: "deny")
+            #expect(try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()), headers: flooder).status == 429)
+        }
+    }
+
+    @Test("pending sign-ins of one address free up when they expire (manual clock)")
+    func pendingSignInsExpirePerAddress() async throws {
+        try await withHarness(manualClock: true, trustedProxies: ["127.0.0.1"]) { h in
+            let client = try await h.register()
+            let flooder = [("X-Forwarded-For", "203.0.113.9")]
+            for _ in 0..<20 { _ = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()), headers: flooder) }
+            let refused = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()), headers: flooder)
+            #expect(refused.status == 429)
+            #expect(Int(refused.header("retry-after") ?? "") ?? 0 <= 600)
+            h.clock!.advance(seconds: 601)
+            let again = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()), headers: flooder)
+            #expect(again.status == 200, "\(again.status) \(again.text.prefix(300))")
+        }
+    }
+
     @Test("wrong or unregistered redirect_uri is an error page, never a redirect")
     func redirectURIs() async throws {
         try await withHarness { h in

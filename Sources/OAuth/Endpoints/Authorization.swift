@@ -77,7 +77,7 @@ extension OAuthServer {
             client: client, redirectURI: redirectURI, state: state, challenge: challenge, resource: resource, scope: scope,
             failedAttempts: 0, expiresAt: now.adding(milliseconds: configuration.consentLifetime.milliseconds)
         )
-        return showConsent(consent, problem: nil)
+        return showConsent(consent, for: request, problem: nil)
     }
 
     /// POST `/oauth/authorize`: the consent form. Approve needs the customer's API key; deny does not.
@@ -112,25 +112,43 @@ extension OAuthServer {
             return await issueCode(consent, customer: customer)
         case .disabled(let customer):
             await audit.record("auth.sign_in_failed", customerID: customer.id, detail: ["reason": "account disabled", "via": "oauth consent", "client_id": consent.client.id])
-            return await signInFailed(consent, problem: "This account is disabled. Contact your administrator.")
+            return await signInFailed(consent, for: request, problem: "This account is disabled. Contact your administrator.")
         case .unknown:
             logger.notice("consent sign-in failed: unknown API key", metadata: ["oauth.client_id": "\(consent.client.id)", "oauth.remote": "\(request.remoteAddress ?? "?")"])
-            return await signInFailed(consent, problem: "That API key is not valid. Check it and try again.")
+            return await signInFailed(consent, for: request, problem: "That API key is not valid. Check it and try again.")
         }
     }
 
-    private func signInFailed(_ consent: PendingConsent, problem: String) async -> HTTPResponse {
+    private func signInFailed(_ consent: PendingConsent, for request: HTTPRequest, problem: String) async -> HTTPResponse {
         var consent = consent
         consent.failedAttempts += 1
         guard consent.failedAttempts < configuration.maximumSignInAttempts else {
             return ConsentPage.error(status: 403, "Too many failed sign-in attempts. Start again from the application you are connecting.")
         }
-        return showConsent(consent, problem: problem, status: 401)
+        return showConsent(consent, for: request, problem: problem, status: 401)
     }
 
-    private func showConsent(_ consent: PendingConsent, problem: String?, status: Int = 200) -> HTTPResponse {
-        guard let (id, csrf) = consents.open(consent, now: now) else {
-            return ConsentPage.error(status: 503, "Too many sign-ins are in progress right now. Try again in a few minutes.")
+    /// Opens a consent page for the client that sent `request`, within the per-address and total bounds.
+    private func showConsent(_ consent: PendingConsent, for request: HTTPRequest, problem: String?, status: Int = 200) -> HTTPResponse {
+        let address = request.remoteHost ?? "unknown"
+        let id: String
+        let csrf: String
+        switch consents.open(consent, address: address, now: now) {
+        case .opened(let opened, let token):
+            id = opened
+            csrf = token
+        case .addressBusy(let limit, let wait):
+            logger.notice("consent page refused: too many sign-ins in progress from one address", metadata: [
+                "oauth.remote": "\(address)", "oauth.pending_per_address": "\(limit)",
+            ])
+            var response = ConsentPage.error(status: 429, "Too many sign-ins are in progress from your address (at most \(limit) at once). Finish or close the sign-in pages you have open, or try again in \(Self.minutesText(wait)).")
+            response.headers.set("retry-after", "\(wait)")
+            return response
+        case .full:
+            logger.warning("consent page refused: every pending sign-in place is taken", metadata: ["oauth.pending_limit": "\(configuration.maximumPendingConsents)"])
+            var response = ConsentPage.error(status: 503, "Too many sign-ins are in progress right now. Try again in a few minutes.")
+            response.headers.set("retry-after", "60")
+            return response
         }
         let host = URLParts(consent.redirectURI)?.displayHost ?? consent.redirectURI
         return ConsentPage.consent(
@@ -169,6 +187,12 @@ extension OAuthServer {
         return HTTPResponse(status: 302, headers: [
             "location": uri + separator + FormEncoding.encode(pairs), "cache-control": "no-store", "referrer-policy": "no-referrer",
         ])
+    }
+
+    /// "1 minute", "9 minutes": how long a person is asked to wait.
+    static func minutesText(_ seconds: Int64) -> String {
+        let minutes = max(1, (seconds + 59) / 60)
+        return minutes == 1 ? "1 minute" : "\(minutes) minutes"
     }
 
     static func isBase64URLByte(_ byte: UInt8) -> Bool {
