@@ -129,6 +129,10 @@ struct CustomerDirectoryTests {
             #expect(try directory.authenticate(apiKey: second) == .unknown)
             let moved = try await directory.setPlan("growth", customerID: record.id)
             #expect(moved.limits == .growth)
+            // Disabling, rotating and revoking each end the OAuth grants; enabling and plan changes do not.
+            let epochs: [Int] = [record.grantEpoch, disabled.grantEpoch, enabled.grantEpoch, rotated.grantEpoch, moved.grantEpoch]
+            #expect(epochs == [0, 1, 1, 2, 3])
+            #expect(try directory.customer(id: record.id)?.grantEpoch == 3)
             #expect(try directory.customer(idOrEmail: "B@B.IO")?.id == record.id)
         }
     }

@@ -161,7 +161,7 @@ extension OAuthServer {
         let code = Self.codePrefix + RandomToken.urlSafe()
         let record = CodeRecord(
             clientID: consent.client.id, redirectURI: consent.redirectURI, challenge: consent.challenge, resource: consent.resource,
-            scope: consent.scope, customerID: customer.id, familyID: RandomToken.urlSafe(byteCount: 18), used: false
+            scope: consent.scope, customerID: customer.id, familyID: RandomToken.urlSafe(byteCount: 18), grantEpoch: customer.grantEpoch, used: false
         )
         do {
             try await store.put(OAuthKeys.codes, Self.codeHash.hexDigest(of: code), record.json,
