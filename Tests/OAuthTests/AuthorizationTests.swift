@@ -148,6 +148,49 @@ struct AuthorizationTests {
         }
     }
 
+    /// RFC 8252 section 7.3: native apps listen on an ephemeral loopback port, so the port of a loopback
+    /// redirect URI is not compared; everything else is.
+    @Test("a loopback redirect URI matches on any port; every other part, and non-loopback URIs, match exactly")
+    func loopbackRedirectPorts() async throws {
+        try await withHarness { h in
+            let (_, key) = try await h.directory.create(email: "native@example.com", plan: "starter")
+            for (registered, used) in [
+                ("http://127.0.0.1:9999/cb", "http://127.0.0.1:1234/cb"),
+                ("http://[::1]:5555/cb?app=1", "http://[::1]:6666/cb?app=1"),
+                ("http://localhost:80/cb", "http://localhost:41001/cb"),
+                ("http://127.0.0.1/cb", "http://127.0.0.1:50123/cb"),
+            ] {
+                let client = try await h.register(redirectURI: registered)
+                var atPort = client
+                atPort.redirectURI = used
+                let pkce = OAuthHarness.PKCE()
+                let page = try await h.get("/oauth/authorize?" + h.authorizeQuery(atPort, pkce: pkce))
+                #expect(page.status == 200, "\(registered) used as \(used): \(page.status) \(page.text.prefix(300))")
+                guard page.status == 200 else { continue }
+                let approved = try await h.submit(try OAuthHarness.consentForm(page.text), apiKey: key)
+                #expect(approved.header("location")?.hasPrefix(used + (used.contains("?") ? "&" : "?")) == true, "\(approved.header("location") ?? "-")")
+                let code = try #require(try OAuthHarness.redirectParameters(approved)["code"])
+                // The token request names the URI the code was sent to.
+                #expect(try await h.exchange(atPort, code: code, pkce: pkce, redirectURI: registered).json?["error"] == "invalid_grant")
+                #expect(try await h.exchange(atPort, code: code, pkce: pkce).status == 200)
+            }
+            for (registered, used) in [
+                ("http://127.0.0.1:9999/cb", "http://127.0.0.1:1234/other"),
+                ("http://127.0.0.1:9999/cb", "http://localhost:9999/cb"),
+                ("http://127.0.0.1:9999/cb", "http://127.0.0.1:1234/cb?x=1"),
+                ("http://127.0.0.1:9999/cb", "https://127.0.0.1:1234/cb"),
+                ("http://[::1]:5555/cb", "http://[::2]:5555/cb"),
+                ("https://app.example/cb", "https://app.example:8443/cb"),
+                ("https://localhost:8443/cb", "https://localhost:9443/cb"),
+            ] {
+                var client = try await h.register(redirectURI: registered)
+                client.redirectURI = used
+                let page = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()))
+                #expect(page.status == 400 && page.header("location") == nil, "\(registered) used as \(used): \(page.status)")
+            }
+        }
+    }
+
     @Test("plain PKCE, missing PKCE, a foreign resource and unknown scopes go back to the client as errors")
     func requestErrors() async throws {
         try await withHarness { h in

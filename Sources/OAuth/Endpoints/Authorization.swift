@@ -25,7 +25,7 @@ extension OAuthServer {
         }
         let redirectURI: String
         if let given = fields["redirect_uri"] {
-            guard client.redirectURIs.contains(given) else {
+            guard Self.redirectURI(given, isRegisteredIn: client.redirectURIs) else {
                 logger.notice("authorization refused: unregistered redirect URI", metadata: ["oauth.client_id": "\(client.id)"])
                 return ConsentPage.error(status: 400, "The redirect address in this request is not one the application registered, so you are not being sent there. Start again from the application.")
             }
@@ -187,6 +187,17 @@ extension OAuthServer {
         return HTTPResponse(status: 302, headers: [
             "location": uri + separator + FormEncoding.encode(pairs), "cache-control": "no-store", "referrer-policy": "no-referrer",
         ])
+    }
+
+    /// Whether `given` is a registered redirect URI: the same string, or, for http on a loopback host, the
+    /// same URI on another port (RFC 8252 section 7.3: native apps listen on whatever port is free).
+    static func redirectURI(_ given: String, isRegisteredIn registered: [String]) -> Bool {
+        if registered.contains(given) { return true }
+        guard let parts = URLParts(given), parts.scheme == "http", parts.isLoopback, !parts.hasFragment, !parts.hasUserInfo else { return false }
+        return registered.contains { candidate in
+            guard let other = URLParts(candidate), other.scheme == "http", other.isLoopback else { return false }
+            return other.host == parts.host && other.path == parts.path
+        }
     }
 
     /// "1 minute", "9 minutes": how long a person is asked to wait.
