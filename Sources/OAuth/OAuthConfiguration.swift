@@ -47,14 +47,24 @@ public struct OAuthConfiguration: Sendable {
         /// Whether documents may be fetched from private, loopback or link-local addresses. Off: a
         /// `client_id` is a URL anyone can send, and it must not make this server reach into its own network.
         public var allowsPrivateAddresses: Bool
+        /// Fetches at once, running or waiting for one of the fetcher's slots; more are refused (503).
+        public var maximumPendingFetches: Int
+        /// Fetches at once for requests from one remote address; more from it get 429, so one address
+        /// cannot hold every slot (with slow or unanswering servers) while everyone else's sign-in waits.
+        public var maximumFetchesPerAddress: Int
 
-        public init(enabled: Bool = true, cacheLifetime: Duration = .seconds(3600), timeout: Duration = .seconds(5), maximumBytes: Int = 64 * 1024, caBundlePath: String? = nil, allowsPrivateAddresses: Bool = false) {
+        public init(
+            enabled: Bool = true, cacheLifetime: Duration = .seconds(3600), timeout: Duration = .seconds(5), maximumBytes: Int = 64 * 1024,
+            caBundlePath: String? = nil, allowsPrivateAddresses: Bool = false, maximumPendingFetches: Int = 64, maximumFetchesPerAddress: Int = 2
+        ) {
             self.enabled = enabled
             self.cacheLifetime = cacheLifetime
             self.timeout = timeout
             self.maximumBytes = maximumBytes
             self.caBundlePath = caBundlePath
             self.allowsPrivateAddresses = allowsPrivateAddresses
+            self.maximumPendingFetches = maximumPendingFetches
+            self.maximumFetchesPerAddress = maximumFetchesPerAddress
         }
     }
 

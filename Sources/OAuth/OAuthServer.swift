@@ -31,6 +31,7 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
     let logger: Logger
     let consents: PendingConsents
     let registrationLimiter: RegistrationLimiter
+    let metadataFetches: FetchSlots
     let fetcher: HTTPClient
     /// Parsed token and family records by their stored bytes (the verifier runs on every request).
     let tokenRecords = DecodedRecordCache<TokenRecord>()
@@ -68,6 +69,7 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
         consents = PendingConsents(capacity: configuration.maximumPendingConsents, perAddress: configuration.maximumPendingConsentsPerAddress)
         registrationLimiter = RegistrationLimiter(perHour: configuration.registrationsPerAddressPerHour)
         let documents = configuration.clientMetadataDocuments
+        metadataFetches = FetchSlots(total: documents.maximumPendingFetches, perAddress: documents.maximumFetchesPerAddress)
         fetcher = HTTPClient(configuration: HTTPClient.Configuration(
             timeout: documents.timeout, connectTimeout: documents.timeout, maximumResponseBytes: documents.maximumBytes,
             allowsPlainHTTP: false, allowsPrivateAddresses: documents.allowsPrivateAddresses, maximumRedirects: 0, caBundlePath: documents.caBundlePath,
@@ -183,6 +185,7 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
     static func errorResponse(_ error: ProtocolError) -> HTTPResponse {
         var response = noStoreJSON(["error": .string(error.code), "error_description": .string(error.description)], status: error.status)
         if let challenge = error.challenge { response.headers.set("www-authenticate", challenge) }
+        if let wait = error.retryAfterSeconds { response.headers.set("retry-after", "\(wait)") }
         return response
     }
 

@@ -16,11 +16,16 @@ extension OAuthServer {
         }
         let client: ClientRecord
         do {
-            guard let found = try await resolveClient(clientID) else {
+            guard let found = try await resolveClient(clientID, for: request.remoteHost ?? "unknown") else {
                 return ConsentPage.error(status: 400, "The application is not registered here (unknown client_id). Remove the connector and add it again so it registers anew.")
             }
             client = found
         } catch {
+            if let busy = error.busy {
+                var response = ConsentPage.error(status: busy.status, "The application cannot be verified right now: \(error.description).")
+                response.headers.set("retry-after", "\(busy.retryAfterSeconds)")
+                return response
+            }
             return ConsentPage.error(status: 400, "The application could not be verified: \(error.description)")
         }
         let redirectURI: String

@@ -55,8 +55,11 @@ extension OAuthServer {
         if let bodyID = fields["client_id"], bodyID != id { throw .invalidClient("client_id in the body differs from the Authorization header", basic: basic != nil) }
         let client: ClientRecord?
         do {
-            client = try await resolveClient(id)
+            client = try await resolveClient(id, for: request.remoteHost ?? "unknown")
         } catch {
+            if let busy = error.busy {
+                throw ProtocolError(code: busy.status == 429 ? "too_many_requests" : "temporarily_unavailable", description: error.description, status: busy.status, retryAfterSeconds: busy.retryAfterSeconds)
+            }
             throw .invalidClient("the client could not be verified: \(error.description)", basic: basic != nil)
         }
         guard let client else {

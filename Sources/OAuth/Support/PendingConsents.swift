@@ -120,3 +120,44 @@ final class RegistrationLimiter: Sendable {
         }
     }
 }
+
+/// Outbound fetches in flight (running or waiting), bounded in total and per remote address of the request
+/// that caused them.
+final class FetchSlots: Sendable {
+    private let total: Int
+    private let perAddress: Int
+    private let state = Mutex<(count: Int, byAddress: [String: Int])>((0, [:]))
+
+    init(total: Int, perAddress: Int) {
+        self.total = max(1, total)
+        self.perAddress = max(1, perAddress)
+    }
+
+    enum Acquisition {
+        case acquired
+        case addressBusy
+        case full
+    }
+
+    /// Takes a slot for `address`; every ``Acquisition/acquired`` needs one ``release(_:)``.
+    func acquire(_ address: String) -> Acquisition {
+        state.withLock { state in
+            guard state.byAddress[address, default: 0] < perAddress else { return .addressBusy }
+            guard state.count < total else { return .full }
+            state.count += 1
+            state.byAddress[address, default: 0] += 1
+            return .acquired
+        }
+    }
+
+    func release(_ address: String) {
+        state.withLock { state in
+            state.count -= 1
+            let left = state.byAddress[address, default: 1] - 1
+            state.byAddress[address] = left > 0 ? left : nil
+        }
+    }
+
+    /// Fetches in flight for `address`.
+    func count(for address: String) -> Int { state.withLock { $0.byAddress[address] ?? 0 } }
+}
