@@ -74,7 +74,7 @@ struct CustomersCommand: AsyncParsableCommand {
     }
 
     struct Disable: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Disable a customer: its keys and tokens get 403 until enabled.")
+        static let configuration = CommandConfiguration(abstract: "Disable a customer: its keys get 403 until enabled, and its OAuth grants are revoked (clients sign in again).")
         @Argument(help: "Customer id or email.") var customer: String
         @OptionGroup var storeOptions: StoreOptions
 
@@ -113,7 +113,7 @@ struct CustomersCommand: AsyncParsableCommand {
     struct RotateKey: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rotate-key",
-            abstract: "Replace a customer's API keys with a new one (printed once); the old keys stop working at once."
+            abstract: "Replace a customer's API keys with a new one (printed once); the old keys and the OAuth grants made with them stop working at once."
         )
         @Argument(help: "Customer id or email.") var customer: String
         @Option(name: .customLong("key-expires-days"), help: "Days until the new key stops working. Default: never.") var keyExpiresDays: Int?
@@ -135,7 +135,7 @@ extension CustomersCommand {
     struct RevokeKeys: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "revoke-keys",
-            abstract: "Revoke every API key of a customer at once (OAuth tokens stay; disable the customer to stop those too)."
+            abstract: "Revoke every API key of a customer at once, and its OAuth grants."
         )
         @Argument(help: "Customer id or email.") var customer: String
         @OptionGroup var storeOptions: StoreOptions

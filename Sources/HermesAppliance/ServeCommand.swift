@@ -132,7 +132,11 @@ struct ServeCommand: AsyncParsableCommand {
             directory: directory, meter: meter, tokens: oauth, singleUser: singleUser,
             resource: resource, credentials: CredentialVault(store: store, keyRing: keyRing)
         )
-        let mcpConfiguration = MCPConfiguration.fromEnvironment(variables)
+        var mcpConfiguration = MCPConfiguration.fromEnvironment(variables)
+        // Customers by their plan; the single user has the whole server (held to it by MCPConfiguration).
+        mcpConfiguration.sessionLimit = { caller in
+            caller.kind == .singleUser ? .max : Plan.limits(for: caller.plan).maximumMCPSessions
+        }
 
         var router = Router()
         HealthEndpoint(store: store).register(in: &router)

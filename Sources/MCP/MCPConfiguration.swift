@@ -1,4 +1,5 @@
 import Foundation
+public import Tenancy
 
 /// Limits and policies of the MCP endpoint. The defaults suit one box serving a handful of assistants.
 public struct MCPConfiguration: Sendable {
@@ -9,6 +10,12 @@ public struct MCPConfiguration: Sendable {
     public var allowedOrigins: [String]
     /// Streamable HTTP and legacy SSE sessions open at once; a new session beyond it gets 503.
     public var maximumSessions: Int
+    /// Sessions one caller may have open at once (the application reads it from the caller's plan). A
+    /// customer is held to at most half of ``maximumSessions`` whatever this says, so no customer can fill
+    /// the server; the single user of a single-user daemon may use all of it. At the limit, the caller's
+    /// own session idle longest (no open stream, no request in flight) ends to make room; with none idle,
+    /// 503 and `Retry-After`. See ``sessionLimit(for:)``.
+    public var sessionLimit: @Sendable (Customer) -> Int
     /// A session with no request and no open stream for this long ends (its id then gets 404).
     public var sessionIdleTimeout: Duration
     /// How often an idle SSE stream gets a keep-alive comment (proxies close silent connections).
@@ -29,6 +36,7 @@ public struct MCPConfiguration: Sendable {
     public init(
         allowedOrigins: [String] = [],
         maximumSessions: Int = 10_000,
+        sessionLimit: @escaping @Sendable (Customer) -> Int = { _ in .max },
         sessionIdleTimeout: Duration = .seconds(30 * 60),
         keepAliveInterval: Duration = .seconds(15),
         replayBufferEvents: Int = 64,
@@ -40,6 +48,7 @@ public struct MCPConfiguration: Sendable {
     ) {
         self.allowedOrigins = allowedOrigins
         self.maximumSessions = maximumSessions
+        self.sessionLimit = sessionLimit
         self.sessionIdleTimeout = sessionIdleTimeout
         self.keepAliveInterval = keepAliveInterval
         self.replayBufferEvents = replayBufferEvents
@@ -48,6 +57,13 @@ public struct MCPConfiguration: Sendable {
         self.maximumRequestsInFlight = maximumRequestsInFlight
         self.toolsPageSize = max(1, toolsPageSize)
         self.maximumBodyBytes = maximumBodyBytes
+    }
+
+    /// The sessions `customer` may have open at once: ``sessionLimit`` held to half of ``maximumSessions``
+    /// for a customer (all of it for the single user), and at least one.
+    public func sessionLimit(for customer: Customer) -> Int {
+        let ceiling = customer.kind == .singleUser ? maximumSessions : maximumSessions / 2
+        return max(1, min(sessionLimit(customer), ceiling))
     }
 
     /// Reads `MCP_ALLOWED_ORIGINS` (comma-separated origins) from `variables`.

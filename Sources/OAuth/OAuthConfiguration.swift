@@ -18,6 +18,9 @@ public struct OAuthConfiguration: Sendable {
     public var consentLifetime: Duration
     /// Consent pages open at once; more are refused until some finish or expire (bounds memory).
     public var maximumPendingConsents: Int
+    /// Consent pages open at once for one remote address (the client behind trusted proxies); more from it
+    /// get 429 until some finish or expire, so one address cannot take every place.
+    public var maximumPendingConsentsPerAddress: Int
     /// Wrong API keys allowed on one consent page before the client has to start again.
     public var maximumSignInAttempts: Int
     /// Dynamically registered clients that have never completed a sign-in are deleted after this.
@@ -44,14 +47,24 @@ public struct OAuthConfiguration: Sendable {
         /// Whether documents may be fetched from private, loopback or link-local addresses. Off: a
         /// `client_id` is a URL anyone can send, and it must not make this server reach into its own network.
         public var allowsPrivateAddresses: Bool
+        /// Fetches at once, running or waiting for one of the fetcher's slots; more are refused (503).
+        public var maximumPendingFetches: Int
+        /// Fetches at once for requests from one remote address; more from it get 429, so one address
+        /// cannot hold every slot (with slow or unanswering servers) while everyone else's sign-in waits.
+        public var maximumFetchesPerAddress: Int
 
-        public init(enabled: Bool = true, cacheLifetime: Duration = .seconds(3600), timeout: Duration = .seconds(5), maximumBytes: Int = 64 * 1024, caBundlePath: String? = nil, allowsPrivateAddresses: Bool = false) {
+        public init(
+            enabled: Bool = true, cacheLifetime: Duration = .seconds(3600), timeout: Duration = .seconds(5), maximumBytes: Int = 64 * 1024,
+            caBundlePath: String? = nil, allowsPrivateAddresses: Bool = false, maximumPendingFetches: Int = 64, maximumFetchesPerAddress: Int = 2
+        ) {
             self.enabled = enabled
             self.cacheLifetime = cacheLifetime
             self.timeout = timeout
             self.maximumBytes = maximumBytes
             self.caBundlePath = caBundlePath
             self.allowsPrivateAddresses = allowsPrivateAddresses
+            self.maximumPendingFetches = maximumPendingFetches
+            self.maximumFetchesPerAddress = maximumFetchesPerAddress
         }
     }
 
@@ -64,6 +77,7 @@ public struct OAuthConfiguration: Sendable {
         refreshTokenLifetime: Duration = .seconds(30 * 86_400),
         consentLifetime: Duration = .seconds(600),
         maximumPendingConsents: Int = 10_000,
+        maximumPendingConsentsPerAddress: Int = 20,
         maximumSignInAttempts: Int = 5,
         unusedClientLifetime: Duration = .seconds(86_400),
         maximumUnusedClients: Int = 10_000,
@@ -78,6 +92,7 @@ public struct OAuthConfiguration: Sendable {
         self.refreshTokenLifetime = refreshTokenLifetime
         self.consentLifetime = consentLifetime
         self.maximumPendingConsents = maximumPendingConsents
+        self.maximumPendingConsentsPerAddress = maximumPendingConsentsPerAddress
         self.maximumSignInAttempts = maximumSignInAttempts
         self.unusedClientLifetime = unusedClientLifetime
         self.maximumUnusedClients = maximumUnusedClients

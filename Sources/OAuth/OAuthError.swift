@@ -33,6 +33,8 @@ struct ProtocolError: Error {
     var status: Int = 400
     /// `WWW-Authenticate` for `invalid_client` after HTTP Basic (RFC 6749 section 5.2).
     var challenge: String? = nil
+    /// `Retry-After`, for refusals that pass.
+    var retryAfterSeconds: Int64? = nil
 
     static func invalidRequest(_ text: String) -> Self { Self(code: "invalid_request", description: text) }
     static func invalidGrant(_ text: String) -> Self { Self(code: "invalid_grant", description: text) }

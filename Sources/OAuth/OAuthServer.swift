@@ -32,6 +32,7 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
     let logger: Logger
     let consents: PendingConsents
     let registrationLimiter: RegistrationLimiter
+    let metadataFetches: FetchSlots
     let fetcher: HTTPClient
     /// Parsed token and family records by their stored bytes (the verifier runs on every request).
     let tokenRecords = DecodedRecordCache<TokenRecord>()
@@ -66,9 +67,10 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
         self.directory = directory
         self.audit = audit
         self.logger = logger
-        consents = PendingConsents(capacity: configuration.maximumPendingConsents)
+        consents = PendingConsents(capacity: configuration.maximumPendingConsents, perAddress: configuration.maximumPendingConsentsPerAddress)
         registrationLimiter = RegistrationLimiter(perHour: configuration.registrationsPerAddressPerHour)
         let documents = configuration.clientMetadataDocuments
+        metadataFetches = FetchSlots(total: documents.maximumPendingFetches, perAddress: documents.maximumFetchesPerAddress)
         fetcher = HTTPClient(configuration: HTTPClient.Configuration(
             timeout: documents.timeout, connectTimeout: documents.timeout, maximumResponseBytes: documents.maximumBytes,
             allowsPlainHTTP: false, allowsPrivateAddresses: documents.allowsPrivateAddresses, maximumRedirects: 0, caBundlePath: documents.caBundlePath,
@@ -118,7 +120,7 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
     // MARK: AccessTokenVerifier
 
     /// The grant behind an access token, or nil when it is unknown, malformed, expired, revoked (alone or
-    /// with its family), or its customer no longer exists.
+    /// with its family, or by the customer's grants being revoked since), or its customer no longer exists.
     ///
     /// - Throws: ``Tenancy/DisabledCustomerError`` when the token is otherwise valid but its customer is
     ///   disabled (answer 403), ``OAuthError`` with ``OAuthError/Code/storeFailed`` when the store fails.
@@ -132,27 +134,28 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
     public func verifyAccessToken(_ token: String) throws -> AccessGrant? {
         guard token.hasPrefix(Self.accessTokenPrefix), token.utf8.count <= 128 else { return nil }
         let key = OAuthKeys.access(Self.tokenHash.hexDigest(of: token))
-        let found: (TokenRecord, CustomerRecord)?
+        let found: (TokenRecord, FamilyRecord, CustomerRecord)?
         do {
             // One snapshot for the token, its family and its customer.
-            found = try store.read { transaction -> (TokenRecord, CustomerRecord)? in
+            found = try store.read { transaction -> (TokenRecord, FamilyRecord, CustomerRecord)? in
                 guard let bytes = try transaction.get(OAuthKeys.tokens, key) else { return nil }
                 let record = try tokenRecords.value(of: bytes) { bytes throws(RecordError) in try TokenRecord(json: bytes) }
                 guard record.expiresAt > transaction.now,
-                      let family = try transaction.get(OAuthKeys.tokens, OAuthKeys.family(record.familyID)),
-                      !(try familyRecords.value(of: family) { bytes throws(RecordError) in try FamilyRecord(json: bytes) }).revoked,
-                      let customer = try directory.customer(id: record.customerID, in: transaction)
+                      let familyBytes = try transaction.get(OAuthKeys.tokens, OAuthKeys.family(record.familyID))
                 else { return nil }
-                return (record, customer)
+                let family = try familyRecords.value(of: familyBytes) { bytes throws(RecordError) in try FamilyRecord(json: bytes) }
+                guard !family.revoked, let customer = try directory.customer(id: record.customerID, in: transaction) else { return nil }
+                return (record, family, customer)
             }
         } catch {
             logger.error("checking an OAuth access token failed", metadata: ["error": "\(error)"])
             throw OAuthError(.storeFailed, "the token could not be checked because the store failed: \(error)")
         }
-        guard let (record, customer) = found else { return nil }
+        guard let (record, family, customer) = found else { return nil }
         guard customer.active else {
             throw DisabledCustomerError(customerID: customer.id)
         }
+        guard family.stands(for: customer) else { return nil }
         return AccessGrant(customerID: record.customerID, clientID: record.clientID, scope: record.scope, resource: record.resource, expiresAt: record.expiresAt, customer: customer)
     }
 
@@ -183,6 +186,7 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
     static func errorResponse(_ error: ProtocolError) -> HTTPResponse {
         var response = noStoreJSON(["error": .string(error.code), "error_description": .string(error.description)], status: error.status)
         if let challenge = error.challenge { response.headers.set("www-authenticate", challenge) }
+        if let wait = error.retryAfterSeconds { response.headers.set("retry-after", "\(wait)") }
         return response
     }
 

@@ -129,4 +129,11 @@ extension KeyspaceName {
 
     /// Keyspaces laid out in expiry generations.
     static let generational: [KeyspaceName] = all.filter { $0.generationBucketSeconds != nil }
+
+    /// The longest key, in bytes, this keyspace accepts (with or without an expiry): a write with a longer
+    /// key fails with ``StoreError/Code/invalidArgument``, which callers can check before a batch.
+    public func maximumKeyBytes(expiring: Bool) -> Int {
+        if generationBucketSeconds != nil { return Generation.maximumKeySize }
+        return expiring ? TransactionHandle.maximumExpiringKeySize : Environment.maximumKeySize
+    }
 }

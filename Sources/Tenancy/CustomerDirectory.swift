@@ -161,12 +161,13 @@ public final class CustomerDirectory: Sendable {
         try transaction.put(Self.meta, Self.emailIndexMarker, "1")
     }
 
-    /// Enables or disables a customer. A disabled customer's keys and tokens get 403 until enabled again.
+    /// Enables or disables a customer. A disabled customer's keys and tokens get 403 until enabled again;
+    /// disabling also revokes its OAuth grants, so after enabling its clients sign in again.
     @discardableResult
     public func setActive(_ active: Bool, customerID: String) async throws -> CustomerRecord {
         try await change(customerID, event: active ? "customer.enabled" : "customer.disabled") { record, _ in
             record.active = active
-            return [:]
+            return active ? [:] : Self.revokeGrants(&record)
         }
     }
 
@@ -181,23 +182,31 @@ public final class CustomerDirectory: Sendable {
         }
     }
 
-    /// Replaces every API key of a customer with a new one (returned once); the old keys stop working at once.
+    /// Replaces every API key of a customer with a new one (returned once); the old keys stop working at
+    /// once, and so do the OAuth grants signed in with them.
     public func rotateKey(customerID: String, expiresAt: Timestamp? = nil) async throws -> (CustomerRecord, apiKey: String) {
         let apiKey = Self.newAPIKey()
         let record = try await change(customerID, event: "apikey.rotated") { record, transaction in
             let revoked = try Self.removeKeys(from: &record, in: transaction)
             let key = try Self.addKey(apiKey, expiresAt: expiresAt, to: &record, in: transaction)
-            return Self.keyDetail(key).merging(["revoked": revoked.joined(separator: ",")]) { first, _ in first }
+            return Self.keyDetail(key).merging(["revoked": revoked.joined(separator: ",")]) { first, _ in first }.merging(Self.revokeGrants(&record)) { first, _ in first }
         }
         return (record, apiKey)
     }
 
-    /// Revokes every API key of a customer (OAuth tokens are revoked through the authorization server).
+    /// Revokes every API key of a customer, and its OAuth grants.
     @discardableResult
     public func revokeKeys(customerID: String) async throws -> CustomerRecord {
         try await change(customerID, event: "apikey.revoked") { record, transaction in
-            ["revoked": try Self.removeKeys(from: &record, in: transaction).joined(separator: ",")]
+            ["revoked": try Self.removeKeys(from: &record, in: transaction).joined(separator: ",")].merging(Self.revokeGrants(&record)) { first, _ in first }
         }
+    }
+
+    /// Ends every OAuth grant of the customer (the authorization server checks the epoch on every use);
+    /// returns the audit detail that says so.
+    private static func revokeGrants(_ record: inout CustomerRecord) -> [String: String] {
+        record.grantEpoch += 1
+        return ["oauth_grants": "revoked"]
     }
 
     /// Reads, changes and writes one customer record with its audit event, in one transaction.

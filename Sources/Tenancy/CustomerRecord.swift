@@ -12,14 +12,18 @@ public struct CustomerRecord: Sendable, Equatable {
     public var created: Timestamp
     /// The customer's API keys, by hash; the keys themselves are never stored.
     public var apiKeys: [APIKeyInfo]
+    /// Raised whenever the customer's OAuth grants must end (disabled, keys rotated or revoked): a grant
+    /// (authorization code, token family) made under an earlier value is revoked.
+    public var grantEpoch: Int
 
-    public init(id: String, email: String, plan: String, active: Bool, created: Timestamp, apiKeys: [APIKeyInfo] = []) {
+    public init(id: String, email: String, plan: String, active: Bool, created: Timestamp, apiKeys: [APIKeyInfo] = [], grantEpoch: Int = 0) {
         self.id = id
         self.email = email
         self.plan = plan
         self.active = active
         self.created = created
         self.apiKeys = apiKeys
+        self.grantEpoch = grantEpoch
     }
 
     /// The limits of the customer's plan.
@@ -49,6 +53,7 @@ extension CustomerRecord {
             "id": .string(id), "email": .string(email), "plan": .string(plan), "active": .bool(active),
             "created": .integer(created.millisecondsSince1970),
         ]
+        if grantEpoch != 0 { object["grant_epoch"] = .integer(Int64(grantEpoch)) }
         object["keys"] = .array(apiKeys.map { key in
             var entry: JSONObject = ["hash": .string(key.hashHex), "created": .integer(key.created.millisecondsSince1970)]
             if let expiresAt = key.expiresAt { entry["expires"] = .integer(expiresAt.millisecondsSince1970) }
@@ -72,6 +77,9 @@ extension CustomerRecord {
                 expiresAt: entry["expires"]?.integerValue.map { Timestamp(millisecondsSince1970: $0) }
             ))
         }
-        self.init(id: id, email: email, plan: plan, active: active, created: Timestamp(millisecondsSince1970: created), apiKeys: keys)
+        self.init(
+            id: id, email: email, plan: plan, active: active, created: Timestamp(millisecondsSince1970: created), apiKeys: keys,
+            grantEpoch: Int(object["grant_epoch"]?.integerValue ?? 0)
+        )
     }
 }

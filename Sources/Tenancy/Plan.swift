@@ -1,4 +1,5 @@
-/// What a customer's plan allows: monthly tool calls, request rate, platforms and audit-log retention.
+/// What a customer's plan allows: monthly tool calls, request rate, platforms, audit-log retention and MCP
+/// sessions.
 ///
 /// The table lives in code so that every daemon of a version enforces the same limits; change it with a
 /// release, not per host.
@@ -12,19 +13,23 @@ public struct Plan: Sendable, Hashable {
     public let platforms: Set<String>?
     /// Days an audit record is kept before the sweeper deletes it.
     public let auditRetentionDays: Int
+    /// MCP sessions (Streamable HTTP and legacy SSE) open at once; the server also holds every customer to
+    /// half its own session cap, so one customer can never fill it.
+    public let maximumMCPSessions: Int
 
-    public init(name: String, monthlyToolCalls: Int, requestsPerMinute: Int, platforms: Set<String>?, auditRetentionDays: Int) {
+    public init(name: String, monthlyToolCalls: Int, requestsPerMinute: Int, platforms: Set<String>?, auditRetentionDays: Int, maximumMCPSessions: Int = 10) {
         self.name = name
         self.monthlyToolCalls = monthlyToolCalls
         self.requestsPerMinute = requestsPerMinute
         self.platforms = platforms
         self.auditRetentionDays = auditRetentionDays
+        self.maximumMCPSessions = maximumMCPSessions
     }
 
-    public static let free = Plan(name: "free", monthlyToolCalls: 500, requestsPerMinute: 30, platforms: ["telegram", "discord", "obsidian"], auditRetentionDays: 7)
-    public static let starter = Plan(name: "starter", monthlyToolCalls: 5_000, requestsPerMinute: 120, platforms: ["whatsapp", "telegram", "discord", "obsidian"], auditRetentionDays: 30)
-    public static let growth = Plan(name: "growth", monthlyToolCalls: 50_000, requestsPerMinute: 600, platforms: nil, auditRetentionDays: 90)
-    public static let enterprise = Plan(name: "enterprise", monthlyToolCalls: 1_000_000, requestsPerMinute: 3_000, platforms: nil, auditRetentionDays: 365)
+    public static let free = Plan(name: "free", monthlyToolCalls: 500, requestsPerMinute: 30, platforms: ["telegram", "discord", "obsidian"], auditRetentionDays: 7, maximumMCPSessions: 10)
+    public static let starter = Plan(name: "starter", monthlyToolCalls: 5_000, requestsPerMinute: 120, platforms: ["whatsapp", "telegram", "discord", "obsidian"], auditRetentionDays: 30, maximumMCPSessions: 50)
+    public static let growth = Plan(name: "growth", monthlyToolCalls: 50_000, requestsPerMinute: 600, platforms: nil, auditRetentionDays: 90, maximumMCPSessions: 200)
+    public static let enterprise = Plan(name: "enterprise", monthlyToolCalls: 1_000_000, requestsPerMinute: 3_000, platforms: nil, auditRetentionDays: 365, maximumMCPSessions: 1_000)
 
     /// Every plan, cheapest first.
     public static let all: [Plan] = [free, starter, growth, enterprise]

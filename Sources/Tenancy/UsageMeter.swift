@@ -9,10 +9,17 @@ import Synchronization
 /// (every second while serving, and on shutdown), so metering adds no disk write to a request; a crash
 /// loses at most the last second of counts, never a customer's data. Rates are token buckets in memory:
 /// they guard the process they run in, as the Redis counters of the old service did.
+///
+/// A counter that cannot be stored (a tool name longer than a tool may have, or a key the store refuses)
+/// is dropped, logged once and counted in ``droppedCounters``; it never holds back the other counters.
 public final class UsageMeter: Sendable {
     public let store: Store
     let logger: Logger
     private let state = Mutex(State())
+    private let dropped = Atomic<Int>(0)
+
+    /// The longest tool name counted: the tool registry's own limit.
+    public static let maximumToolNameBytes = 128
 
     /// How long stored monthly counters are kept.
     static let retentionDays: Int64 = 400
@@ -123,37 +130,92 @@ public final class UsageMeter: Sendable {
 
     // MARK: Persisting
 
+    /// Counters dropped because they could not be stored (each was logged once, at error).
+    public var droppedCounters: Int { dropped.load(ordering: .relaxed) }
+
+    /// One pending count: its stored key and how much to add.
+    private struct PendingCounter: Sendable {
+        var period: Period
+        var tool: String
+        var delta: Int
+        var key: String { UsageMeter.prefix(period) + tool }
+    }
+
     /// Writes every pending count (non-blocking for callers: counting goes on while it runs).
     public func flush() async throws {
-        let pending: [(Period, [String: Int])] = state.withLock { state in
-            var taken: [(Period, [String: Int])] = []
+        let taken: [PendingCounter] = state.withLock { state in
+            var taken: [PendingCounter] = []
             for (period, counts) in state.periods where !counts.pending.isEmpty {
-                taken.append((period, counts.pending))
+                for (tool, delta) in counts.pending { taken.append(PendingCounter(period: period, tool: tool, delta: delta)) }
                 state.periods[period]?.pending = [:]
             }
             return taken
         }
+        var pending: [PendingCounter] = []
+        for counter in taken {
+            if let problem = Self.storageProblem(counter) { drop(counter, problem) } else { pending.append(counter) }
+        }
         guard !pending.isEmpty else { return }
         let deadline = store.clock.now().adding(seconds: Self.retentionDays * 86_400)
         do {
-            try await store.write { transaction in
-                for (period, tools) in pending {
-                    for (tool, delta) in tools {
-                        let key = Self.prefix(period) + tool
-                        let current = try transaction.get(Self.usage, key).map(Self.decodeCount) ?? 0
-                        try transaction.put(Self.usage, key, Self.encodeCount(current + delta), expiresAt: deadline)
-                    }
+            try await write(pending, deadline: deadline)
+        } catch let error as StoreError where error.code == .invalidArgument && pending.count > 1 {
+            // A key the checks above let through: write one counter per transaction to find it.
+            var failure: (any Error)?
+            for counter in pending {
+                do {
+                    try await write([counter], deadline: deadline)
+                } catch let error as StoreError where error.code == .invalidArgument {
+                    drop(counter, error.message)
+                } catch {
+                    putBack([counter])
+                    failure = error
                 }
             }
+            if let failure { throw failure }
+        } catch let error as StoreError where error.code == .invalidArgument {
+            drop(pending[0], error.message)
         } catch {
-            // Put the counts back so the next flush writes them.
-            state.withLock { state in
-                for (period, tools) in pending {
-                    for (tool, delta) in tools { state.periods[period]?.pending[tool, default: 0] += delta }
-                }
-            }
+            putBack(pending)
             throw error
         }
+    }
+
+    private func write(_ counters: [PendingCounter], deadline: Timestamp) async throws {
+        try await store.write { transaction in
+            for counter in counters {
+                let key = counter.key
+                let current = try transaction.get(Self.usage, key).map(Self.decodeCount) ?? 0
+                try transaction.put(Self.usage, key, Self.encodeCount(current + counter.delta), expiresAt: deadline)
+            }
+        }
+    }
+
+    /// Puts counts back so the next flush writes them (the store failed, not the counter).
+    private func putBack(_ counters: [PendingCounter]) {
+        state.withLock { state in
+            for counter in counters { state.periods[counter.period]?.pending[counter.tool, default: 0] += counter.delta }
+        }
+    }
+
+    private func drop(_ counter: PendingCounter, _ problem: String) {
+        dropped.add(1, ordering: .relaxed)
+        logger.error("a usage counter cannot be stored and is dropped; the other counters are saved", metadata: [
+            "customer.id": "\(counter.period.customerID)", "usage.month": "\(counter.period.month)",
+            "tool.name": "\(counter.tool.utf8.count > Self.maximumToolNameBytes ? counter.tool.prefix(Self.maximumToolNameBytes) + "…" : counter.tool)", "tool.name_bytes": "\(counter.tool.utf8.count)",
+            "usage.calls_lost": "\(counter.delta)", "usage.dropped_total": "\(droppedCounters)", "error": "\(problem)",
+        ])
+    }
+
+    /// Why a counter cannot be stored, checked before the batch so one bad key cannot fail the others.
+    private static func storageProblem(_ counter: PendingCounter) -> String? {
+        let bytes = counter.tool.utf8.count
+        guard (1...maximumToolNameBytes).contains(bytes) else {
+            return "a tool name must be 1 to \(maximumToolNameBytes) bytes; this one has \(bytes)"
+        }
+        let keyBytes = counter.key.utf8.count
+        let limit = KeyspaceName.usage.maximumKeyBytes(expiring: true)
+        return keyBytes <= limit ? nil : "the counter's key would have \(keyBytes) bytes; the store allows \(limit)"
     }
 
     /// Flushes every `interval` until cancelled, then once more.

@@ -294,7 +294,7 @@ extension OAuthDaemonTests {
         }
 
         /// Authorize (consent page, sign-in with the API key, approve) and exchange the code for tokens.
-        func tokens(apiKey: String, resource: String) async throws -> (status: Int, access: String?) {
+        func tokens(apiKey: String, resource: String) async throws -> (status: Int, access: String?, refresh: String?) {
             let query = Self.form([
                 ("response_type", "code"), ("client_id", clientID), ("redirect_uri", redirectURI), ("state", "s1"),
                 ("code_challenge", challenge), ("code_challenge_method", "S256"), ("scope", "mcp offline_access"), ("resource", resource),
@@ -309,18 +309,25 @@ extension OAuthDaemonTests {
                 body: Self.form([("request_id", hidden("request_id")), ("csrf", hidden("csrf")), ("api_key", apiKey), ("decision", "approve")])
             )
             guard let location = consent.headers["location"], let code = URLComponents(string: location)?.queryItems?.first(where: { $0.name == "code" })?.value else {
-                return (consent.status, nil)
+                return (consent.status, nil, nil)
             }
             let token = try await CurlResponse.send(
                 "POST", base + "/token", headers: ["Content-Type": "application/x-www-form-urlencoded"],
                 body: Self.form([("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI), ("code_verifier", verifier), ("client_id", clientID), ("resource", resource)])
             )
-            return (token.status, token.json["access_token"] as? String)
+            return (token.status, token.json["access_token"] as? String, token.json["refresh_token"] as? String)
+        }
+
+        func refresh(_ token: String) async throws -> CurlResponse {
+            try await CurlResponse.send(
+                "POST", base + "/token", headers: ["Content-Type": "application/x-www-form-urlencoded"],
+                body: Self.form([("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", clientID)])
+            )
         }
     }
 
     /// The auth step checks each token's audience against the resource of the path, and a disabled
-    /// customer's tokens get 403.
+    /// customer's tokens get 403; disabling it with the CLI while the daemon serves revokes its grants.
     @Test func tokensAreBoundToTheirResourceAndToAnActiveCustomer() async throws {
         let state = temporaryStateDirectory()
         let daemon = try DaemonProcess(["serve", "--state-dir", state, "--port", "0"], environment: ["CREDENTIAL_ENCRYPTION_KEY": TenancyDaemonTests.masterKey])
@@ -332,7 +339,9 @@ extension OAuthDaemonTests {
         var client = ManualClient(base: base)
         try await client.register()
         let forMCP = try #require(try await client.tokens(apiKey: key, resource: base + "/mcp").access)
-        let forAPI = try #require(try await client.tokens(apiKey: key, resource: base).access)
+        let apiGrant = try await client.tokens(apiKey: key, resource: base)
+        let forAPI = try #require(apiGrant.access)
+        let refresh = try #require(apiGrant.refresh)
 
         var mcp = MCPCaller(base: base, key: forMCP)
         #expect(try await mcp.initialize().status == 200)
@@ -352,11 +361,20 @@ extension OAuthDaemonTests {
         #expect(try await TenancyDaemonTests.cli(["disable", "aud@example.com"], state: state).status == 0)
         let disabled = try await CurlResponse.send("GET", base + "/api/usage", headers: ["Authorization": "Bearer \(forAPI)"])
         #expect(disabled.status == 403 && disabled.body.contains("disabled"))
+        // Issue 18: the refresh token of a disabled customer gave new tokens, twice in a row.
+        for _ in 0..<2 {
+            let refused = try await client.refresh(refresh)
+            #expect(refused.status == 400 && (refused.json["error"] as? String) == "invalid_grant", "\(refused.status) \(refused.body)")
+        }
         #expect(try await TenancyDaemonTests.cli(["enable", "aud@example.com"], state: state).status == 0)
-        #expect(try await CurlResponse.send("GET", base + "/api/usage", headers: ["Authorization": "Bearer \(forAPI)"]).status == 200)
+        // Enabled again, the customer signs in again: the grants made before were revoked.
+        #expect(try await CurlResponse.send("GET", base + "/api/usage", headers: ["Authorization": "Bearer \(forAPI)"]).status == 401)
+        #expect((try await client.refresh(refresh).json["error"] as? String) == "invalid_grant")
+        let again = try #require(try await client.tokens(apiKey: key, resource: base).access)
+        #expect(try await CurlResponse.send("GET", base + "/api/usage", headers: ["Authorization": "Bearer \(again)"]).status == 200)
 
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit() == 0)
-        for secret in [key, forMCP, forAPI] { #expect(!daemon.standardError.contains(secret)) }
+        for secret in [key, forMCP, forAPI, refresh, again] { #expect(!daemon.standardError.contains(secret)) }
     }
 }

@@ -219,10 +219,13 @@ final class MCPTestServer: Sendable {
     var base: String { "http://127.0.0.1:\(port)" }
     var mcp: String { base + "/mcp" }
 
+    /// `tenancy`, given the server's store, returns the authenticator and quota admission to serve with
+    /// (default: the single user with ``apiKey``, unmetered).
     static func start(
         _ name: String = #function,
         apiKey: String? = MCPTestServer.apiKey,
-        configure: (inout MCPConfiguration) -> Void = { _ in }
+        configure: (inout MCPConfiguration) -> Void = { _ in },
+        tenancy: ((Store) -> (any CallerAuthenticator, any ToolCallAdmission))? = nil
     ) async throws -> MCPTestServer {
         try CryptoLibrary.initialize()
         let directory = MCPPaths.temporaryDirectory(name)
@@ -232,9 +235,10 @@ final class MCPTestServer: Sendable {
         let logger = Logger(label: "hermes.mcp.test") { _ in SwiftLogNoOpLogHandler() }
         let probe = ToolProbe()
         let registry = try ToolRegistry(try BuiltinTools.registry(store: store).tools + TestTools.make(probe))
-        let endpoint = MCPEndpoint(tools: ToolRuntime(registry: registry, logger: logger), configuration: configuration, logger: logger)
+        let (authenticator, admission) = tenancy?(store) ?? (StaticAPIKeyAuthenticator(apiKey: apiKey), UnlimitedToolCalls())
+        let endpoint = MCPEndpoint(tools: ToolRuntime(registry: registry, admission: admission, logger: logger), configuration: configuration, logger: logger)
         var router = Router()
-        endpoint.register(in: &router, authenticator: StaticAPIKeyAuthenticator(apiKey: apiKey), logger: logger)
+        endpoint.register(in: &router, authenticator: authenticator, logger: logger)
         let server = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0, shutdownGracePeriod: .seconds(2)), router: router, logger: logger)
         try await server.start()
         guard let port = server.localPort else { throw MCPTestFailure(description: "the server bound no port") }
@@ -263,9 +267,10 @@ func withMCPServer<T>(
     _ name: String = #function,
     apiKey: String? = MCPTestServer.apiKey,
     configure: (inout MCPConfiguration) -> Void = { _ in },
+    tenancy: ((Store) -> (any CallerAuthenticator, any ToolCallAdmission))? = nil,
     _ body: (MCPTestServer, HTTPDriver) async throws -> T
 ) async throws -> T {
-    let server = try await MCPTestServer.start(name, apiKey: apiKey, configure: configure)
+    let server = try await MCPTestServer.start(name, apiKey: apiKey, configure: configure, tenancy: tenancy)
     let driver: HTTPDriver
     do {
         driver = try HTTPDriver()
@@ -339,5 +344,40 @@ extension HTTPDriver {
     /// POSTs one message on a session and returns the response.
     func post(_ server: MCPTestServer, session: String?, version: String? = "2025-11-25", _ body: String, extra: [String: String] = [:], http2: Bool = false) async throws -> DriverResponse {
         try await request("POST", server.mcp, headers: MCPMessages.headers(session: session, version: version, extra), body: body, http2: http2)
+    }
+}
+
+/// Real customers (API keys in the store) behind the daemon's own authenticator, and their tool calls
+/// metered as the daemon meters them; for `withMCPServer(tenancy:)`.
+struct TestTenancy {
+    let directory: CustomerDirectory
+    let meter: UsageMeter
+    let authenticator: TenantAuthenticator
+
+    init(store: Store) {
+        directory = CustomerDirectory(store: store)
+        meter = UsageMeter(store: store, logger: Logger(label: "hermes.usage.test") { _ in SwiftLogNoOpLogHandler() })
+        authenticator = TenantAuthenticator(
+            directory: directory, meter: meter, tokens: nil, singleUser: StaticAPIKeyAuthenticator(apiKey: nil),
+            resource: ProtectedResource(publicURL: "http://127.0.0.1"), credentials: NoCredentials()
+        )
+    }
+
+    var parts: (any CallerAuthenticator, any ToolCallAdmission) { (authenticator, MeteredToolCalls(meter: meter)) }
+
+    /// Headers of a Streamable HTTP request authenticated with a customer's `key`.
+    static func headers(_ key: String, session: String? = nil) -> [String: String] {
+        MCPMessages.headers(session: session, version: "2025-11-25", ["authorization": "Bearer \(key)"])
+    }
+}
+
+extension HTTPDriver {
+    /// Initializes a session as the customer with `key`; returns its id.
+    func initialize(_ server: MCPTestServer, key: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        let response = try await request("POST", server.mcp, headers: TestTenancy.headers(key), body: MCPMessages.initialize())
+        let session = try #require(response.headers["mcp-session-id"], "initialize: \(response)", sourceLocation: sourceLocation)
+        let note = try await request("POST", server.mcp, headers: TestTenancy.headers(key, session: session), body: MCPMessages.notification("notifications/initialized"))
+        #expect(note.status == 202, "\(note)", sourceLocation: sourceLocation)
+        return session
     }
 }

@@ -84,6 +84,52 @@ struct AuthorizationTests {
         }
     }
 
+    /// Issue 18: plain GETs of the authorize endpoint from one address filled the shared pool of pending
+    /// sign-ins, and every customer's consent page said too many sign-ins were in progress.
+    @Test("pending sign-ins are bounded per address: one address gets 429, the others still get their consent page")
+    func pendingSignInsPerAddress() async throws {
+        // The harness's own connection (127.0.0.1) is the trusted proxy; X-Forwarded-For names each client.
+        try await withHarness(trustedProxies: ["127.0.0.1"], configure: { $0.maximumPendingConsents = 30 }) { h in
+            let (_, key) = try await h.directory.create(email: "flood@example.com", plan: "starter")
+            let client = try await h.register()
+            let flooder = [("X-Forwarded-For", "203.0.113.7")]
+            for index in 0..<20 {
+                let page = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()), headers: flooder)
+                #expect(page.status == 200, "page \(index): \(page.status) \(page.text.prefix(300))")
+            }
+            let refused = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()), headers: flooder)
+            #expect(refused.status == 429, "\(refused.status) \(refused.text.prefix(300))")
+            #expect(Int(refused.header("retry-after") ?? "") ?? 0 > 0)
+            #expect(refused.text.contains("from your address"))
+            #expect(refused.header("location") == nil)
+            // Another address still gets its page, and can finish signing in.
+            let pkce = OAuthHarness.PKCE()
+            let other = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: pkce), headers: [("X-Forwarded-For", "198.51.100.4")])
+            #expect(other.status == 200, "\(other.status) \(other.text.prefix(300))")
+            let approved = try await h.submit(try OAuthHarness.consentForm(other.text), apiKey: key)
+            #expect(try OAuthHarness.redirectParameters(approved)["code"] != nil)
+            // A finished page frees its place for its own address.
+            let first = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()), headers: [("X-Forwarded-For", "198.51.100.5")])
+            _ = try await h.submit(try OAuthHarness.consentForm(first.text), apiKey: nil, decision: "deny")
+            #expect(try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()), headers: flooder).status == 429)
+        }
+    }
+
+    @Test("pending sign-ins of one address free up when they expire (manual clock)")
+    func pendingSignInsExpirePerAddress() async throws {
+        try await withHarness(manualClock: true, trustedProxies: ["127.0.0.1"]) { h in
+            let client = try await h.register()
+            let flooder = [("X-Forwarded-For", "203.0.113.9")]
+            for _ in 0..<20 { _ = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()), headers: flooder) }
+            let refused = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()), headers: flooder)
+            #expect(refused.status == 429)
+            #expect(Int(refused.header("retry-after") ?? "") ?? 0 <= 600)
+            h.clock!.advance(seconds: 601)
+            let again = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()), headers: flooder)
+            #expect(again.status == 200, "\(again.status) \(again.text.prefix(300))")
+        }
+    }
+
     @Test("wrong or unregistered redirect_uri is an error page, never a redirect")
     func redirectURIs() async throws {
         try await withHarness { h in
@@ -99,6 +145,49 @@ struct AuthorizationTests {
             unknown.id = "hc_unknown"
             let unknownResponse = try await h.get("/oauth/authorize?" + h.authorizeQuery(unknown, pkce: pkce))
             #expect(unknownResponse.status == 400 && unknownResponse.header("location") == nil)
+        }
+    }
+
+    /// RFC 8252 section 7.3: native apps listen on an ephemeral loopback port, so the port of a loopback
+    /// redirect URI is not compared; everything else is.
+    @Test("a loopback redirect URI matches on any port; every other part, and non-loopback URIs, match exactly")
+    func loopbackRedirectPorts() async throws {
+        try await withHarness { h in
+            let (_, key) = try await h.directory.create(email: "native@example.com", plan: "starter")
+            for (registered, used) in [
+                ("http://127.0.0.1:9999/cb", "http://127.0.0.1:1234/cb"),
+                ("http://[::1]:5555/cb?app=1", "http://[::1]:6666/cb?app=1"),
+                ("http://localhost:80/cb", "http://localhost:41001/cb"),
+                ("http://127.0.0.1/cb", "http://127.0.0.1:50123/cb"),
+            ] {
+                let client = try await h.register(redirectURI: registered)
+                var atPort = client
+                atPort.redirectURI = used
+                let pkce = OAuthHarness.PKCE()
+                let page = try await h.get("/oauth/authorize?" + h.authorizeQuery(atPort, pkce: pkce))
+                #expect(page.status == 200, "\(registered) used as \(used): \(page.status) \(page.text.prefix(300))")
+                guard page.status == 200 else { continue }
+                let approved = try await h.submit(try OAuthHarness.consentForm(page.text), apiKey: key)
+                #expect(approved.header("location")?.hasPrefix(used + (used.contains("?") ? "&" : "?")) == true, "\(approved.header("location") ?? "-")")
+                let code = try #require(try OAuthHarness.redirectParameters(approved)["code"])
+                // The token request names the URI the code was sent to.
+                #expect(try await h.exchange(atPort, code: code, pkce: pkce, redirectURI: registered).json?["error"] == "invalid_grant")
+                #expect(try await h.exchange(atPort, code: code, pkce: pkce).status == 200)
+            }
+            for (registered, used) in [
+                ("http://127.0.0.1:9999/cb", "http://127.0.0.1:1234/other"),
+                ("http://127.0.0.1:9999/cb", "http://localhost:9999/cb"),
+                ("http://127.0.0.1:9999/cb", "http://127.0.0.1:1234/cb?x=1"),
+                ("http://127.0.0.1:9999/cb", "https://127.0.0.1:1234/cb"),
+                ("http://[::1]:5555/cb", "http://[::2]:5555/cb"),
+                ("https://app.example/cb", "https://app.example:8443/cb"),
+                ("https://localhost:8443/cb", "https://localhost:9443/cb"),
+            ] {
+                var client = try await h.register(redirectURI: registered)
+                client.redirectURI = used
+                let page = try await h.get("/oauth/authorize?" + h.authorizeQuery(client, pkce: .init()))
+                #expect(page.status == 400 && page.header("location") == nil, "\(registered) used as \(used): \(page.status)")
+            }
         }
     }
 

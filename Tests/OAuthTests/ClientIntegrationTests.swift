@@ -153,6 +153,52 @@ struct ClientIntegrationTests {
         }
     }
 
+    /// Issue 18 (the other unauthenticated entry points): an https `client_id` makes the server fetch it,
+    /// and the fetches share a few slots, so one address naming slow servers could hold every slot while
+    /// everyone else's sign-in waited.
+    @Test("client metadata document fetches are bounded per address: a third at once from one address gets 429, another address is served")
+    func metadataFetchesPerAddress() async throws {
+        let certificates = try await TestCertificates.make()
+        let documents = try ChildProcess.python(Paths.script("cimd_server.py"), ["--cert", certificates.certificate, "--key", certificates.key])
+        do {
+            let port = try #require(Int(try await documents.firstLine()))
+            let origin = "https://localhost:\(port)"
+            try await withHarness(trustedProxies: ["127.0.0.1"], configure: {
+                $0.clientMetadataDocuments.caBundlePath = certificates.ca
+                $0.clientMetadataDocuments.allowsPrivateAddresses = true
+            }) { h in
+                @Sendable func slow(_ name: String) -> OAuthHarness.Registered {
+                    OAuthHarness.Registered(id: origin + "/slow/4000/\(name).json", secret: nil, redirectURI: "http://127.0.0.1:9/callback")
+                }
+                let flooder = [("X-Forwarded-For", "203.0.113.7")]
+                let firstPath = "/oauth/authorize?" + h.authorizeQuery(slow("a"), pkce: .init())
+                let secondPath = "/oauth/authorize?" + h.authorizeQuery(slow("b"), pkce: .init())
+                async let first = h.get(firstPath, headers: flooder)
+                async let second = h.get(secondPath, headers: flooder)
+                let deadline = ContinuousClock.now + .seconds(20)
+                while h.oauth.metadataFetches.count(for: "203.0.113.7") < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(h.oauth.metadataFetches.count(for: "203.0.113.7") == 2)
+                let third = try await h.get("/oauth/authorize?" + h.authorizeQuery(slow("c"), pkce: .init()), headers: flooder)
+                #expect(third.status == 429, "\(third.status) \(third.text.prefix(300))")
+                #expect(third.header("retry-after") == "5")
+                #expect(third.text.contains("from your address"))
+                let token = try await h.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", "hrt_x"), ("client_id", slow("d").id)], headers: flooder)
+                #expect(token.status == 429 && token.json?["error"] == "too_many_requests" && token.header("retry-after") == "5", "\(token.status) \(token.text)")
+                // Another address is fetched at once, while the first address's fetches still run.
+                let quick = OAuthHarness.Registered(id: origin + "/clients/unpublished.json", secret: nil, redirectURI: "http://127.0.0.1:9/callback")
+                let other = try await h.get("/oauth/authorize?" + h.authorizeQuery(quick, pkce: .init()), headers: [("X-Forwarded-For", "198.51.100.4")])
+                #expect(other.status == 400 && other.text.contains("404"), "\(other.status) \(other.text.prefix(300))")
+                #expect(h.oauth.metadataFetches.count(for: "203.0.113.7") == 2)
+                for response in try await [first, second] { #expect(response.status == 400 && response.text.contains("404")) }
+                #expect(h.oauth.metadataFetches.count(for: "203.0.113.7") == 0)
+            }
+        } catch {
+            await documents.stop()
+            throw error
+        }
+        await documents.stop()
+    }
+
     @Test("the libcurl client enforces the size cap and https-only")
     func httpClientLimits() async throws {
         try await withHarness { h in

@@ -171,16 +171,48 @@ struct TokenTests {
         }
     }
 
-    @Test("a disabled customer's tokens stop working (DisabledCustomerError → 403) and work again when enabled")
+    /// Issue 18: after `hermes customers disable`, the refresh token still returned new tokens.
+    @Test("disabling a customer revokes its grants: access 403, refresh invalid_grant (every time), and enabling does not revive them")
     func disabledCustomer() async throws {
         try await withHarness { h in
-            let (customer, _, client, tokens) = try await h.signIn()
+            let (customer, apiKey, client, tokens) = try await h.signIn()
             _ = try await h.directory.setActive(false, customerID: customer.id)
             #expect(try await h.callMCP(tokens.access).status == 403)
             #expect(throws: DisabledCustomerError.self) { _ = try h.oauth.verifyAccessToken(tokens.access) }
+            for _ in 0..<2 {
+                let refused = try await h.refresh(client, tokens.refresh)
+                #expect(refused.status == 400 && refused.json?["error"] == "invalid_grant", "\(refused.status) \(refused.text)")
+                #expect(refused.json?["access_token"] == nil)
+            }
             _ = try await h.directory.setActive(true, customerID: customer.id)
-            #expect(try await h.callMCP(tokens.access).status == 200)
-            #expect(try await h.refresh(client, tokens.refresh).status == 200)
+            #expect(try await h.callMCP(tokens.access).status == 401)
+            #expect(try await h.refresh(client, tokens.refresh).json?["error"] == "invalid_grant")
+            // Signing in again gives a working grant.
+            let pkce = OAuthHarness.PKCE()
+            let fresh = try await h.exchange(client, code: try await h.code(client, apiKey: apiKey, pkce: pkce), pkce: pkce)
+            #expect(try await h.callMCP(try #require(fresh.json?["access_token"]?.stringValue)).status == 200)
+            #expect(try await h.refresh(client, try #require(fresh.json?["refresh_token"]?.stringValue)).status == 200)
+        }
+    }
+
+    @Test("rotating or revoking a customer's API keys revokes its OAuth grants; a code issued before is refused")
+    func keyChangesRevokeGrants() async throws {
+        try await withHarness { h in
+            let (customer, apiKey, client, tokens) = try await h.signIn()
+            let pkce = OAuthHarness.PKCE()
+            let pending = try await h.code(client, apiKey: apiKey, pkce: pkce)
+            let (_, newKey) = try await h.directory.rotateKey(customerID: customer.id)
+            #expect(try await h.callMCP(tokens.access).status == 401)
+            #expect(try await h.refresh(client, tokens.refresh).json?["error"] == "invalid_grant")
+            #expect(try await h.exchange(client, code: pending, pkce: pkce).json?["error"] == "invalid_grant")
+            let second = try await h.exchange(client, code: try await h.code(client, apiKey: newKey, pkce: pkce), pkce: pkce)
+            let access = try #require(second.json?["access_token"]?.stringValue)
+            let refresh = try #require(second.json?["refresh_token"]?.stringValue)
+            #expect(try await h.callMCP(access).status == 200)
+            try await h.directory.revokeKeys(customerID: customer.id)
+            #expect(try await h.callMCP(access).status == 401)
+            #expect(try await h.refresh(client, refresh).json?["error"] == "invalid_grant")
+            #expect(try h.auditEvents(customer.id).contains("oauth.refresh_refused"))
         }
     }
 

@@ -1,7 +1,35 @@
 import Foundation
+import Logging
 import Store
+import Synchronization
 @testable import Tenancy
 import Testing
+
+/// Collects log records in memory, for tests that check what was logged and how often.
+final class LogLines: LogHandler, @unchecked Sendable {
+    // `@unchecked Sendable`: every record goes through `lock`; `metadata` and `logLevel` are set before use.
+    struct Record {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+    }
+
+    private let lock = Mutex<[Record]>([])
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }.mapValues { "\($0)" }
+        lock.withLock { $0.append(Record(level: event.level, message: event.message.description, metadata: merged)) }
+    }
+
+    var records: [Record] { lock.withLock { $0 } }
+}
 
 func withStore<T>(clock: ManualWallClock = ManualWallClock(), _ name: String = #function, _ body: (Store, ManualWallClock) async throws -> T) async throws -> T {
     let path = FileManager.default.temporaryDirectory.path + "/hermes-tenancy-tests/\(name.filter { $0.isLetter })-\(UUID().uuidString.prefix(8))"
@@ -101,6 +129,10 @@ struct CustomerDirectoryTests {
             #expect(try directory.authenticate(apiKey: second) == .unknown)
             let moved = try await directory.setPlan("growth", customerID: record.id)
             #expect(moved.limits == .growth)
+            // Disabling, rotating and revoking each end the OAuth grants; enabling and plan changes do not.
+            let epochs: [Int] = [record.grantEpoch, disabled.grantEpoch, enabled.grantEpoch, rotated.grantEpoch, moved.grantEpoch]
+            #expect(epochs == [0, 1, 1, 2, 3])
+            #expect(try directory.customer(id: record.id)?.grantEpoch == 3)
             #expect(try directory.customer(idOrEmail: "B@B.IO")?.id == record.id)
         }
     }
@@ -173,6 +205,33 @@ struct UsageMeterTests {
             #expect(usage.toolCalls == 4)
             #expect(usage.perTool == ["whoami": 3, "sandbox_send_message": 1])
             #expect(try fresh.usage(customerID: "c2").toolCalls == 0)
+        }
+    }
+
+    /// Issue 18: one counter whose key the store refuses (a 600-character tool name) once failed every
+    /// flush, so no customer's counts were saved and they vanished on restart.
+    @Test func aCounterThatCannotBeStoredIsDroppedOnceAndTheOthersAreSaved() async throws {
+        try await withStore { store, _ in
+            let lines = LogLines()
+            let meter = UsageMeter(store: store, logger: Logger(label: "test") { _ in lines })
+            let overlong = String(repeating: "x", count: 600)
+            let longCustomer = "cus_" + String(repeating: "9", count: 500)
+            for (customer, tool) in [("c1", "whoami"), ("c1", "whoami"), ("c1", overlong), (longCustomer, "whoami"), ("c2", "sandbox_send_message")] {
+                #expect(try meter.admitToolCall(customerID: customer, plan: .free, tool: tool) == .allowed)
+            }
+            try await meter.flush()
+            #expect(meter.droppedCounters == 2)
+            // Counted after the drop: the next flush writes it, and the dropped counters are not retried.
+            #expect(try meter.admitToolCall(customerID: "c2", plan: .free, tool: "sandbox_send_message") == .allowed)
+            try await meter.flush()
+            #expect(meter.droppedCounters == 2)
+            let errors = lines.records.filter { $0.level == .error }
+            #expect(errors.count == 2, "\(errors)")
+            #expect(errors.allSatisfy { $0.message.contains("dropped") && $0.metadata["customer.id"] != nil })
+            #expect(errors.allSatisfy { ($0.metadata["tool.name"] ?? "").utf8.count <= UsageMeter.maximumToolNameBytes + 3 })
+            let restarted = UsageMeter(store: store)
+            #expect(try restarted.usage(customerID: "c1").perTool == ["whoami": 2])
+            #expect(try restarted.usage(customerID: "c2").perTool == ["sandbox_send_message": 2])
         }
     }
 

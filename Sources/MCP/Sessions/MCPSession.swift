@@ -118,6 +118,15 @@ final class MCPSession: Sendable {
 
     var openStreamCount: Int { state.withLock { $0.subscribers.count } }
 
+    /// When the session was last active, if nothing holds it now (no open stream, no request in flight, no
+    /// client waiting): such a session may be ended to make room for its customer's new one.
+    var quietSince: Int64? {
+        state.withLock { state in
+            guard !state.ended, state.subscribers.isEmpty, state.inFlight.isEmpty, state.waitingClients == 0 else { return nil }
+            return state.lastActivity
+        }
+    }
+
     // MARK: Requests in flight
 
     /// Registers a running request and how to cancel it; false when the session is at its limit or ended.

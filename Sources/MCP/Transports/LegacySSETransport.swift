@@ -19,7 +19,7 @@ struct LegacySSETransport: Sendable {
         do {
             session = try sessions.create(transport: .legacySSE, customer: customer, version: .v2024_11_05)
         } catch {
-            return .error(503, "too many MCP sessions are open on this server; close unused ones or retry later", headers: ["retry-after": "30"])
+            return .error(503, error.message, headers: ["retry-after": "30"])
         }
         guard let subscription = session.subscribe(stream: 0, after: nil) else {
             return .error(503, "the session ended before its stream opened; connect again")

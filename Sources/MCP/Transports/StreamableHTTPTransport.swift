@@ -154,11 +154,7 @@ struct StreamableHTTPTransport: Sendable {
         do {
             session = try sessions.create(transport: .streamableHTTP, customer: customer, version: version)
         } catch {
-            return MCPHTTP.jsonRPCError(
-                status: 503, code: JSONRPCErrorCode.serverBusy,
-                "too many MCP sessions are open on this server; close unused sessions (DELETE /mcp) or retry later", id: call.id,
-                headers: ["retry-after": "30"]
-            )
+            return MCPHTTP.jsonRPCError(status: 503, code: JSONRPCErrorCode.serverBusy, error.message, id: call.id, headers: ["retry-after": "30"])
         }
         return await answer(call, session: session, accepts: accepts, headers: [Self.sessionHeader: session.id])
     }

@@ -16,16 +16,21 @@ extension OAuthServer {
         }
         let client: ClientRecord
         do {
-            guard let found = try await resolveClient(clientID) else {
+            guard let found = try await resolveClient(clientID, for: request.remoteHost ?? "unknown") else {
                 return ConsentPage.error(status: 400, "The application is not registered here (unknown client_id). Remove the connector and add it again so it registers anew.")
             }
             client = found
         } catch {
+            if let busy = error.busy {
+                var response = ConsentPage.error(status: busy.status, "The application cannot be verified right now: \(error.description).")
+                response.headers.set("retry-after", "\(busy.retryAfterSeconds)")
+                return response
+            }
             return ConsentPage.error(status: 400, "The application could not be verified: \(error.description)")
         }
         let redirectURI: String
         if let given = fields["redirect_uri"] {
-            guard client.redirectURIs.contains(given) else {
+            guard Self.redirectURI(given, isRegisteredIn: client.redirectURIs) else {
                 logger.notice("authorization refused: unregistered redirect URI", metadata: ["oauth.client_id": "\(client.id)"])
                 return ConsentPage.error(status: 400, "The redirect address in this request is not one the application registered, so you are not being sent there. Start again from the application.")
             }
@@ -77,7 +82,7 @@ extension OAuthServer {
             client: client, redirectURI: redirectURI, state: state, challenge: challenge, resource: resource, scope: scope,
             failedAttempts: 0, expiresAt: now.adding(milliseconds: configuration.consentLifetime.milliseconds)
         )
-        return showConsent(consent, problem: nil)
+        return showConsent(consent, for: request, problem: nil)
     }
 
     /// POST `/oauth/authorize`: the consent form. Approve needs the customer's API key; deny does not.
@@ -112,25 +117,43 @@ extension OAuthServer {
             return await issueCode(consent, customer: customer)
         case .disabled(let customer):
             await audit.record("auth.sign_in_failed", customerID: customer.id, detail: ["reason": "account disabled", "via": "oauth consent", "client_id": consent.client.id])
-            return await signInFailed(consent, problem: "This account is disabled. Contact your administrator.")
+            return await signInFailed(consent, for: request, problem: "This account is disabled. Contact your administrator.")
         case .unknown:
             logger.notice("consent sign-in failed: unknown API key", metadata: ["oauth.client_id": "\(consent.client.id)", "oauth.remote": "\(request.remoteAddress ?? "?")"])
-            return await signInFailed(consent, problem: "That API key is not valid. Check it and try again.")
+            return await signInFailed(consent, for: request, problem: "That API key is not valid. Check it and try again.")
         }
     }
 
-    private func signInFailed(_ consent: PendingConsent, problem: String) async -> HTTPResponse {
+    private func signInFailed(_ consent: PendingConsent, for request: HTTPRequest, problem: String) async -> HTTPResponse {
         var consent = consent
         consent.failedAttempts += 1
         guard consent.failedAttempts < configuration.maximumSignInAttempts else {
             return ConsentPage.error(status: 403, "Too many failed sign-in attempts. Start again from the application you are connecting.")
         }
-        return showConsent(consent, problem: problem, status: 401)
+        return showConsent(consent, for: request, problem: problem, status: 401)
     }
 
-    private func showConsent(_ consent: PendingConsent, problem: String?, status: Int = 200) -> HTTPResponse {
-        guard let (id, csrf) = consents.open(consent, now: now) else {
-            return ConsentPage.error(status: 503, "Too many sign-ins are in progress right now. Try again in a few minutes.")
+    /// Opens a consent page for the client that sent `request`, within the per-address and total bounds.
+    private func showConsent(_ consent: PendingConsent, for request: HTTPRequest, problem: String?, status: Int = 200) -> HTTPResponse {
+        let address = request.remoteHost ?? "unknown"
+        let id: String
+        let csrf: String
+        switch consents.open(consent, address: address, now: now) {
+        case .opened(let opened, let token):
+            id = opened
+            csrf = token
+        case .addressBusy(let limit, let wait):
+            logger.notice("consent page refused: too many sign-ins in progress from one address", metadata: [
+                "oauth.remote": "\(address)", "oauth.pending_per_address": "\(limit)",
+            ])
+            var response = ConsentPage.error(status: 429, "Too many sign-ins are in progress from your address (at most \(limit) at once). Finish or close the sign-in pages you have open, or try again in \(Self.minutesText(wait)).")
+            response.headers.set("retry-after", "\(wait)")
+            return response
+        case .full:
+            logger.warning("consent page refused: every pending sign-in place is taken", metadata: ["oauth.pending_limit": "\(configuration.maximumPendingConsents)"])
+            var response = ConsentPage.error(status: 503, "Too many sign-ins are in progress right now. Try again in a few minutes.")
+            response.headers.set("retry-after", "60")
+            return response
         }
         let host = URLParts(consent.redirectURI)?.displayHost ?? consent.redirectURI
         return ConsentPage.consent(
@@ -143,7 +166,7 @@ extension OAuthServer {
         let code = Self.codePrefix + RandomToken.urlSafe()
         let record = CodeRecord(
             clientID: consent.client.id, redirectURI: consent.redirectURI, challenge: consent.challenge, resource: consent.resource,
-            scope: consent.scope, customerID: customer.id, familyID: RandomToken.urlSafe(byteCount: 18), used: false
+            scope: consent.scope, customerID: customer.id, familyID: RandomToken.urlSafe(byteCount: 18), grantEpoch: customer.grantEpoch, used: false
         )
         do {
             try await store.put(OAuthKeys.codes, Self.codeHash.hexDigest(of: code), record.json,
@@ -169,6 +192,23 @@ extension OAuthServer {
         return HTTPResponse(status: 302, headers: [
             "location": uri + separator + FormEncoding.encode(pairs), "cache-control": "no-store", "referrer-policy": "no-referrer",
         ])
+    }
+
+    /// Whether `given` is a registered redirect URI: the same string, or, for http on a loopback host, the
+    /// same URI on another port (RFC 8252 section 7.3: native apps listen on whatever port is free).
+    static func redirectURI(_ given: String, isRegisteredIn registered: [String]) -> Bool {
+        if registered.contains(given) { return true }
+        guard let parts = URLParts(given), parts.scheme == "http", parts.isLoopback, !parts.hasFragment, !parts.hasUserInfo else { return false }
+        return registered.contains { candidate in
+            guard let other = URLParts(candidate), other.scheme == "http", other.isLoopback else { return false }
+            return other.host == parts.host && other.path == parts.path
+        }
+    }
+
+    /// "1 minute", "9 minutes": how long a person is asked to wait.
+    static func minutesText(_ seconds: Int64) -> String {
+        let minutes = max(1, (seconds + 59) / 60)
+        return minutes == 1 ? "1 minute" : "\(minutes) minutes"
     }
 
     static func isBase64URLByte(_ byte: UInt8) -> Bool {

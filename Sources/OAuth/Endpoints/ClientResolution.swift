@@ -7,17 +7,20 @@ import Store
 /// Why a client could not be resolved; the message is safe to show (no secrets, no document content).
 struct ClientResolutionError: Error, CustomStringConvertible {
     var description: String
+    /// Set when the refusal passes: too many fetches right now (`status` 429 or 503).
+    var busy: (status: Int, retryAfterSeconds: Int64)? = nil
 }
 
 extension OAuthServer {
     /// The client `id`: a registered client, or (for an https URL) its Client ID Metadata Document, fetched
-    /// and cached. nil when no such registered client exists.
-    func resolveClient(_ id: String) async throws(ClientResolutionError) -> ClientRecord? {
+    /// and cached. nil when no such registered client exists. `address` is the remote address of the
+    /// request that names the client; fetches are bounded per address.
+    func resolveClient(_ id: String, for address: String) async throws(ClientResolutionError) -> ClientRecord? {
         if id.hasPrefix("https://") {
             guard configuration.clientMetadataDocuments.enabled else {
                 throw ClientResolutionError(description: "this server does not accept URL client ids (Client ID Metadata Documents are disabled); register the client instead")
             }
-            return try await metadataDocumentClient(id)
+            return try await metadataDocumentClient(id, for: address)
         }
         guard id.utf8.count <= 200 else { return nil }
         do {
@@ -28,7 +31,7 @@ extension OAuthServer {
         }
     }
 
-    private func metadataDocumentClient(_ url: String) async throws(ClientResolutionError) -> ClientRecord {
+    private func metadataDocumentClient(_ url: String, for address: String) async throws(ClientResolutionError) -> ClientRecord {
         guard url.utf8.count <= 2000, let parts = URLParts(url), parts.scheme == "https", !parts.hasFragment, !parts.hasUserInfo,
               parts.path.count > 1, !parts.path.contains("?"), !parts.path.split(separator: "/").contains(where: { $0 == "." || $0 == ".." })
         else {
@@ -38,6 +41,21 @@ extension OAuthServer {
         if let cached = try? store.get(OAuthKeys.clients, key), let record = try? ClientRecord(json: cached), record.id == url {
             return record
         }
+        let documents = configuration.clientMetadataDocuments
+        let wait = max(1, documents.timeout.wholeSeconds)
+        switch metadataFetches.acquire(address) {
+        case .acquired: break
+        case .addressBusy:
+            logger.notice("client metadata document fetch refused: too many at once from one address", metadata: ["oauth.remote": "\(address)"])
+            throw ClientResolutionError(
+                description: "too many client metadata documents are being fetched for requests from your address (at most \(documents.maximumFetchesPerAddress) at once); try again in \(wait) seconds",
+                busy: (429, wait)
+            )
+        case .full:
+            logger.warning("client metadata document fetch refused: too many at once", metadata: ["oauth.pending_fetches": "\(documents.maximumPendingFetches)"])
+            throw ClientResolutionError(description: "too many client metadata documents are being fetched right now; try again in \(wait) seconds", busy: (503, wait))
+        }
+        defer { metadataFetches.release(address) }
         let response: HTTPClient.Response
         do {
             response = try await fetcher.get(url, headers: [("Accept", "application/json")])

@@ -55,8 +55,11 @@ extension OAuthServer {
         if let bodyID = fields["client_id"], bodyID != id { throw .invalidClient("client_id in the body differs from the Authorization header", basic: basic != nil) }
         let client: ClientRecord?
         do {
-            client = try await resolveClient(id)
+            client = try await resolveClient(id, for: request.remoteHost ?? "unknown")
         } catch {
+            if let busy = error.busy {
+                throw ProtocolError(code: busy.status == 429 ? "too_many_requests" : "temporarily_unavailable", description: error.description, status: busy.status, retryAfterSeconds: busy.retryAfterSeconds)
+            }
             throw .invalidClient("the client could not be verified: \(error.description)", basic: basic != nil)
         }
         guard let client else {
@@ -78,6 +81,8 @@ extension OAuthServer {
         case unknown
         case reused(CodeRecord)
         case rejected(String, code: String)
+        /// The customer was disabled, removed, or had its grants revoked since the code was issued.
+        case customerRefused(CodeRecord)
     }
 
     private func redeemCode(_ fields: FormFields, client: ClientRecord) async throws -> HTTPResponse {
@@ -95,6 +100,7 @@ extension OAuthServer {
         let accessExpiry = now.adding(milliseconds: configuration.accessTokenLifetime.milliseconds)
         let refreshExpiry = now.adding(milliseconds: configuration.refreshTokenLifetime.milliseconds)
         let clientID = client.id
+        let directory = self.directory
 
         let outcome = try await store.write { transaction -> Redemption in
             guard let bytes = try transaction.get(OAuthKeys.codes, codeKey) else { return .unknown }
@@ -115,9 +121,12 @@ extension OAuthServer {
             }
             record.used = true
             try transaction.put(OAuthKeys.codes, codeKey, record.json, expiresAt: try transaction.deadline(OAuthKeys.codes, codeKey))
+            let family = FamilyRecord(customerID: record.customerID, clientID: clientID, grantEpoch: record.grantEpoch, revoked: false)
+            guard let customer = try directory.customer(id: record.customerID, in: transaction), family.stands(for: customer) else {
+                return .customerRefused(record)
+            }
             let familyExpiry = tokens.refreshHash == nil ? accessExpiry : refreshExpiry
-            try transaction.put(OAuthKeys.tokens, OAuthKeys.family(record.familyID),
-                                FamilyRecord(customerID: record.customerID, clientID: clientID, revoked: false).json, expiresAt: familyExpiry)
+            try transaction.put(OAuthKeys.tokens, OAuthKeys.family(record.familyID), family.json, expiresAt: familyExpiry)
             try Self.storeTokens(tokens, family: record.familyID, customerID: record.customerID, clientID: clientID, scope: record.scope,
                                  resource: record.resource, accessExpiry: accessExpiry, refreshExpiry: refreshExpiry, in: transaction)
             try Self.markClientUsed(clientID, in: transaction)
@@ -128,6 +137,10 @@ extension OAuthServer {
             throw ProtocolError.invalidGrant("the authorization code is unknown or expired")
         case .rejected(let text, let code):
             throw ProtocolError(code: code, description: text)
+        case .customerRefused(let record):
+            logger.notice("authorization code refused: the customer was disabled or its grants revoked since it was issued", metadata: ["oauth.client_id": "\(clientID)", "customer.id": "\(record.customerID)"])
+            await audit.record("oauth.code_refused", customerID: record.customerID, detail: ["client_id": clientID, "reason": "account disabled or its keys changed since the sign-in"])
+            throw ProtocolError.invalidGrant("the authorization code is no longer valid: the account was disabled or its API keys changed since the sign-in; sign in again")
         case .reused(let record):
             logger.warning("authorization code reused; its tokens are revoked", metadata: ["oauth.client_id": "\(clientID)", "customer.id": "\(record.customerID)"])
             await audit.record("oauth.token_revoked", customerID: record.customerID, detail: ["reason": "authorization code reused", "client_id": clientID])
@@ -154,6 +167,8 @@ extension OAuthServer {
         case unknown
         case replayed(TokenRecord)
         case rejected(String, code: String)
+        /// The customer is disabled, removed, or had its grants revoked: the family is now revoked.
+        case customerRefused(TokenRecord)
     }
 
     private func refresh(_ fields: FormFields, client: ClientRecord) async throws -> HTTPResponse {
@@ -170,13 +185,21 @@ extension OAuthServer {
         let accessExpiry = now.adding(milliseconds: configuration.accessTokenLifetime.milliseconds)
         let refreshExpiry = now.adding(milliseconds: configuration.refreshTokenLifetime.milliseconds)
         let clientID = client.id
+        let directory = self.directory
 
         let outcome = try await store.write { transaction -> Rotation in
             guard let bytes = try transaction.get(OAuthKeys.tokens, key) else { return .unknown }
             var record = try TokenRecord(json: bytes)
             guard record.clientID == clientID else { return .rejected("the refresh token was issued to another client", code: "invalid_grant") }
             let familyKey = OAuthKeys.family(record.familyID)
-            guard let familyBytes = try transaction.get(OAuthKeys.tokens, familyKey), !(try FamilyRecord(json: familyBytes)).revoked else { return .unknown }
+            guard let familyBytes = try transaction.get(OAuthKeys.tokens, familyKey) else { return .unknown }
+            let family = try FamilyRecord(json: familyBytes)
+            guard !family.revoked else { return .unknown }
+            // The customer's state now, not when the grant was made: the CLI may have disabled it meanwhile.
+            guard let customer = try directory.customer(id: record.customerID, in: transaction), family.stands(for: customer) else {
+                try Self.revokeFamily(record.familyID, in: transaction)
+                return .customerRefused(record)
+            }
             if record.used {
                 try Self.revokeFamily(record.familyID, in: transaction)
                 return .replayed(record)
@@ -204,6 +227,10 @@ extension OAuthServer {
             throw ProtocolError.invalidGrant("the refresh token is unknown, expired or revoked")
         case .rejected(let text, let code):
             throw ProtocolError(code: code, description: text)
+        case .customerRefused(let record):
+            logger.notice("refresh refused: the customer is disabled or its grants were revoked; the grant is revoked", metadata: ["oauth.client_id": "\(clientID)", "customer.id": "\(record.customerID)"])
+            await audit.record("oauth.refresh_refused", customerID: record.customerID, detail: ["client_id": clientID, "reason": "account disabled or its keys changed", "action": "every token of the grant revoked"])
+            throw ProtocolError.invalidGrant("the refresh token is no longer valid: the account was disabled or its API keys changed; sign in again")
         case .replayed(let record):
             logger.warning("refresh token replayed; its family is revoked", metadata: ["oauth.client_id": "\(clientID)", "customer.id": "\(record.customerID)"])
             await audit.record("oauth.refresh_replayed", customerID: record.customerID, detail: ["client_id": clientID, "action": "every token of the grant revoked"])

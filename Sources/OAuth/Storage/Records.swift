@@ -1,5 +1,6 @@
 import JSON
 import Store
+import Tenancy
 
 /// How a client proves who it is at the token endpoint (RFC 7591 `token_endpoint_auth_method`).
 enum ClientAuthMethod: String, Sendable {
@@ -76,17 +77,19 @@ struct CodeRecord: Sendable {
     var customerID: String
     /// The token family the code's tokens belong to (revoked if the code is replayed).
     var familyID: String
+    /// The customer's ``Tenancy/CustomerRecord/grantEpoch`` when the code was issued.
+    var grantEpoch: Int
     var used: Bool
 
     var json: [UInt8] {
         JSONWriter.encode([
             "client": .string(clientID), "redirect_uri": .string(redirectURI), "challenge": .string(challenge),
             "resource": .string(resource), "scope": .array(scope.map { .string($0) }), "customer": .string(customerID),
-            "family": .string(familyID), "used": .bool(used),
+            "family": .string(familyID), "grant_epoch": .integer(Int64(grantEpoch)), "used": .bool(used),
         ])
     }
 
-    init(clientID: String, redirectURI: String, challenge: String, resource: String, scope: [String], customerID: String, familyID: String, used: Bool) {
+    init(clientID: String, redirectURI: String, challenge: String, resource: String, scope: [String], customerID: String, familyID: String, grantEpoch: Int, used: Bool) {
         self.clientID = clientID
         self.redirectURI = redirectURI
         self.challenge = challenge
@@ -94,6 +97,7 @@ struct CodeRecord: Sendable {
         self.scope = scope
         self.customerID = customerID
         self.familyID = familyID
+        self.grantEpoch = grantEpoch
         self.used = used
     }
 
@@ -106,7 +110,7 @@ struct CodeRecord: Sendable {
         self.init(
             clientID: client, redirectURI: redirect, challenge: challenge, resource: resource,
             scope: object["scope"]?.arrayValue?.compactMap(\.stringValue) ?? [], customerID: customer, familyID: family,
-            used: object["used"]?.boolValue ?? false
+            grantEpoch: Int(object["grant_epoch"]?.integerValue ?? 0), used: object["used"]?.boolValue ?? false
         )
     }
 }
@@ -154,19 +158,25 @@ struct TokenRecord: Sendable {
 }
 
 /// One grant's tokens (the code's first pair and every rotation after it), under `f:<id>`. Revoking it
-/// revokes every access and refresh token of the grant at once: tokens are checked against it on use.
+/// revokes every access and refresh token of the grant at once: tokens are checked against it on use. A
+/// family whose `grantEpoch` is not its customer's current one is revoked as well (the customer was
+/// disabled or its keys changed since).
 struct FamilyRecord: Sendable {
     var customerID: String
     var clientID: String
+    var grantEpoch: Int
     var revoked: Bool
 
     var json: [UInt8] {
-        JSONWriter.encode(["customer": .string(customerID), "client": .string(clientID), "revoked": .bool(revoked)])
+        JSONWriter.encode([
+            "customer": .string(customerID), "client": .string(clientID), "grant_epoch": .integer(Int64(grantEpoch)), "revoked": .bool(revoked),
+        ])
     }
 
-    init(customerID: String, clientID: String, revoked: Bool) {
+    init(customerID: String, clientID: String, grantEpoch: Int, revoked: Bool) {
         self.customerID = customerID
         self.clientID = clientID
+        self.grantEpoch = grantEpoch
         self.revoked = revoked
     }
 
@@ -174,7 +184,15 @@ struct FamilyRecord: Sendable {
         let object = try RecordError.object(bytes, "token family")
         guard let customer = object["customer"]?.stringValue, let client = object["client"]?.stringValue
         else { throw RecordError("a stored token family record is missing fields") }
-        self.init(customerID: customer, clientID: client, revoked: object["revoked"]?.boolValue ?? true)
+        self.init(
+            customerID: customer, clientID: client, grantEpoch: Int(object["grant_epoch"]?.integerValue ?? 0),
+            revoked: object["revoked"]?.boolValue ?? true
+        )
+    }
+
+    /// Whether the grant still stands for `customer` (its state read in the same transaction).
+    func stands(for customer: CustomerRecord) -> Bool {
+        !revoked && customer.active && customer.grantEpoch == grantEpoch
     }
 }
 

@@ -1,5 +1,6 @@
 /// The parts of an absolute URL that redirect-URI and client-id checks need. Deliberately strict: the
-/// URLs compared here are matched exactly, so this only has to recognise well-formed ones.
+/// URLs compared here are matched exactly (loopback redirect URIs part by part, ignoring the port), so
+/// this only has to recognise well-formed ones.
 struct URLParts: Equatable {
     var scheme: String
     /// Host as written, lower-cased; an IPv6 literal keeps its brackets.

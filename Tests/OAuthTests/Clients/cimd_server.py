@@ -1,7 +1,8 @@
 """Serves Client ID Metadata Documents over real https on loopback for the CIMD test.
 
 Usage: cimd_server.py --cert CERT --key KEY; prints the port on the first line of stdout. Documents are
-set by POSTing JSON to /_set?path=/clients/x.json (plain body), served at GET <path>."""
+set by POSTing JSON to /_set?path=/clients/x.json (plain body), served at GET <path>. A GET of
+/slow/<milliseconds>/... waits that long before answering, as a slow or stalling server would."""
 
 import argparse
 import http.server
@@ -9,6 +10,7 @@ import json
 import ssl
 import sys
 import threading
+import time
 from urllib.parse import parse_qs, urlparse
 
 documents = {}
@@ -19,7 +21,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
-        body = documents.get(urlparse(self.path).path)
+        path = urlparse(self.path).path
+        if path.startswith("/slow/"):
+            time.sleep(int(path.split("/")[2]) / 1000)
+        body = documents.get(path)
         if body is None:
             self.send_response(404)
             self.end_headers()

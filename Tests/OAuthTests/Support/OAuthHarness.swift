@@ -63,7 +63,7 @@ final class OAuthHarness: Sendable {
     }
 
     static func start(
-        _ name: String = #function, manualClock: Bool = false,
+        _ name: String = #function, manualClock: Bool = false, trustedProxies: [String] = [],
         configure: (inout OAuthConfiguration) -> Void = { _ in }
     ) async throws -> OAuthHarness {
         let clock = manualClock ? ManualWallClock(SystemWallClock().now()) : nil
@@ -74,7 +74,7 @@ final class OAuthHarness: Sendable {
             outer.add(method, "*") { request in try await late.respond(request) }
         }
         let server = HTTPServer(
-            configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoopThreads: 1),
+            configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0, eventLoopThreads: 1, trustedProxies: try TrustedProxies(trustedProxies)),
             router: outer, logger: Logger(label: "hermes.oauth.test.http") { _ in SwiftLogNoOpLogHandler() }
         )
         try await server.start()
@@ -265,9 +265,9 @@ extension HTTPClient.Response {
 }
 
 /// Runs `body` with a started harness and always stops it.
-func withHarness<T>(_ name: String = #function, manualClock: Bool = false, configure: (inout OAuthConfiguration) -> Void = { _ in },
+func withHarness<T>(_ name: String = #function, manualClock: Bool = false, trustedProxies: [String] = [], configure: (inout OAuthConfiguration) -> Void = { _ in },
                     _ body: (OAuthHarness) async throws -> T) async throws -> T {
-    let harness = try await OAuthHarness.start(name, manualClock: manualClock, configure: configure)
+    let harness = try await OAuthHarness.start(name, manualClock: manualClock, trustedProxies: trustedProxies, configure: configure)
     do {
         let result = try await body(harness)
         await harness.stop()
