@@ -36,9 +36,10 @@ rounds=${ROUNDS:-3}
 scripts/python-env
 # The binary the Containerfile ships: release, with the Swift runtime linked in statically (that build also
 # runs 7-11 % less CPU per request than one calling the runtime's shared libraries).
-swift build -c release --product hermes --static-swift-stdlib --scratch-path .build-static >&2
+# HERMES_BINARY: measure another build (an A/B against an earlier commit) instead of building this tree's.
+[ -n "${HERMES_BINARY:-}" ] || swift build -c release --product hermes --static-swift-stdlib --scratch-path .build-static >&2
 swift build -c release --product hermes-bench --static-swift-stdlib --scratch-path .build-static >&2
-binary=.build-static/release/hermes
+binary=${HERMES_BINARY:-.build-static/release/hermes}
 python=.venv/bin/python
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 4096 ] || ulimit -n 4096   # 1,000 streams need more than 1,024 descriptors
 
