@@ -36,10 +36,13 @@ final class DaemonProcess: Sendable {
         await child.finish(seconds: seconds).status
     }
 
-    /// Runs a command to completion.
-    static func run(executable: String? = nil, _ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32?, output: String, error: String) {
+    /// Runs a command to completion; `seconds` only catches a hang (a Python client on a loaded machine
+    /// can take many seconds just to import its packages).
+    static func run(
+        executable: String? = nil, _ arguments: [String], environment: [String: String] = [:], seconds: Double = 20
+    ) async throws -> (status: Int32?, output: String, error: String) {
         let daemon = try DaemonProcess(arguments, environment: environment, executable: executable)
-        let status = try await daemon.waitForExit()
+        let status = try await daemon.waitForExit(seconds: seconds)
         return (status, daemon.standardOutput, daemon.standardError)
     }
 }

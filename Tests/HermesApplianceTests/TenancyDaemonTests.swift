@@ -240,7 +240,7 @@ struct OAuthDaemonTests {
         let script = Self.repository.appendingPathComponent("Tests/OAuthTests/Clients/oauth_sdk_flow.py").path
         let python = try await DaemonProcess.run(
             executable: Self.repository.appendingPathComponent(".venv/bin/python").path,
-            [script, "--url", base + "/mcp", "--api-key", key, "--mcp"]
+            [script, "--url", base + "/mcp", "--api-key", key, "--mcp"], seconds: 180
         )
         #expect(python.status == 0, "the SDK script failed: \(python.error.suffix(3000))")
         let report = try #require((try? JSONSerialization.jsonObject(with: Data((python.output.split(separator: "\n").last ?? "").utf8))) as? [String: Any])
