@@ -14,7 +14,8 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 /// pairs, since a Swift string cannot hold a lone surrogate and replacing it would change the data. Bounded
 /// in nesting depth (``maximumDepth``) so hostile input cannot exhaust the stack, and linear in the input
 /// size (duplicate object keys are resolved with an index once an object grows, the last one winning).
-/// Tests/JSONTests/JSONTestSuite/README.md lists its choices where RFC 8259 leaves them open.
+/// Integers that fit `Int64` are read exactly; other numbers as `Double`, and those beyond its range are
+/// refused. Tests/JSONTests/JSONTestSuite/README.md lists its choices where RFC 8259 leaves them open.
 public struct JSONParser {
     /// The deepest nesting of arrays and objects accepted.
     public static let maximumDepth = 64
@@ -292,16 +293,18 @@ public struct JSONParser {
             while index < bytes.count, Self.isDigit(bytes[index]) { index += 1 }
         }
         let digits = index - start - (negative ? 1 : 0)
-        if integral, digits <= 18 {
-            var value: Int64 = 0
+        // 19 digits cannot overflow UInt64; an integer that fits Int64 is kept exact, a larger one becomes a
+        // Double (converting that back to Int64 could land on Int64.min or a neighbour of the written value).
+        if integral, digits <= 19 {
+            var magnitude: UInt64 = 0
             for position in (start + (negative ? 1 : 0))..<index {
-                value = value * 10 + Int64(bytes[position] - UInt8(ascii: "0"))
+                magnitude = magnitude * 10 + UInt64(bytes[position] - UInt8(ascii: "0"))
             }
-            return .integer(negative ? -value : value)
+            if !negative, magnitude <= UInt64(Int64.max) { return .integer(Int64(magnitude)) }
+            if negative, magnitude <= Int64.min.magnitude { return .integer(Int64(bitPattern: 0 &- magnitude)) }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         guard let value = Double(text), value.isFinite else { throw JSONParseError(offset: start, reason: "the number \(text) is out of range") }
-        if integral, let exact = Int64(exactly: value) { return .integer(exact) }
         return .number(value)
     }
 
