@@ -139,6 +139,8 @@ let package = Package(
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], swiftSettings: strict),
         .testTarget(name: "LogOutputTests", dependencies: ["LogOutput", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "ASCIITextTests", dependencies: ["ASCIIText"], swiftSettings: strict),
+        // JSONTestSuite's parsing cases and real MCP messages compared with Foundation, read from their folders.
+        .testTarget(name: "JSONTests", dependencies: ["JSON"], exclude: ["JSONTestSuite", "MCPCorpus"], swiftSettings: strict),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "HTTP2Tests",
