@@ -124,6 +124,20 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // libFuzzer harnesses, run by scripts/fuzz (built with -DFUZZING they export LLVMFuzzerTestOneInput). In a
+        // normal build each replays the files given as arguments: FuzzRegressionTests runs the seed corpus and
+        // every saved crash input through them.
+        .target(name: "FuzzReplay", path: "FuzzTesting/Sources/FuzzReplay", swiftSettings: strict),
+        .executableTarget(name: "FuzzJSON", dependencies: ["JSON", "FuzzReplay"], path: "FuzzTesting/Sources/FuzzJSON", swiftSettings: strict),
+        .executableTarget(
+            name: "FuzzHTTP1Parser",
+            dependencies: ["HTTP2", "FuzzReplay", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
+            path: "FuzzTesting/Sources/FuzzHTTP1Parser",
+            swiftSettings: strict
+        ),
+        // Its second dependency is the target that holds JSONSchema.
+        .executableTarget(name: "FuzzToolArguments", dependencies: ["JSON", "Hermes", "FuzzReplay"], path: "FuzzTesting/Sources/FuzzToolArguments", swiftSettings: strict),
+
         // Child processes for the tests (posix_spawn, not Foundation's Process), shared by every test target.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
 
@@ -142,6 +156,7 @@ let package = Package(
         // JSONTestSuite's parsing cases and real MCP messages compared with Foundation, read from their folders.
         .testTarget(name: "JSONTests", dependencies: ["JSON"], exclude: ["JSONTestSuite", "MCPCorpus"], swiftSettings: strict),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"], swiftSettings: strict),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzJSON", "FuzzHTTP1Parser", "FuzzToolArguments", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "HTTP2Tests",
             dependencies: ["HTTP2", "TestSupport", .product(name: "Logging", package: "swift-log")],
