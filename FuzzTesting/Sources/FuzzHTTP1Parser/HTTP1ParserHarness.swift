@@ -53,6 +53,13 @@ func check(_ bytes: [UInt8]) {
 private func run(_ pieces: [ArraySlice<UInt8>], input: [UInt8], resumingUpgrades: Bool) -> [Event] {
     let parser = HTTP1RequestParser()
     var events: [Event] = []
+    // Body bytes since the last other event, joined into one event when it comes.
+    var body: [UInt8] = []
+    func append(_ event: Event) {
+        if !body.isEmpty { events.append(.body(body)) }
+        body.removeAll()
+        events.append(event)
+    }
     var fed = 0
     var bodyBytes = 0
     var inMessage = false
@@ -73,7 +80,7 @@ private func run(_ pieces: [ArraySlice<UInt8>], input: [UInt8], resumingUpgrades
                 let chunked = head.headers.contains { $0.name == "transfer-encoding" }
                 declaredLength = lengths.count == 1 && !chunked ? Int(lengths[0]) : nil
                 let fields = head.headers.map { "\($0.name): \($0.value)" }.joined(separator: "|")
-                events.append(.head("\(head.method.rawValue) \(head.target) 1.\(head.minorVersion) keepAlive=\(head.keepAlive) upgrade=\(head.asksToUpgrade) size=\(head.size) \(fields)"))
+                append(.head("\(head.method.rawValue) \(head.target) 1.\(head.minorVersion) keepAlive=\(head.keepAlive) upgrade=\(head.asksToUpgrade) size=\(head.size) \(fields)"))
             case .body(let buffer):
                 guard inMessage else { fatalError("body outside a message: \(events)") }
                 guard buffer.readableBytes > 0 else { fatalError("an empty body part") }
@@ -81,18 +88,17 @@ private func run(_ pieces: [ArraySlice<UInt8>], input: [UInt8], resumingUpgrades
                 messageBody += buffer.readableBytes
                 guard bodyBytes <= fed else { fatalError("\(bodyBytes) body bytes from \(fed) bytes fed") }
                 if let declaredLength, messageBody > declaredLength { fatalError("\(messageBody) body bytes for Content-Length \(declaredLength)") }
-                let bytes = Array(buffer.readableBytesView)
-                if case .body(let earlier) = events.last { events[events.count - 1] = .body(earlier + bytes) } else { events.append(.body(bytes)) }
+                body.append(contentsOf: buffer.readableBytesView)
             case .end:
                 guard inMessage else { fatalError("end outside a message: \(events)") }
                 if let declaredLength, messageBody != declaredLength { fatalError("\(messageBody) body bytes at the end for Content-Length \(declaredLength)") }
                 inMessage = false
-                events.append(.end)
+                append(.end)
             }
         }
         if let error = result.error {
             failed = true
-            events.append(.error("\(error)"))
+            append(.error("\(error)"))
         }
     }
 
@@ -106,12 +112,13 @@ private func run(_ pieces: [ArraySlice<UInt8>], input: [UInt8], resumingUpgrades
         if !resumingUpgrades {
             let rest = parser.takeRemainder().map { Array($0.readableBytesView) } ?? []
             guard input.count >= rest.count, Array(input.suffix(rest.count)) == rest else { fatalError("the remainder after an upgrade is not the input's tail") }
-            events.append(.remainder(rest))
+            append(.remainder(rest))
             break
         }
         take(parser.resume())
         rounds += 1
         guard rounds <= input.count + 1 else { fatalError("resume() made no progress") }
     }
+    if !body.isEmpty { events.append(.body(body)) }
     return events
 }
