@@ -135,8 +135,7 @@ let package = Package(
             path: "FuzzTesting/Sources/FuzzHTTP1Parser",
             swiftSettings: strict
         ),
-        // Its second dependency is the target that holds JSONSchema.
-        .executableTarget(name: "FuzzToolArguments", dependencies: ["JSON", "Hermes", "FuzzReplay"], path: "FuzzTesting/Sources/FuzzToolArguments", swiftSettings: strict),
+        .executableTarget(name: "FuzzToolArguments", dependencies: ["JSON", "ToolRuntime", "FuzzReplay"], path: "FuzzTesting/Sources/FuzzToolArguments", swiftSettings: strict),
 
         // Child processes for the tests (posix_spawn, not Foundation's Process), shared by every test target.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),

@@ -1,10 +1,5 @@
 import JSON
-// JSONSchema moves from Hermes to its own target; whichever is the dependency in Package.swift is imported.
-#if canImport(ToolRuntime)
 import ToolRuntime
-#else
-import Hermes
-#endif
 
 /// One fuzz input through tool-argument validation. The first byte picks one of ``ToolSchemas/all``, or, past
 /// them, says the input brings its own schema; the rest is read as JSON: the arguments, or
@@ -38,8 +33,8 @@ private func validate(_ arguments: JSONValue, against schema: JSONSchema) {
     }
 }
 
-/// The tools' real schemas (input and output, as in Sources/Hermes/Tools and the platform tools' shape), and
-/// one that uses every keyword the validator supports.
+/// The tools' real schemas (input and output, as in Sources/Hermes/Tools, and a platform tool's), and one
+/// that uses every keyword the validator supports.
 enum ToolSchemas {
     static let all: [JSONSchema] = texts.map { text in
         do {
