@@ -132,6 +132,19 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // libFuzzer harnesses, run by scripts/fuzz (built with -DFUZZING they export LLVMFuzzerTestOneInput). In a
+        // normal build each replays the files given as arguments: FuzzRegressionTests runs the seed corpus and
+        // every saved crash input through them.
+        .target(name: "FuzzReplay", path: "FuzzTesting/Sources/FuzzReplay", swiftSettings: strict),
+        .executableTarget(name: "FuzzJSON", dependencies: ["JSON", "FuzzReplay"], path: "FuzzTesting/Sources/FuzzJSON", swiftSettings: strict),
+        .executableTarget(
+            name: "FuzzHTTP1Parser",
+            dependencies: ["HTTP2", "FuzzReplay", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
+            path: "FuzzTesting/Sources/FuzzHTTP1Parser",
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "FuzzToolArguments", dependencies: ["JSON", "ToolRuntime", "FuzzReplay"], path: "FuzzTesting/Sources/FuzzToolArguments", swiftSettings: strict),
+
         // Child processes for the tests (posix_spawn, not Foundation's Process), shared by every test target.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
 
@@ -149,7 +162,10 @@ let package = Package(
         .testTarget(name: "LogOutputTests", dependencies: ["LogOutput", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "RoutingTests", dependencies: ["Routing", "HTTP2", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "ASCIITextTests", dependencies: ["ASCIIText"], swiftSettings: strict),
+        // JSONTestSuite's parsing cases and real MCP messages compared with Foundation, read from their folders.
+        .testTarget(name: "JSONTests", dependencies: ["JSON"], exclude: ["JSONTestSuite", "MCPCorpus"], swiftSettings: strict),
         .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"], swiftSettings: strict),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzJSON", "FuzzHTTP1Parser", "FuzzToolArguments", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "HTTP2Tests",
             dependencies: ["HTTP2", "Routing", "TestSupport", .product(name: "Logging", package: "swift-log")],

@@ -9,9 +9,13 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 
 /// Reads JSON text (RFC 8259) into a ``JSONValue``.
 ///
-/// Strict about the grammar (no comments, no trailing commas, no leading zeros, one value per text),
-/// bounded in nesting depth so hostile input cannot exhaust the stack, and linear in the input size
-/// (duplicate object keys are resolved with an index once an object grows, the last one winning).
+/// Strict about the grammar (no comments, no trailing commas, no leading zeros, one value per text, no
+/// byte order mark) and about text: strings must be valid UTF-8 and `\u` escapes of surrogates must come in
+/// pairs, since a Swift string cannot hold a lone surrogate and replacing it would change the data. Bounded
+/// in nesting depth (``maximumDepth``) so hostile input cannot exhaust the stack, and linear in the input
+/// size (duplicate object keys are resolved with an index once an object grows, the last one winning).
+/// Integers that fit `Int64` are read exactly; other numbers as `Double`, and those beyond its range are
+/// refused. Tests/JSONTests/JSONTestSuite/README.md lists its choices where RFC 8259 leaves them open.
 public struct JSONParser {
     /// The deepest nesting of arrays and objects accepted.
     public static let maximumDepth = 64
@@ -161,16 +165,21 @@ public struct JSONParser {
     private mutating func parseString() throws(JSONParseError) -> String {
         index += 1
         let start = index
+        // Every byte of the string OR-ed together: its high bit says whether UTF-8 needs validating.
+        var seen: UInt8 = 0
         // Fast path: no escapes.
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: bytes[start..<index], as: UTF8.self)
+                let raw = bytes[start..<index]
                 index += 1
+                guard seen >= 0x80 else { return String(decoding: raw, as: UTF8.self) }
+                guard let text = String(validating: raw, as: UTF8.self) else { throw Self.invalidUTF8(raw) }
                 return text
             }
             if byte == UInt8(ascii: "\\") { break }
             guard byte >= 0x20 else { throw failure("control character in a string; escape it") }
+            seen |= byte
             index += 1
         }
         var buffer = Array(bytes[start..<index])
@@ -179,7 +188,10 @@ public struct JSONParser {
             switch byte {
             case UInt8(ascii: "\""):
                 index += 1
-                return String(decoding: buffer, as: UTF8.self)
+                guard seen >= 0x80 else { return String(decoding: buffer, as: UTF8.self) }
+                // Escapes are ASCII in the input and whole sequences in the buffer: both are valid or neither is.
+                guard let text = String(validating: buffer, as: UTF8.self) else { throw Self.invalidUTF8(bytes[start..<index - 1]) }
+                return text
             case UInt8(ascii: "\\"):
                 index += 1
                 guard index < bytes.count else { break }
@@ -208,18 +220,30 @@ public struct JSONParser {
                         throw failure("a low surrogate escape without a high surrogate")
                     }
                     guard let unicode = Unicode.Scalar(scalar) else { throw failure("invalid unicode escape") }
-                    buffer.append(contentsOf: Array(String(Character(unicode)).utf8))
+                    UTF8.encode(unicode) { buffer.append($0) }
                 default:
                     index -= 1
                     throw failure("unknown escape '\\\(Self.printable(escape))' in a string")
                 }
             default:
                 guard byte >= 0x20 else { throw failure("control character in a string; escape it") }
+                seen |= byte
                 buffer.append(byte)
                 index += 1
             }
         }
         throw failure("the text ends inside a string")
+    }
+
+    /// Where `raw`, a string's bytes in the input that are not valid UTF-8 (RFC 8259 §8.1), first goes wrong:
+    /// overlong forms, encoded surrogates and stray bytes are refused rather than replaced with U+FFFD.
+    private static func invalidUTF8(_ raw: ArraySlice<UInt8>) -> JSONParseError {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = raw.makeIterator()
+        var position = raw.startIndex
+        while case .valid(let scalar) = parser.parseScalar(from: &iterator) { position += scalar.count }
+        let byte = position < raw.endIndex ? " (byte 0x\(String(raw[position], radix: 16)))" : ""
+        return JSONParseError(offset: position, reason: "invalid UTF-8 in a string\(byte); JSON text must be UTF-8")
     }
 
     private mutating func parseHex4() throws(JSONParseError) -> UInt32 {
@@ -269,16 +293,18 @@ public struct JSONParser {
             while index < bytes.count, Self.isDigit(bytes[index]) { index += 1 }
         }
         let digits = index - start - (negative ? 1 : 0)
-        if integral, digits <= 18 {
-            var value: Int64 = 0
+        // 19 digits cannot overflow UInt64; an integer that fits Int64 is kept exact, a larger one becomes a
+        // Double (converting that back to Int64 could land on Int64.min or a neighbour of the written value).
+        if integral, digits <= 19 {
+            var magnitude: UInt64 = 0
             for position in (start + (negative ? 1 : 0))..<index {
-                value = value * 10 + Int64(bytes[position] - UInt8(ascii: "0"))
+                magnitude = magnitude * 10 + UInt64(bytes[position] - UInt8(ascii: "0"))
             }
-            return .integer(negative ? -value : value)
+            if !negative, magnitude <= UInt64(Int64.max) { return .integer(Int64(magnitude)) }
+            if negative, magnitude <= Int64.min.magnitude { return .integer(Int64(bitPattern: 0 &- magnitude)) }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         guard let value = Double(text), value.isFinite else { throw JSONParseError(offset: start, reason: "the number \(text) is out of range") }
-        if integral, let exact = Int64(exactly: value) { return .integer(exact) }
         return .number(value)
     }
 

@@ -1,28 +1,28 @@
 import CLLHTTP
 import Glibc
-import NIOCore
-import NIOHTTP1
+package import NIOCore
+package import NIOHTTP1
 
 /// A request head as ``HTTP1RequestParser`` hands it on, its fields already in the server's own
 /// ``HTTPHeaders`` (names lower-cased): nothing is built twice on the way to the router.
-struct HTTP1RequestHead {
-    var method: HTTPMethod
+package struct HTTP1RequestHead {
+    package var method: HTTPMethod
     /// The request target as sent (path and query).
-    var target: String
+    package var target: String
     /// 1 for HTTP/1.1, 0 for HTTP/1.0 (the parser refuses other versions).
-    var minorVersion: Int
-    var headers: HTTPHeaders
+    package var minorVersion: Int
+    package var headers: HTTPHeaders
     /// Whether the connection persists after this request (`Connection` and the version, as llhttp reads them).
-    var keepAlive: Bool
+    package var keepAlive: Bool
     /// Whether the parser stops after this request because it asks to upgrade (see ``HTTP1Upgrade``).
-    var asksToUpgrade: Bool
+    package var asksToUpgrade: Bool
     /// The head's size as the server's header limit counts it: the target, and each field's name and value
     /// plus 4 bytes.
-    var size: Int
+    package var size: Int
 }
 
 /// What ``HTTP1RequestParser`` finds in a connection's bytes, in order.
-enum HTTP1RequestPart {
+package enum HTTP1RequestPart {
     case head(HTTP1RequestHead)
     /// Body bytes: a slice of the read they arrived in.
     case body(ByteBuffer)
@@ -34,10 +34,11 @@ enum HTTP1RequestPart {
 /// (a byte-to-message handler, and a hop through the pipeline with each part boxed) cost about 1.9 µs of a
 /// 20 µs request (docs/benchmarks.md). The errors are NIO's (`HTTPParserError`), and so are the rules: HTTP/1.x
 /// only, header fields capped at 80 KB, parsing stops after a request that asks to upgrade (see
-/// ``HTTP1Upgrade``), data after `Connection: close` is an error.
-final class HTTP1RequestParser {
+/// ``HTTP1Upgrade``), data after `Connection: close` is an error. Package access is for the fuzz harness
+/// (FuzzTesting/Sources/FuzzHTTP1Parser).
+package final class HTTP1RequestParser {
     /// NIO's caps on one header field and on a whole header block.
-    static let maximumHeaderBytes = 80 * 1024
+    package static let maximumHeaderBytes = 80 * 1024
 
     private let parser: UnsafeMutablePointer<hermes_llhttp_t>
     private let settings: UnsafeMutablePointer<hermes_llhttp_settings_t>
@@ -59,9 +60,9 @@ final class HTTP1RequestParser {
     private var held: ByteBuffer?
 
     /// Whether parsing stopped after a request that asked to upgrade.
-    var isStopped: Bool { held != nil }
+    package var isStopped: Bool { held != nil }
 
-    init() {
+    package init() {
         parser = .allocate(capacity: 1)
         settings = .allocate(capacity: 1)
         hermes_llhttp_settings_init(settings)
@@ -93,7 +94,7 @@ final class HTTP1RequestParser {
 
     /// Parses a read: the request parts it completes, in order, then the error that stopped it, if any.
     /// After an error nothing more is parsed; after an upgrade request, nothing until ``resume()``.
-    func parse(_ buffer: ByteBuffer) -> (parts: [HTTP1RequestPart], error: HTTPParserError?) {
+    package func parse(_ buffer: ByteBuffer) -> (parts: [HTTP1RequestPart], error: HTTPParserError?) {
         guard failure == nil else { return ([], nil) }
         if held != nil {
             held!.writeImmutableBuffer(buffer)
@@ -105,14 +106,14 @@ final class HTTP1RequestParser {
     }
 
     /// Parses what was held back after an upgrade request, from a fresh start.
-    func resume() -> (parts: [HTTP1RequestPart], error: HTTPParserError?) {
+    package func resume() -> (parts: [HTTP1RequestPart], error: HTTPParserError?) {
         guard let rest = held.take() else { return ([], nil) }
         reset()
         return parse(rest)
     }
 
     /// The bytes held back after an upgrade request, for the protocol that takes the connection over.
-    func takeRemainder() -> ByteBuffer? { held.take() }
+    package func takeRemainder() -> ByteBuffer? { held.take() }
 
     private func execute(_ buffer: ByteBuffer) {
         input = buffer
