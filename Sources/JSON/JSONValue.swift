@@ -86,8 +86,8 @@ public enum JSONValue: Sendable, Equatable {
 
 /// A JSON object: members in order, looked up by name.
 public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral, Sequence {
-    /// A struct rather than a tuple: an array of tuples is copied and destroyed member by member through the
-    /// tuple's generic value witnesses, an array of these through code compiled for it.
+    /// A struct, not a tuple: arrays of tuples are copied through generic value witnesses
+    /// (docs/adr/0015-per-request-values-as-one-reference.md).
     struct Member: Sendable {
         var key: String
         var value: JSONValue

@@ -37,8 +37,8 @@ public enum JSONWriter {
     }
 }
 
-/// The bytes being written: a growable buffer written through a pointer, so appending a byte is a store
-/// and a count check, not an array's uniqueness and capacity dance (which cost more than the JSON itself).
+/// The bytes being written: a growable buffer written through a pointer, not an array
+/// (docs/adr/0006-own-json-module.md).
 struct JSONOutput: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private var count = 0
@@ -115,8 +115,8 @@ struct JSONOutput: ~Copyable {
         case .integer(let number): writeInteger(number)
         case .number(let number): writeNumber(number)
         case .string(let text): writeString(text)
-        // Elements are read in place through the arrays' buffers; iterating the arrays hands out an owned copy
-        // of each (with the string writer below, 29 fewer retain and release pairs per MCP tools/call).
+        // Elements are read in place through the arrays' buffers: iterating hands out an owned copy of each
+        // (docs/adr/0006-own-json-module.md).
         case .array(let elements):
             append(UInt8(ascii: "["))
             elements.withUnsafeBufferPointer { elements in

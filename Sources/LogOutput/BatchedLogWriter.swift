@@ -10,9 +10,8 @@ import SystemThreads
 /// everything before them, in order), lines below wait at most ``flushInterval`` or until ``batchBytes``
 /// have gathered.
 ///
-/// swift-log's `StreamLogHandler` flushes after every line, one `write(2)` each; at the default level the
-/// HTTP server logs a line per request, and that write was most of a request's cost. Here a busy server
-/// pays one write per batch, while a quiet one still shows every line within ``flushInterval``.
+/// Unlike `StreamLogHandler` (one `write(2)` per line), a busy server pays one write per batch; a quiet one still
+/// shows every line within ``flushInterval`` (docs/adr/0013-batched-log-output.md).
 ///
 /// Call ``flush()`` before the process ends normally; ``standardError`` does so itself at `exit`.
 public final class BatchedLogWriter: Sendable {

@@ -65,17 +65,9 @@ public enum ExpiryLayout: Hashable, Sendable {
     /// expiry index, which the sweeper walks in deadline order. Right for keys that sort in deadline order
     /// (audit logs, events) and for keyspaces that are scanned by prefix.
     case indexed
-    /// Entries are grouped into expiry generations: the stored key is the end of the entry's generation
-    /// (4 bytes) followed by the key, and every entry of a generation expires by its end. The sweeper drops
-    /// whole generations in key order, which touches each B-tree page once instead of once per entry, and
-    /// no index entry is written. Right for random keys looked up by exact key (token hashes, delivery and
-    /// session ids).
-    ///
-    /// `bucket` (whole seconds, at least one) is the narrowest generation. An entry's generation is about a
-    /// quarter of its remaining lifetime wide (`bucket` times a power of two), so each distinct lifetime keeps
-    /// at most about eight generations live, and a sweep reaches an entry at most that quarter after its
-    /// deadline (it is invisible from the deadline on). Lookups probe every live generation, so a lookup
-    /// costs about one B-tree search per live generation; prefix scans merge the generations.
+    /// Entries grouped into expiry generations (stored key: the generation's end, 4 bytes, then the key), dropped
+    /// whole by the sweeper; for random keys looked up by exact key. `bucket` (whole seconds, ≥ 1) is the narrowest
+    /// generation; lookups probe every live generation. See docs/adr/0012-store-expiry-generations.md.
     case generations(bucket: Duration)
 }
 

@@ -114,9 +114,8 @@ public final class Store: Sendable {
     /// Deletes one bounded batch of expired entries: at most `maximumEntries`, stopping early once `budget`
     /// is spent, and no more than the adaptive batch size that keeps one sweep transaction near 5 ms.
     ///
-    /// Sweeps commit without fsync (an expired entry is already invisible, so losing a sweep to a power
-    /// cut only means sweeping it again); the next durable commit makes them durable too. Without this,
-    /// deleting entries scattered over the B-tree writes and syncs one page per entry.
+    /// Sweeps commit without fsync (an expired entry is already invisible); the next durable commit syncs them
+    /// (docs/adr/0012-store-expiry-generations.md).
     public func sweepExpired(maximumEntries: Int = 20_000, budget: Duration = .milliseconds(4)) async throws -> SweepReport {
         let nanoseconds = UInt64(budget.components.seconds) * 1_000_000_000 + UInt64(budget.components.attoseconds / 1_000_000_000)
         let limit = min(maximumEntries, sweepBatch.withLock { $0 })

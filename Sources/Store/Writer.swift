@@ -34,7 +34,8 @@ public struct StoreStatistics: Sendable, Equatable {
 
 /// The single writer: a dedicated thread that takes every queued write, runs them in one LMDB write
 /// transaction and commits once, so one fsync serves a whole batch (group commit). Callers are
-/// completed only after the commit returned, that is, after their data is on disk.
+/// completed only after the commit returned, that is, after their data is on disk
+/// (docs/adr/0011-store-group-commit.md).
 final class Writer: @unchecked Sendable {
     // `@unchecked Sendable`: `queue` and `stopping` are guarded by `lock`; `statistics` by its Mutex;
     // the environment is only written to from the writer thread.

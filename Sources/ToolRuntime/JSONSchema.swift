@@ -1,12 +1,12 @@
 public import JSON
 /// A JSON Schema (the subset tools use), compiled once and checked against tool arguments.
 ///
-/// No JSON Schema validator is among the packages this project builds on, so this one checks exactly the
-/// keywords the tools use: `type` (one name or a list), `properties`, `required`, `additionalProperties`
-/// (true, false or a schema), `enum`, `minimum`/`maximum`, `minLength`/`maxLength` (in Unicode code
-/// points), `items`, and `minItems`/`maxItems`. Annotations (`title`, `description`, `default`,
-/// `examples`, `$schema`) are accepted and ignored. Any other keyword is refused when the schema is
-/// compiled, so a tool can never declare a constraint that is silently not enforced.
+/// Checks exactly the keywords the tools use (why our own: docs/adr/0006-own-json-module.md): `type` (one name or
+/// a list), `properties`, `required`, `additionalProperties` (true, false or a schema), `enum`,
+/// `minimum`/`maximum`, `minLength`/`maxLength` (in Unicode code points), `items`, and `minItems`/`maxItems`.
+/// Annotations (`title`, `description`, `default`, `examples`, `$schema`) are accepted and ignored. Any other
+/// keyword is refused when the schema is compiled, so a tool can never declare a constraint that is silently not
+/// enforced.
 public final class JSONSchema: Sendable {
     let types: Set<String>?
     let properties: [(name: String, schema: JSONSchema)]

@@ -30,11 +30,10 @@ package enum HTTP1RequestPart {
 }
 
 /// Parses the HTTP/1.1 requests of one connection with llhttp (the parser NIO's own decoder runs, vendored in
-/// `CLLHTTP`), called by the connection handler for each read. NIO's decoder stage around the same parser
-/// (a byte-to-message handler, and a hop through the pipeline with each part boxed) cost about 1.9 µs of a
-/// 20 µs request (docs/benchmarks.md). The errors are NIO's (`HTTPParserError`), and so are the rules: HTTP/1.x
-/// only, header fields capped at 80 KB, parsing stops after a request that asks to upgrade (see
-/// ``HTTP1Upgrade``), data after `Connection: close` is an error. Package access is for the fuzz harness
+/// `CLLHTTP`), called by the connection handler for each read. Why not NIO's decoder stage:
+/// docs/adr/0003-llhttp-driven-from-the-connection-handler.md. The errors are NIO's (`HTTPParserError`), and so
+/// are the rules: HTTP/1.x only, header fields capped at 80 KB, parsing stops after a request that asks to upgrade
+/// (see ``HTTP1Upgrade``), data after `Connection: close` is an error. Package access is for the fuzz harness
 /// (FuzzTesting/Sources/FuzzHTTP1Parser).
 package final class HTTP1RequestParser {
     /// NIO's caps on one header field and on a whole header block.
@@ -264,9 +263,8 @@ package final class HTTP1RequestParser {
     }
 }
 
-/// A token's bytes while llhttp hands them over in pieces; emptied and reused for the next token. A buffer of
-/// its own rather than an array: emptying and refilling arrays for every token took about 2 % of a small
-/// request (docs/benchmarks.md).
+/// A token's bytes while llhttp hands them over in pieces; a raw buffer emptied and reused for the next token (an
+/// `Array` cost more: docs/adr/0003-llhttp-driven-from-the-connection-handler.md).
 private struct TokenBytes: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private var count = 0

@@ -3,9 +3,8 @@ import NIOHTTP1
 
 /// Turns responses into HTTP/1.1 bytes: the status line, the fields and the framing the connection chose.
 ///
-/// It stands in for NIO's response encoder, outbound header validator and pipelining handler: with those,
-/// every response went through the channel pipeline three times (head, body, end), each part in a buffer
-/// of its own. Here a small response is one buffer and one write. Requests are parsed by ``HTTP1RequestParser``.
+/// Requests are parsed by ``HTTP1RequestParser``. Why not NIO's encoder and pipelining handler:
+/// docs/adr/0002-http1-responses-written-by-the-server.md.
 enum HTTP1ResponseEncoder {
     /// How the body's end is told.
     enum Framing: Equatable {
@@ -47,8 +46,8 @@ enum HTTP1ResponseEncoder {
         var size = 100 + reason.utf8.count + (requestID?.utf8.count ?? 0)
         for (name, value) in response.headers { size += name.utf8.count + value.utf8.count + 4 }
         var buffer = allocator.buffer(capacity: size + bodyCapacity)
-        // One write into the buffer's memory: each of ByteBuffer's own writes checks capacity, uniqueness
-        // and (NIO being built with exclusivity checking) access, and a head took some twenty of them.
+        // One write into the buffer's memory, not a checked ByteBuffer write per part
+        // (docs/adr/0002-http1-responses-written-by-the-server.md).
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { memory in
             var out = ByteCursor(memory)
             out.append("HTTP/1.1 ")
