@@ -4,11 +4,11 @@
 ///
 /// The address checked is the one libcurl is about to connect to, after name resolution, so a name that
 /// resolves to a private address (or changes what it resolves to) is caught too.
-public enum AddressPolicy {
+package enum AddressPolicy {
     /// Whether an IPv4 address is publicly routable: not "this network", private (RFC 1918), shared
     /// (RFC 6598), loopback, link-local, IETF protocol assignments, documentation, benchmarking,
     /// multicast or reserved.
-    public static func isPublic(ipv4 a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> Bool {
+    package static func isPublic(ipv4 a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> Bool {
         switch (a, b, c) {
         case (0, _, _), (10, _, _), (127, _, _): return false
         case (100, 64...127, _): return false
@@ -24,7 +24,7 @@ public enum AddressPolicy {
     /// Whether an IPv6 address (16 bytes) is publicly routable: not unspecified, loopback, unique-local,
     /// link-local, site-local, multicast or documentation; IPv4-mapped, IPv4-compatible, NAT64 and 6to4
     /// addresses are judged by the IPv4 address they carry.
-    public static func isPublic(ipv6 bytes: [UInt8]) -> Bool {
+    package static func isPublic(ipv6 bytes: [UInt8]) -> Bool {
         guard bytes.count == 16 else { return false }
         let prefix12 = bytes[0..<12]
         if prefix12.allSatisfy({ $0 == 0 }) {

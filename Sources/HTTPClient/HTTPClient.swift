@@ -14,32 +14,32 @@ import SystemThreads
 ///
 /// Certificates are always verified. To trust a private CA (tests, internal deployments), give its PEM
 /// bundle in ``Configuration/caBundlePath``.
-public final class HTTPClient: Sendable {
+package final class HTTPClient: Sendable {
     /// Limits and trust settings.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// The longest a whole transfer may take.
-        public var timeout: Duration
+        package var timeout: Duration
         /// The longest connecting (TCP and TLS) may take.
-        public var connectTimeout: Duration
+        package var connectTimeout: Duration
         /// The largest response body accepted; a larger one fails with ``HTTPClientError/Code/responseTooLarge``.
-        public var maximumResponseBytes: Int
+        package var maximumResponseBytes: Int
         /// Whether plain `http://` URLs may be fetched. Off by default: only https.
-        public var allowsPlainHTTP: Bool
+        package var allowsPlainHTTP: Bool
         /// Whether connections may go to private, loopback, link-local and other non-public addresses
         /// (see ``AddressPolicy``). Off by default; turn it on for endpoints on this host or network
         /// (fakes in tests, an internal service). Off, no proxy from the environment is used either:
         /// the connection must go straight to the public address.
-        public var allowsPrivateAddresses: Bool
+        package var allowsPrivateAddresses: Bool
         /// How many redirects to follow (0: none, the 3xx response is returned). Redirects go to https only.
-        public var maximumRedirects: Int
+        package var maximumRedirects: Int
         /// A PEM file of CA certificates to trust instead of the system's; nil for the system store.
-        public var caBundlePath: String?
+        package var caBundlePath: String?
         /// Sent as `User-Agent`.
-        public var userAgent: String
+        package var userAgent: String
         /// Transfers running at once; more wait for a free slot.
-        public var maximumConcurrentTransfers: Int
+        package var maximumConcurrentTransfers: Int
 
-        public init(
+        package init(
             timeout: Duration = .seconds(10),
             connectTimeout: Duration = .seconds(5),
             maximumResponseBytes: Int = 1 << 20,
@@ -63,14 +63,14 @@ public final class HTTPClient: Sendable {
     }
 
     /// A request to send.
-    public struct Request: Sendable {
-        public var method: String
-        public var url: String
+    package struct Request: Sendable {
+        package var method: String
+        package var url: String
         /// Header fields as (name, value); names are sent as given.
-        public var headers: [(String, String)]
-        public var body: [UInt8]?
+        package var headers: [(String, String)]
+        package var body: [UInt8]?
 
-        public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) {
+        package init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) {
             self.method = method
             self.url = url
             self.headers = headers
@@ -79,26 +79,26 @@ public final class HTTPClient: Sendable {
     }
 
     /// A received response.
-    public struct Response: Sendable {
-        public var status: Int
+    package struct Response: Sendable {
+        package var status: Int
         /// Header fields of the final response, names lower-cased, in order.
-        public var headers: [(name: String, value: String)]
-        public var body: [UInt8]
+        package var headers: [(name: String, value: String)]
+        package var body: [UInt8]
 
         /// The first value of the header `name` (case-insensitive).
-        public func header(_ name: String) -> String? {
+        package func header(_ name: String) -> String? {
             let lowered = name.lowercased()
             return headers.first { $0.name == lowered }?.value
         }
 
         /// The body as UTF-8 text.
-        public var text: String { String(decoding: body, as: UTF8.self) }
+        package var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    public let configuration: Configuration
+    package let configuration: Configuration
     private let gate: TransferGate
 
-    public init(configuration: Configuration = Configuration()) {
+    package init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
         gate = TransferGate(limit: configuration.maximumConcurrentTransfers)
         CurlGlobal.ensureInitialized()
@@ -108,7 +108,7 @@ public final class HTTPClient: Sendable {
     ///
     /// - Throws: ``HTTPClientError`` when the URL is refused, the transfer fails or times out, or the
     ///   body is larger than allowed.
-    public func send(_ request: Request) async throws(HTTPClientError) -> Response {
+    package func send(_ request: Request) async throws(HTTPClientError) -> Response {
         let scheme = request.url.prefix { $0 != ":" }.lowercased()
         guard scheme == "https" || (scheme == "http" && configuration.allowsPlainHTTP) else {
             throw HTTPClientError(.refusedURL, "only https URLs may be fetched, not \(Self.redacted(request.url))")
@@ -129,7 +129,7 @@ public final class HTTPClient: Sendable {
     }
 
     /// A GET of `url`.
-    public func get(_ url: String, headers: [(String, String)] = []) async throws(HTTPClientError) -> Response {
+    package func get(_ url: String, headers: [(String, String)] = []) async throws(HTTPClientError) -> Response {
         try await send(Request(url: url, headers: headers))
     }
 
@@ -140,24 +140,24 @@ public final class HTTPClient: Sendable {
 }
 
 /// An error from ``HTTPClient``: compare by ``code``; ``description`` says what happened.
-public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+package struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible {
+    package struct Code: Hashable, Sendable, CustomStringConvertible {
         private let name: String
         private init(_ name: String) { self.name = name }
         /// The URL's scheme is not allowed (only https unless plain http is enabled).
-        public static let refusedURL = Code("refusedURL")
+        package static let refusedURL = Code("refusedURL")
         /// The transfer took longer than the configured timeout.
-        public static let timedOut = Code("timedOut")
+        package static let timedOut = Code("timedOut")
         /// The response body exceeded the configured maximum.
-        public static let responseTooLarge = Code("responseTooLarge")
+        package static let responseTooLarge = Code("responseTooLarge")
         /// The TLS handshake or certificate verification failed.
-        public static let tlsFailed = Code("tlsFailed")
+        package static let tlsFailed = Code("tlsFailed")
         /// Connecting, resolving, sending or receiving failed.
-        public static let transferFailed = Code("transferFailed")
-        public var description: String { name }
+        package static let transferFailed = Code("transferFailed")
+        package var description: String { name }
     }
 
-    public let code: Code
+    package let code: Code
     private let message: String
 
     init(_ code: Code, _ message: String) {
@@ -165,9 +165,9 @@ public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertib
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 
-    public static func == (lhs: HTTPClientError, rhs: HTTPClientError) -> Bool { lhs.code == rhs.code }
+    package static func == (lhs: HTTPClientError, rhs: HTTPClientError) -> Bool { lhs.code == rhs.code }
 }
 
 /// Limits how many transfers run at once; waiters resume in arrival order.

@@ -1,4 +1,4 @@
 /// The version of this build of Hermes Appliance.
-public enum HermesVersion {
-    public static let current = "0.1.0"
+package enum HermesVersion {
+    package static let current = "0.1.0"
 }

@@ -3,7 +3,7 @@
 /// Integers and other numbers are kept apart so JSON-RPC ids and counts round-trip exactly (`1` stays `1`,
 /// never `1.0`). Objects keep their members in order, which keeps responses readable and stable; lookups
 /// are linear, which is the fastest choice for the small objects MCP exchanges.
-public enum JSONValue: Sendable, Equatable {
+package enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case integer(Int64)
@@ -12,16 +12,16 @@ public enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object(JSONObject)
 
-    public var stringValue: String? {
+    package var stringValue: String? {
         if case .string(let value) = self { value } else { nil }
     }
 
-    public var boolValue: Bool? {
+    package var boolValue: Bool? {
         if case .bool(let value) = self { value } else { nil }
     }
 
     /// The value as an integer: an integer, or a number with no fractional part.
-    public var integerValue: Int64? {
+    package var integerValue: Int64? {
         switch self {
         case .integer(let value): value
         case .number(let value) where value.rounded() == value && abs(value) < 9.0e15: Int64(value)
@@ -30,7 +30,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// The value as a number: an integer or a number.
-    public var numberValue: Double? {
+    package var numberValue: Double? {
         switch self {
         case .integer(let value): Double(value)
         case .number(let value): value
@@ -38,25 +38,25 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    public var objectValue: JSONObject? {
+    package var objectValue: JSONObject? {
         if case .object(let value) = self { value } else { nil }
     }
 
-    public var arrayValue: [JSONValue]? {
+    package var arrayValue: [JSONValue]? {
         if case .array(let value) = self { value } else { nil }
     }
 
-    public var isNull: Bool {
+    package var isNull: Bool {
         if case .null = self { true } else { false }
     }
 
     /// The member `key` when this is an object.
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         objectValue?[key]
     }
 
     /// JSON equality: numbers compare by value (`1 == 1.0`), objects regardless of member order.
-    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    package static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): true
         case (.bool(let a), .bool(let b)): a == b
@@ -71,7 +71,7 @@ public enum JSONValue: Sendable, Equatable {
 
     /// The JSON type name used in schemas and error messages: "null", "boolean", "integer", "number", "string",
     /// "array" or "object".
-    public var typeName: String {
+    package var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "boolean"
@@ -85,7 +85,7 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 /// A JSON object: members in order, looked up by name.
-public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral, Sequence {
+package struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral, Sequence {
     /// A struct, not a tuple: arrays of tuples are copied through generic value witnesses
     /// (docs/adr/0015-per-request-values-as-one-reference.md).
     struct Member: Sendable {
@@ -95,20 +95,20 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral, S
 
     private(set) var members: [Member]
 
-    public init() { members = [] }
+    package init() { members = [] }
 
     /// An empty object with room for `capacity` members: built up with ``append(_:_:)``, it allocates once
     /// (a literal allocates its element list and then the members).
-    public init(capacity: Int) {
+    package init(capacity: Int) {
         members = []
         members.reserveCapacity(capacity)
     }
 
-    public init(_ members: [(key: String, value: JSONValue)]) { self.members = members.map { Member(key: $0.key, value: $0.value) } }
+    package init(_ members: [(key: String, value: JSONValue)]) { self.members = members.map { Member(key: $0.key, value: $0.value) } }
 
     init(members: [Member]) { self.members = members }
 
-    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+    package init(dictionaryLiteral elements: (String, JSONValue)...) {
         self.init(literal: elements)
     }
 
@@ -120,12 +120,12 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral, S
         for (key, value) in elements { members.append(Member(key: key, value: value)) }
     }
 
-    public var count: Int { members.count }
-    public var isEmpty: Bool { members.isEmpty }
-    public var keys: [String] { members.map(\.key) }
+    package var count: Int { members.count }
+    package var isEmpty: Bool { members.isEmpty }
+    package var keys: [String] { members.map(\.key) }
 
     /// The value of `key`; setting replaces it in place or appends it, setting nil removes it.
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         get {
             for member in members where member.key == key { return member.value }
             return nil
@@ -140,24 +140,24 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral, S
     }
 
     /// Appends a member without looking for an existing one (the caller knows the key is new).
-    public mutating func append(_ key: String, _ value: JSONValue) {
+    package mutating func append(_ key: String, _ value: JSONValue) {
         members.append(Member(key: key, value: value))
     }
 
-    public func makeIterator() -> Iterator {
+    package func makeIterator() -> Iterator {
         Iterator(members: members.makeIterator())
     }
 
-    public struct Iterator: IteratorProtocol {
+    package struct Iterator: IteratorProtocol {
         var members: IndexingIterator<[Member]>
 
-        public mutating func next() -> (key: String, value: JSONValue)? {
+        package mutating func next() -> (key: String, value: JSONValue)? {
             members.next().map { ($0.key, $0.value) }
         }
     }
 
     /// Equal when both hold the same keys with equal values, whatever the order.
-    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+    package static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.members.count == rhs.members.count else { return false }
         return lhs.members.allSatisfy { member in rhs[member.key] == member.value }
     }
@@ -166,18 +166,18 @@ public struct JSONObject: Sendable, Equatable, ExpressibleByDictionaryLiteral, S
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
     ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral, ExpressibleByFloatLiteral
 {
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(integerLiteral value: Int64) { self = .integer(value) }
-    public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+    package init(stringLiteral value: String) { self = .string(value) }
+    package init(integerLiteral value: Int64) { self = .integer(value) }
+    package init(booleanLiteral value: Bool) { self = .bool(value) }
+    package init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    package init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(JSONObject(literal: elements))
     }
-    public init(nilLiteral: ()) { self = .null }
-    public init(floatLiteral value: Double) { self = .number(value) }
+    package init(nilLiteral: ()) { self = .null }
+    package init(floatLiteral value: Double) { self = .number(value) }
 }
 
 extension JSONValue: CustomStringConvertible {
     /// The compact JSON text.
-    public var description: String { JSONWriter.text(self) }
+    package var description: String { JSONWriter.text(self) }
 }

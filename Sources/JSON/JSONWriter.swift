@@ -2,35 +2,35 @@
 ///
 /// The output never contains a raw line break (they are escaped inside strings), so one message fits on
 /// one server-sent-event `data:` line.
-public enum JSONWriter {
+package enum JSONWriter {
     /// `text` as a JSON string literal, quotes included.
-    public static func quote(_ text: String) -> String {
+    package static func quote(_ text: String) -> String {
         var out = JSONOutput(capacity: text.utf8.count + 16)
         out.writeString(text)
         return out.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
-    public static func encode(_ value: JSONValue) -> [UInt8] {
+    package static func encode(_ value: JSONValue) -> [UInt8] {
         var out = JSONOutput(capacity: 512)
         out.write(value)
         return out.array()
     }
 
     /// The compact JSON text of `value` as a string (no intermediate array).
-    public static func text(_ value: JSONValue) -> String {
+    package static func text(_ value: JSONValue) -> String {
         var out = JSONOutput(capacity: 512)
         out.write(value)
         return out.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
-    public static func write(_ value: JSONValue, into out: inout [UInt8]) {
+    package static func write(_ value: JSONValue, into out: inout [UInt8]) {
         var output = JSONOutput(capacity: 512)
         output.write(value)
         output.withBytes { out.append(contentsOf: $0) }
     }
 
     /// Appends `text` as a JSON string literal (quotes included).
-    public static func writeString(_ text: String, into out: inout [UInt8]) {
+    package static func writeString(_ text: String, into out: inout [UInt8]) {
         var output = JSONOutput(capacity: text.utf8.count + 16)
         output.writeString(text)
         output.withBytes { out.append(contentsOf: $0) }

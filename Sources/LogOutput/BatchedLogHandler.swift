@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-public import Logging
+package import Logging
 import Synchronization
 
 /// A swift-log handler that writes the lines `StreamLogHandler` writes (`<time> <level> <label>:
@@ -16,25 +16,25 @@ import Synchronization
 ///     return handler
 /// }
 /// ```
-public struct BatchedLogHandler: LogHandler {
-    public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
+package struct BatchedLogHandler: LogHandler {
+    package var logLevel: Logger.Level = .info
+    package var metadata: Logger.Metadata = [:]
+    package var metadataProvider: Logger.MetadataProvider?
     private let label: String
     private let writer: BatchedLogWriter
 
-    public init(label: String, writer: BatchedLogWriter = .standardError, metadataProvider: Logger.MetadataProvider? = nil) {
+    package init(label: String, writer: BatchedLogWriter = .standardError, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
         self.writer = writer
         self.metadataProvider = metadataProvider
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var line: [UInt8] = []
         line.reserveCapacity(256)
         line.append(contentsOf: Self.clock.timestamp())

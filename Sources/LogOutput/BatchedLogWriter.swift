@@ -14,31 +14,31 @@ import SystemThreads
 /// shows every line within ``flushInterval`` (docs/adr/0013-batched-log-output.md).
 ///
 /// Call ``flush()`` before the process ends normally; ``standardError`` does so itself at `exit`.
-public final class BatchedLogWriter: Sendable {
+package final class BatchedLogWriter: Sendable {
     /// Bytes gathered before a batch goes out without waiting for the interval.
-    public static let batchBytes = 64 * 1024
+    package static let batchBytes = 64 * 1024
 
-    public let flushInterval: Duration
+    package let flushInterval: Duration
     private let descriptor: Int32
     /// Lines not written yet. The lock is held across the write, so batches reach the file in order.
     private let pending = Mutex<[UInt8]>([])
 
     /// Standard error, flushed every 100 ms and at `exit`.
-    public static let standardError: BatchedLogWriter = {
+    package static let standardError: BatchedLogWriter = {
         let writer = BatchedLogWriter(descriptor: 2)
         atexit { BatchedLogWriter.standardError.flush() }
         return writer
     }()
 
     /// A writer for `descriptor` (left open: the caller owns it) with a thread that flushes every `flushInterval`.
-    public init(descriptor: Int32, flushInterval: Duration = .milliseconds(100)) {
+    package init(descriptor: Int32, flushInterval: Duration = .milliseconds(100)) {
         self.descriptor = descriptor
         self.flushInterval = flushInterval
         Self.startFlushThread(for: self, every: flushInterval)
     }
 
     /// Queues a line (its text including the final newline); writes the batch when `urgent` or full.
-    public func append(_ line: some Collection<UInt8>, urgent: Bool) {
+    package func append(_ line: some Collection<UInt8>, urgent: Bool) {
         pending.withLock { buffer in
             buffer.append(contentsOf: line)
             if urgent || buffer.count >= Self.batchBytes { write(&buffer) }
@@ -46,7 +46,7 @@ public final class BatchedLogWriter: Sendable {
     }
 
     /// Writes whatever is queued.
-    public func flush() {
+    package func flush() {
         pending.withLock { buffer in
             if !buffer.isEmpty { write(&buffer) }
         }

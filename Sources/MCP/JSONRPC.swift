@@ -1,6 +1,6 @@
 import JSON
 /// A JSON-RPC request id: a string or an integer (MCP forbids null).
-public enum JSONRPCID: Sendable, Hashable, CustomStringConvertible {
+package enum JSONRPCID: Sendable, Hashable, CustomStringConvertible {
     case string(String)
     case integer(Int64)
 
@@ -20,7 +20,7 @@ public enum JSONRPCID: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .string(let text): "\"\(text)\""
         case .integer(let number): "\(number)"

@@ -1,10 +1,10 @@
-public import ToolRuntime
+package import ToolRuntime
 // MCP server: Streamable HTTP at /mcp, legacy HTTP+SSE at /sse and /messages, one tool runtime behind both.
 // Why not the MCP Swift SDK: docs/adr/0005-own-mcp-server-not-the-swift-sdk.md.
 
 import HTTP2
-public import Routing
-public import Logging
+package import Routing
+package import Logging
 
 /// The MCP server, ready to be mounted on the daemon's router.
 ///
@@ -16,17 +16,17 @@ public import Logging
 /// Routes: `POST`/`GET`/`DELETE /mcp` (Streamable HTTP, see ``StreamableHTTPTransport``), `GET /sse` and
 /// `POST /messages` (legacy SSE). Each runs behind `gate`, which decides who the request is for; the
 /// application puts its origin check and CORS in front of ``paths``.
-public struct MCPEndpoint: Sendable {
-    public let configuration: MCPConfiguration
+package struct MCPEndpoint: Sendable {
+    package let configuration: MCPConfiguration
     let sessions: SessionRegistry
     let streamable: StreamableHTTPTransport
     let legacy: LegacySSETransport
 
     /// The paths the endpoint serves.
-    public static let paths = ["/mcp", "/sse", LegacySSETransport.messagesPath]
+    package static let paths = ["/mcp", "/sse", LegacySSETransport.messagesPath]
 
     /// `serverVersion` is what `initialize` reports in `serverInfo`.
-    public init(tools: any ToolCaller, configuration: MCPConfiguration = MCPConfiguration(), serverVersion: String = "0.0.0", logger: Logger) {
+    package init(tools: any ToolCaller, configuration: MCPConfiguration = MCPConfiguration(), serverVersion: String = "0.0.0", logger: Logger) {
         self.configuration = configuration
         let sessions = SessionRegistry(configuration: configuration, logger: logger)
         let handler = MCPProtocolHandler(tools: tools, pageSize: configuration.toolsPageSize, serverVersion: serverVersion)
@@ -36,7 +36,7 @@ public struct MCPEndpoint: Sendable {
     }
 
     /// Adds the MCP routes to `router`, each behind `gate`.
-    public func register(in router: inout Router, gate: any CallerGate) {
+    package func register(in router: inout Router, gate: any CallerGate) {
         let streamable = self.streamable
         let legacy = self.legacy
         router.post("/mcp", bodyLimit: configuration.maximumBodyBytes, gate.guarded { request, call in
@@ -51,18 +51,18 @@ public struct MCPEndpoint: Sendable {
     }
 
     /// Sessions and streams open right now.
-    public var activity: MCPActivity {
+    package var activity: MCPActivity {
         MCPActivity(sessions: sessions.count, openStreams: sessions.counters.openStreams)
     }
 
     /// Ends every session and stream (call on shutdown, before the HTTP server drains).
-    public func shutdown() {
+    package func shutdown() {
         sessions.endAll()
     }
 }
 
 /// A snapshot of the MCP endpoint's load.
-public struct MCPActivity: Sendable, Equatable {
-    public var sessions: Int
-    public var openStreams: Int
+package struct MCPActivity: Sendable, Equatable {
+    package var sessions: Int
+    package var openStreams: Int
 }

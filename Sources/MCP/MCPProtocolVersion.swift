@@ -1,24 +1,24 @@
 import ToolRuntime
 /// The MCP protocol revisions this server speaks, negotiated at initialize.
-public enum MCPProtocolVersion: String, Sendable, CaseIterable, Comparable {
+package enum MCPProtocolVersion: String, Sendable, CaseIterable, Comparable {
     case v2024_11_05 = "2024-11-05"
     case v2025_03_26 = "2025-03-26"
     case v2025_06_18 = "2025-06-18"
     case v2025_11_25 = "2025-11-25"
 
     /// The newest revision, offered when a client asks for one this server does not know.
-    public static let latest = v2025_11_25
+    package static let latest = v2025_11_25
 
     /// What a Streamable HTTP request without an `MCP-Protocol-Version` header is taken to speak.
-    public static let assumedWithoutHeader = v2025_03_26
+    package static let assumedWithoutHeader = v2025_03_26
 
     /// The client's requested revision when supported, otherwise the latest (the client then decides
     /// whether it can go on).
-    public static func negotiate(_ requested: String?) -> MCPProtocolVersion {
+    package static func negotiate(_ requested: String?) -> MCPProtocolVersion {
         requested.flatMap(MCPProtocolVersion.init(rawValue:)) ?? latest
     }
 
-    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+    package static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// JSON-RPC batches exist only in this revision (added in 2025-03-26, removed in 2025-06-18).
     var allowsBatches: Bool { self == .v2025_03_26 }

@@ -1,59 +1,59 @@
 /// How the authorization server behaves: its public identity, lifetimes and limits.
-public struct OAuthConfiguration: Sendable {
+package struct OAuthConfiguration: Sendable {
     /// The issuer: the daemon's public base URL (`serve --public-url`, `HERMES_PUBLIC_URL`), an origin such
     /// as `https://hermes.example.com` with no path and no trailing slash (one is removed). Endpoint URLs
     /// in the metadata are built from it, and the protected MCP resource is `<issuer>/mcp`.
-    public var issuer: String
+    package var issuer: String
     /// Scopes clients may ask for. `offline_access` is always included.
-    public var scopes: [String]
+    package var scopes: [String]
     /// Granted when a request names no scope.
-    public var defaultScopes: [String]
+    package var defaultScopes: [String]
     /// How long an authorization code may be redeemed (RFC 6749 recommends at most 10 minutes).
-    public var codeLifetime: Duration
+    package var codeLifetime: Duration
     /// How long an access token works.
-    public var accessTokenLifetime: Duration
+    package var accessTokenLifetime: Duration
     /// How long a refresh token works if unused; each refresh starts this afresh for the new one.
-    public var refreshTokenLifetime: Duration
+    package var refreshTokenLifetime: Duration
     /// How long a consent page (its CSRF token) stays valid.
-    public var consentLifetime: Duration
+    package var consentLifetime: Duration
     /// Consent pages open at once; more are refused until some finish or expire (bounds memory).
-    public var maximumPendingConsents: Int
+    package var maximumPendingConsents: Int
     /// Consent pages open at once for one remote address (the client behind trusted proxies); more from it
     /// get 429 until some finish or expire, so one address cannot take every place.
-    public var maximumPendingConsentsPerAddress: Int
+    package var maximumPendingConsentsPerAddress: Int
     /// Wrong API keys allowed on one consent page before the client has to start again.
-    public var maximumSignInAttempts: Int
+    package var maximumSignInAttempts: Int
     /// Dynamically registered clients that have never completed a sign-in are deleted after this.
-    public var unusedClientLifetime: Duration
+    package var unusedClientLifetime: Duration
     /// At most this many never-used registered clients exist at once (registration answers 429 beyond).
-    public var maximumUnusedClients: Int
+    package var maximumUnusedClients: Int
     /// Registrations allowed per remote address per hour.
-    public var registrationsPerAddressPerHour: Int
+    package var registrationsPerAddressPerHour: Int
     /// Client ID Metadata Documents (an https `client_id` whose document is fetched).
-    public var clientMetadataDocuments: ClientMetadataDocuments
+    package var clientMetadataDocuments: ClientMetadataDocuments
 
     /// Settings for fetching Client ID Metadata Documents.
-    public struct ClientMetadataDocuments: Sendable {
+    package struct ClientMetadataDocuments: Sendable {
         /// Whether https `client_id`s are accepted (and advertised in the metadata).
-        public var enabled: Bool
+        package var enabled: Bool
         /// How long a fetched document is trusted before it is fetched again.
-        public var cacheLifetime: Duration
+        package var cacheLifetime: Duration
         /// The longest a fetch may take.
-        public var timeout: Duration
+        package var timeout: Duration
         /// The largest document accepted.
-        public var maximumBytes: Int
+        package var maximumBytes: Int
         /// A PEM bundle of CA certificates to trust instead of the system's (tests, private CAs).
-        public var caBundlePath: String?
+        package var caBundlePath: String?
         /// Whether documents may be fetched from private, loopback or link-local addresses. Off: a
         /// `client_id` is a URL anyone can send, and it must not make this server reach into its own network.
-        public var allowsPrivateAddresses: Bool
+        package var allowsPrivateAddresses: Bool
         /// Fetches at once, running or waiting for one of the fetcher's slots; more are refused (503).
-        public var maximumPendingFetches: Int
+        package var maximumPendingFetches: Int
         /// Fetches at once for requests from one remote address; more from it get 429, so one address
         /// cannot hold every slot (with slow or unanswering servers) while everyone else's sign-in waits.
-        public var maximumFetchesPerAddress: Int
+        package var maximumFetchesPerAddress: Int
 
-        public init(
+        package init(
             enabled: Bool = true, cacheLifetime: Duration = .seconds(3600), timeout: Duration = .seconds(5), maximumBytes: Int = 64 * 1024,
             caBundlePath: String? = nil, allowsPrivateAddresses: Bool = false, maximumPendingFetches: Int = 64, maximumFetchesPerAddress: Int = 2
         ) {
@@ -68,7 +68,7 @@ public struct OAuthConfiguration: Sendable {
         }
     }
 
-    public init(
+    package init(
         issuer: String,
         scopes: [String] = ["mcp"],
         defaultScopes: [String] = ["mcp"],

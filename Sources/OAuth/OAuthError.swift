@@ -1,18 +1,18 @@
 /// An error from the authorization server's public API: compare by ``code``; ``description`` says what
 /// happened and what to do. Messages never hold a token, code, secret or API key.
-public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+package struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
+    package struct Code: Hashable, Sendable, CustomStringConvertible {
         private let name: String
         private init(_ name: String) { self.name = name }
         /// The configuration cannot work (for example, the issuer is not an origin).
-        public static let invalidConfiguration = Code("invalidConfiguration")
+        package static let invalidConfiguration = Code("invalidConfiguration")
         /// The token is valid but its customer is disabled: answer 403, not 401.
         /// The store failed while checking a token.
-        public static let storeFailed = Code("storeFailed")
-        public var description: String { name }
+        package static let storeFailed = Code("storeFailed")
+        package var description: String { name }
     }
 
-    public let code: Code
+    package let code: Code
     private let message: String
 
     init(_ code: Code, _ message: String) {
@@ -20,9 +20,9 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 
-    public static func == (lhs: OAuthError, rhs: OAuthError) -> Bool { lhs.code == rhs.code }
+    package static func == (lhs: OAuthError, rhs: OAuthError) -> Bool { lhs.code == rhs.code }
 }
 
 /// An OAuth protocol error answered to a client (RFC 6749 section 5.2, RFC 7591 section 3.2.2):

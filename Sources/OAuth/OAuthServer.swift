@@ -1,8 +1,8 @@
 import HTTP2
-public import Routing
-public import Logging
-public import Store
-public import Tenancy
+package import Routing
+package import Logging
+package import Store
+package import Tenancy
 import Crypto
 import JSON
 import HTTPClient
@@ -23,9 +23,9 @@ import HTTPClient
 ///
 /// Codes and tokens are stored only as keyed hashes, with expiry, in `oauth_codes` and `oauth_tokens`;
 /// clients in `oauth_clients`. Token formats: access `hat_…`, refresh `hrt_…`, code `hac_…`.
-public final class OAuthServer: AccessTokenVerifier, Sendable {
+package final class OAuthServer: AccessTokenVerifier, Sendable {
     /// The configuration, with the issuer normalised (no trailing slash).
-    public let configuration: OAuthConfiguration
+    package let configuration: OAuthConfiguration
     let store: Store
     let directory: CustomerDirectory
     let audit: AuditLog
@@ -39,9 +39,9 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
     let familyRecords = DecodedRecordCache<FamilyRecord>()
 
     /// Prefixes that tell tokens apart from API keys (`hk_`) and from each other.
-    public static let accessTokenPrefix = "hat_"
-    public static let refreshTokenPrefix = "hrt_"
-    public static let codePrefix = "hac_"
+    package static let accessTokenPrefix = "hat_"
+    package static let refreshTokenPrefix = "hrt_"
+    package static let codePrefix = "hac_"
 
     static let tokenHash = SecretHash(domain: "hermes.oauth-token.v1")
     static let codeHash = SecretHash(domain: "hermes.oauth-code.v1")
@@ -51,7 +51,7 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
     ///
     /// - Throws: ``OAuthError`` with ``OAuthError/Code/invalidConfiguration`` when the issuer is not an
     ///   http(s) origin (a path, query or fragment is refused: the well-known documents live at the root).
-    public init(configuration: OAuthConfiguration, store: Store, directory: CustomerDirectory, audit: AuditLog, logger: Logger) throws(OAuthError) {
+    package init(configuration: OAuthConfiguration, store: Store, directory: CustomerDirectory, audit: AuditLog, logger: Logger) throws(OAuthError) {
         var configuration = configuration
         while configuration.issuer.hasSuffix("/") { configuration.issuer.removeLast() }
         guard let parts = URLParts(configuration.issuer), parts.scheme == "https" || parts.scheme == "http",
@@ -79,17 +79,17 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
     }
 
     /// The issuer (the public base URL, no trailing slash).
-    public var issuer: String { configuration.issuer }
+    package var issuer: String { configuration.issuer }
 
     /// The protected resource MCP clients get tokens for: `<issuer>/mcp`.
-    public var mcpResource: String { issuer + "/mcp" }
+    package var mcpResource: String { issuer + "/mcp" }
 
     /// The RFC 9728 metadata URL of the MCP resource, for `WWW-Authenticate`.
-    public var mcpResourceMetadataURL: String { issuer + "/.well-known/oauth-protected-resource/mcp" }
+    package var mcpResourceMetadataURL: String { issuer + "/.well-known/oauth-protected-resource/mcp" }
 
     /// The `WWW-Authenticate` value for a 401 from the MCP endpoints: `Bearer resource_metadata="…"`,
     /// with `error="invalid_token"` when a token was presented but refused (RFC 6750 section 3).
-    public func bearerChallenge(invalidToken: Bool = false) -> String {
+    package func bearerChallenge(invalidToken: Bool = false) -> String {
         var value = "Bearer resource_metadata=\"\(mcpResourceMetadataURL)\""
         if invalidToken { value += ", error=\"invalid_token\"" }
         return value
@@ -97,7 +97,7 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
 
     /// Adds every route: the well-known documents, `/oauth/register|authorize|token|revoke` and the root
     /// aliases `/register`, `/authorize`, `/token`.
-    public func register(in router: inout Router) {
+    package func register(in router: inout Router) {
         registerMetadata(in: &router)
         for path in ["/oauth/register", "/register"] {
             router.post(path, bodyLimit: 64 * 1024) { [self] request in await handleRegistration(request) }
@@ -127,11 +127,11 @@ public final class OAuthServer: AccessTokenVerifier, Sendable {
     ///
     /// The caller checks ``Tenancy/AccessGrant/resource`` against the resource being accessed
     /// (``mcpResource`` for `/mcp` and `/sse`).
-    public func isAccessTokenShaped(_ token: String) -> Bool {
+    package func isAccessTokenShaped(_ token: String) -> Bool {
         token.hasPrefix(Self.accessTokenPrefix)
     }
 
-    public func verifyAccessToken(_ token: String) throws -> AccessGrant? {
+    package func verifyAccessToken(_ token: String) throws -> AccessGrant? {
         guard token.hasPrefix(Self.accessTokenPrefix), token.utf8.count <= 128 else { return nil }
         let key = OAuthKeys.access(Self.tokenHash.hexDigest(of: token))
         let found: (TokenRecord, FamilyRecord, CustomerRecord)?

@@ -13,9 +13,9 @@ import Darwin
 /// has taken the closure (or here, when the thread could not be started). The thread is named before the
 /// closure runs, so it shows under that name in `top -H`, `gdb` and crash reports. Threads get the
 /// system's default stack size.
-public enum SystemThread {
+package enum SystemThread {
     /// The longest name Linux keeps for a thread, in UTF-8 bytes (16 with the terminating NUL).
-    public static let maximumNameByteCount = 15
+    package static let maximumNameByteCount = 15
 
     /// Starts a detached thread named `name` that runs `body`; its resources go back to the system when
     /// `body` returns.
@@ -24,7 +24,7 @@ public enum SystemThread {
     ///
     /// - Throws: ``SystemThreadError`` when the system refuses a new thread (`pthread_create` failed, for
     ///   example with `EAGAIN` when the process is out of threads).
-    public static func startDetached(name: String, _ body: @escaping @Sendable () -> Void) throws(SystemThreadError) {
+    package static func startDetached(name: String, _ body: @escaping @Sendable () -> Void) throws(SystemThreadError) {
         let thread = try create(name: name, body)
         pthread_detach(thread)
     }
@@ -33,7 +33,7 @@ public enum SystemThread {
     /// ``JoinableThread/join()``.
     ///
     /// - Throws: ``SystemThreadError`` when the system refuses a new thread.
-    public static func startJoinable(
+    package static func startJoinable(
         name: String, _ body: @escaping @Sendable () -> Void
     ) throws(SystemThreadError) -> JoinableThread {
         JoinableThread(thread: try create(name: name, body))
@@ -76,7 +76,7 @@ public enum SystemThread {
 ///
 /// Noncopyable, so it is joined at most once: ``join()`` consumes it. Dropping it without joining detaches
 /// the thread, so its resources are still returned when it ends.
-public struct JoinableThread: ~Copyable {
+package struct JoinableThread: ~Copyable {
     private let thread: pthread_t
 
     fileprivate init(thread: pthread_t) {
@@ -84,7 +84,7 @@ public struct JoinableThread: ~Copyable {
     }
 
     /// Waits until the thread's closure has returned.
-    public consuming func join() {
+    package consuming func join() {
         let thread = self.thread
         discard self
         pthread_join(thread, nil)
@@ -96,13 +96,13 @@ public struct JoinableThread: ~Copyable {
 }
 
 /// The system refused to start a thread.
-public struct SystemThreadError: Error, CustomStringConvertible {
+package struct SystemThreadError: Error, CustomStringConvertible {
     /// The name of the thread that was to be started.
-    public let name: String
+    package let name: String
     /// The error number `pthread_create` returned, such as `EAGAIN` (out of threads or memory).
-    public let code: Int32
+    package let code: Int32
 
-    public var description: String {
+    package var description: String {
         "cannot start the thread \(name): pthread_create failed with error \(code) (\(String(cString: strerror(code))))"
     }
 }

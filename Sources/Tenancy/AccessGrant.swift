@@ -1,18 +1,18 @@
-public import Store
+package import Store
 
 /// What a verified OAuth access token grants.
-public struct AccessGrant: Sendable, Equatable {
-    public var customerID: String
-    public var clientID: String
-    public var scope: [String]
+package struct AccessGrant: Sendable, Equatable {
+    package var customerID: String
+    package var clientID: String
+    package var scope: [String]
     /// The audience (RFC 8707 `resource`) the token was issued for; checked against the resource being
     /// accessed on every request.
-    public var resource: String?
-    public var expiresAt: Timestamp
+    package var resource: String?
+    package var expiresAt: Timestamp
     /// The customer's record as the verifier read it, when it did (saves the auth step a second lookup).
-    public var customer: CustomerRecord?
+    package var customer: CustomerRecord?
 
-    public init(customerID: String, clientID: String, scope: [String], resource: String?, expiresAt: Timestamp, customer: CustomerRecord? = nil) {
+    package init(customerID: String, clientID: String, scope: [String], resource: String?, expiresAt: Timestamp, customer: CustomerRecord? = nil) {
         self.customerID = customerID
         self.clientID = clientID
         self.scope = scope
@@ -24,7 +24,7 @@ public struct AccessGrant: Sendable, Equatable {
 
 /// Verifies OAuth access tokens (implemented by the authorization server). The auth step calls it for
 /// every bearer token that is not a customer API key.
-public protocol AccessTokenVerifier: Sendable {
+package protocol AccessTokenVerifier: Sendable {
     /// The grant behind `token`, or nil when it is unknown, expired or revoked.
     ///
     /// - Throws: ``DisabledCustomerError`` when the token is otherwise valid but its customer is disabled.
@@ -36,14 +36,14 @@ public protocol AccessTokenVerifier: Sendable {
 }
 
 /// A credential that is otherwise valid belongs to a disabled customer (answered with 403).
-public struct DisabledCustomerError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var customerID: String
+package struct DisabledCustomerError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var customerID: String
 
-    public init(customerID: String) {
+    package init(customerID: String) {
         self.customerID = customerID
     }
 
-    public var description: String {
+    package var description: String {
         "the account \(customerID) is disabled; its credentials stop working until it is enabled again"
     }
 }

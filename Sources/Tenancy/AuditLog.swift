@@ -1,23 +1,23 @@
-public import Logging
-public import Store
+package import Logging
+package import Store
 import JSON
 
 /// Appends authentication and account events to each customer's audit log (`logs` keyspace, one range
 /// per customer and UTC day), kept for the customer's plan's retention and then swept.
 ///
 /// Records never hold a secret: keys and tokens appear only by their short hash-derived ids.
-public struct AuditLog: Sendable {
-    public let store: Store
+package struct AuditLog: Sendable {
+    package let store: Store
     let logger: Logger
 
-    public init(store: Store, logger: Logger = Logger(label: "hermes.audit")) {
+    package init(store: Store, logger: Logger = Logger(label: "hermes.audit")) {
         self.store = store
         self.logger = logger
     }
 
     /// Appends an event (durably) to the customer's log. A failure is logged, not thrown: the operation
     /// being audited has already happened.
-    public func record(_ kind: String, customerID: String, detail: [String: String] = [:]) async {
+    package func record(_ kind: String, customerID: String, detail: [String: String] = [:]) async {
         do {
             try await store.write { transaction in
                 let plan = try transaction.get(Keyspace<String, [UInt8]>(.customers), customerID)
@@ -43,7 +43,7 @@ public struct AuditLog: Sendable {
     }
 
     /// A customer's records for one UTC day, oldest first.
-    public func records(customerID: String, day: CalendarDay) throws -> [AuditRecord] {
+    package func records(customerID: String, day: CalendarDay) throws -> [AuditRecord] {
         let prefix = SequencedKey.scanPrefix(SequencedKey.logPrefix(customerID: customerID, day: day.description))
         return try store.read { try $0.scan(.logs, prefix: prefix) }.compactMap { entry in
             guard let object = (try? JSONParser.parse(entry.value))?.objectValue,
@@ -57,9 +57,9 @@ public struct AuditLog: Sendable {
 }
 
 /// One audit event as read back.
-public struct AuditRecord: Sendable, Equatable {
-    public var at: Timestamp
-    public var event: String
-    public var customerID: String
-    public var detail: [String: String]
+package struct AuditRecord: Sendable, Equatable {
+    package var at: Timestamp
+    package var event: String
+    package var customerID: String
+    package var detail: [String: String]
 }

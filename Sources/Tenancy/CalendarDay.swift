@@ -1,19 +1,19 @@
-public import Store
+package import Store
 
 /// A UTC calendar date from a ``Timestamp``: names audit-log days (`2026-11-25`) and usage months (`2026-11`).
-public struct CalendarDay: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public let year: Int
-    public let month: Int
-    public let day: Int
+package struct CalendarDay: Sendable, Hashable, Comparable, CustomStringConvertible {
+    package let year: Int
+    package let month: Int
+    package let day: Int
 
-    public init(year: Int, month: Int, day: Int) {
+    package init(year: Int, month: Int, day: Int) {
         self.year = year
         self.month = month
         self.day = day
     }
 
     /// The UTC day `timestamp` falls on (proleptic Gregorian; H. Hinnant's `civil_from_days`).
-    public init(_ timestamp: Timestamp) {
+    package init(_ timestamp: Timestamp) {
         let millisecondsPerDay: Int64 = 86_400_000
         var days = timestamp.millisecondsSince1970 / millisecondsPerDay
         if timestamp.millisecondsSince1970 < 0, timestamp.millisecondsSince1970 % millisecondsPerDay != 0 { days -= 1 }
@@ -29,19 +29,19 @@ public struct CalendarDay: Sendable, Hashable, Comparable, CustomStringConvertib
     }
 
     /// `yyyy-mm-dd`.
-    public var description: String { "\(monthText)-\(Self.twoDigits(day))" }
+    package var description: String { "\(monthText)-\(Self.twoDigits(day))" }
 
     /// `yyyy-mm`, the usage period.
-    public var monthText: String { "\(year)-\(Self.twoDigits(month))" }
+    package var monthText: String { "\(year)-\(Self.twoDigits(month))" }
 
     /// Midnight UTC at the start of the next month: when a monthly quota resets.
-    public var startOfNextMonth: Timestamp {
+    package var startOfNextMonth: Timestamp {
         let (nextYear, nextMonth) = month == 12 ? (year + 1, 1) : (year, month + 1)
         return Self.midnight(year: nextYear, month: nextMonth, day: 1)
     }
 
     /// Midnight UTC of a date (H. Hinnant's `days_from_civil`).
-    public static func midnight(year: Int, month: Int, day: Int) -> Timestamp {
+    package static func midnight(year: Int, month: Int, day: Int) -> Timestamp {
         let y = Int64(month <= 2 ? year - 1 : year)
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400
@@ -52,7 +52,7 @@ public struct CalendarDay: Sendable, Hashable, Comparable, CustomStringConvertib
         return Timestamp(millisecondsSince1970: days * 86_400_000)
     }
 
-    public static func < (lhs: CalendarDay, rhs: CalendarDay) -> Bool {
+    package static func < (lhs: CalendarDay, rhs: CalendarDay) -> Bool {
         (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
     }
 

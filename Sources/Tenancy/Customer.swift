@@ -4,9 +4,9 @@
 /// A multi-customer daemon resolves every request to the customer behind its API key or OAuth token;
 /// ``credential(for:)`` then opens that customer's sealed credential and nobody else's (the vault binds each
 /// envelope to its customer and platform).
-public struct Customer: Sendable, Hashable, CustomStringConvertible {
+package struct Customer: Sendable, Hashable, CustomStringConvertible {
     /// How the caller is known to the daemon.
-    public enum Kind: String, Sendable, Hashable {
+    package enum Kind: String, Sendable, Hashable {
         /// The one user of a single-user daemon (a static API key).
         case singleUser = "single-user"
         /// A customer of a multi-tenant daemon.
@@ -14,14 +14,14 @@ public struct Customer: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Stable identifier; prefixes every key this customer owns in the store.
-    public var id: String { storage.id }
-    public var kind: Kind { storage.kind }
+    package var id: String { storage.id }
+    package var kind: Kind { storage.kind }
     /// The plan's name (limits and billing hang off it).
-    public var plan: String { storage.plan }
+    package var plan: String { storage.plan }
     /// A name to show people, when there is one.
-    public var displayName: String? { storage.displayName }
+    package var displayName: String? { storage.displayName }
     /// Where this caller's platform credentials come from.
-    public var credentials: any CredentialSource { storage.credentials }
+    package var credentials: any CredentialSource { storage.credentials }
 
     /// One reference: a customer is copied into its session, tool call and invocation
     /// (docs/adr/0015-per-request-values-as-one-reference.md).
@@ -43,60 +43,60 @@ public struct Customer: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public init(id: String, kind: Kind, plan: String, displayName: String? = nil, credentials: any CredentialSource = NoCredentials()) {
+    package init(id: String, kind: Kind, plan: String, displayName: String? = nil, credentials: any CredentialSource = NoCredentials()) {
         storage = Storage(id: id, kind: kind, plan: plan, displayName: displayName, credentials: credentials)
     }
 
     /// The caller of a single-user daemon, without platform credentials.
-    public static let singleUser = Customer(id: "single-user", kind: .singleUser, plan: "single-user", displayName: "single user")
+    package static let singleUser = Customer(id: "single-user", kind: .singleUser, plan: "single-user", displayName: "single user")
 
     /// This caller's credential for `platform` (a token or a JSON blob of secrets), or nil if none is set.
-    public func credential(for platform: String) throws -> [UInt8]? {
+    package func credential(for platform: String) throws -> [UInt8]? {
         try credentials.credential(customerID: id, platform: platform)
     }
 
     /// The platforms this caller has credentials for.
-    public func connectedPlatforms() throws -> [String] {
+    package func connectedPlatforms() throws -> [String] {
         try credentials.platforms(customerID: id)
     }
 
-    public var description: String { "\(kind.rawValue):\(id)" }
+    package var description: String { "\(kind.rawValue):\(id)" }
 
-    public static func == (lhs: Customer, rhs: Customer) -> Bool {
+    package static func == (lhs: Customer, rhs: Customer) -> Bool {
         if lhs.storage === rhs.storage { return true }
         return lhs.id == rhs.id && lhs.kind == rhs.kind && lhs.plan == rhs.plan && lhs.displayName == rhs.displayName
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         hasher.combine(id)
         hasher.combine(kind)
     }
 }
 
 /// Reads platform credentials for a customer.
-public protocol CredentialSource: Sendable {
+package protocol CredentialSource: Sendable {
     func credential(customerID: String, platform: String) throws -> [UInt8]?
     func platforms(customerID: String) throws -> [String]
 }
 
 /// No credentials at all (tests, and a single-user daemon whose environment names none).
-public struct NoCredentials: CredentialSource {
-    public init() {}
-    public func credential(customerID: String, platform: String) throws -> [UInt8]? { nil }
-    public func platforms(customerID: String) throws -> [String] { [] }
+package struct NoCredentials: CredentialSource {
+    package init() {}
+    package func credential(customerID: String, platform: String) throws -> [UInt8]? { nil }
+    package func platforms(customerID: String) throws -> [String] { [] }
 }
 
 /// Single-user mode: credentials from environment variables, one per platform.
-public struct EnvironmentCredentials: CredentialSource {
+package struct EnvironmentCredentials: CredentialSource {
     /// The variable each platform's credential is read from.
-    public static let variables: [(platform: String, variable: String)] = [
+    package static let variables: [(platform: String, variable: String)] = [
         ("whatsapp", "WHATSAPP_ACCESS_TOKEN"), ("instagram", "INSTAGRAM_ACCESS_TOKEN"), ("linkedin", "LINKEDIN_ACCESS_TOKEN"),
         ("telegram", "TELEGRAM_BOT_TOKEN"), ("discord", "DISCORD_BOT_TOKEN"), ("x", "X_ACCESS_TOKEN"), ("obsidian", "OBSIDIAN_VAULT_PATH"),
     ]
 
     private let values: [String: [UInt8]]
 
-    public init(_ environment: [String: String]) {
+    package init(_ environment: [String: String]) {
         var values: [String: [UInt8]] = [:]
         for (platform, variable) in Self.variables {
             if let value = environment[variable], !value.isEmpty { values[platform] = Array(value.utf8) }
@@ -104,6 +104,6 @@ public struct EnvironmentCredentials: CredentialSource {
         self.values = values
     }
 
-    public func credential(customerID: String, platform: String) throws -> [UInt8]? { values[platform] }
-    public func platforms(customerID: String) throws -> [String] { values.keys.sorted() }
+    package func credential(customerID: String, platform: String) throws -> [UInt8]? { values[platform] }
+    package func platforms(customerID: String) throws -> [String] { values.keys.sorted() }
 }

@@ -1,8 +1,8 @@
-public import Store
+package import Store
 import Crypto
 
 /// What presenting an API key proved.
-public enum APIKeyCheck: Sendable, Equatable {
+package enum APIKeyCheck: Sendable, Equatable {
     /// The key belongs to this active customer.
     case valid(CustomerRecord)
     /// The key belongs to this customer, who is disabled (answer 403, not 401).
@@ -17,11 +17,11 @@ public enum APIKeyCheck: Sendable, Equatable {
 /// API keys (`hk_` + 256 random bits, URL-safe) are returned once, at creation or rotation, and stored only
 /// as keyed BLAKE2b hashes, so a stolen state directory yields no usable key. Every change is written
 /// together with its audit record in one transaction.
-public final class CustomerDirectory: Sendable {
-    public let store: Store
+package final class CustomerDirectory: Sendable {
+    package let store: Store
 
     /// Prefix of every customer API key; OAuth tokens use other prefixes (`hat_`, `hrt_`).
-    public static let apiKeyPrefix = "hk_"
+    package static let apiKeyPrefix = "hk_"
 
     static let customers = Keyspace<String, [UInt8]>(.customers)
     static let emails = Keyspace<String, String>(.customerEmails)
@@ -37,7 +37,7 @@ public final class CustomerDirectory: Sendable {
     /// any process, so a customer the CLI creates ends single-user mode at the very next request.
     private let anyCustomer: SnapshotCache<Bool>
 
-    public init(store: Store) {
+    package init(store: Store) {
         self.store = store
         anyCustomer = SnapshotCache(store)
     }
@@ -50,7 +50,7 @@ public final class CustomerDirectory: Sendable {
     // MARK: Reading
 
     /// The customer with this id.
-    public func customer(id: String) throws -> CustomerRecord? {
+    package func customer(id: String) throws -> CustomerRecord? {
         do {
             return try store.get(Self.customers, id).map { bytes throws(TenancyError) in try decode(bytes) }
         } catch {
@@ -59,12 +59,12 @@ public final class CustomerDirectory: Sendable {
     }
 
     /// The customer with this id, read in a transaction the caller already has open.
-    public func customer(id: String, in transaction: some StoreReading) throws -> CustomerRecord? {
+    package func customer(id: String, in transaction: some StoreReading) throws -> CustomerRecord? {
         try transaction.get(Self.customers, id).map { bytes throws(TenancyError) in try decode(bytes) }
     }
 
     /// The customer with this id or (case-insensitively) this email.
-    public func customer(idOrEmail text: String) throws -> CustomerRecord? {
+    package func customer(idOrEmail text: String) throws -> CustomerRecord? {
         if let found = try customer(id: text) { return found }
         let email = text.lowercased()
         do {
@@ -80,7 +80,7 @@ public final class CustomerDirectory: Sendable {
     }
 
     /// Every customer, ordered by id.
-    public func list() throws -> [CustomerRecord] {
+    package func list() throws -> [CustomerRecord] {
         do {
             return try store.read { try $0.scan(Self.customers) }.map { entry throws(TenancyError) in try decode(entry.value) }
         } catch {
@@ -89,7 +89,7 @@ public final class CustomerDirectory: Sendable {
     }
 
     /// Whether any customer exists; while none does the daemon runs in single-user mode.
-    public func hasCustomers() throws -> Bool {
+    package func hasCustomers() throws -> Bool {
         do {
             // Customer records never expire, so the answer changes only with a commit.
             return try anyCustomer.value { try !$0.scan(Self.customers, limit: 1).isEmpty }
@@ -100,7 +100,7 @@ public final class CustomerDirectory: Sendable {
 
     /// Resolves an API key to its customer. The lookup is by the key's hash, so the comparison the key
     /// store makes is between hashes and leaks nothing usable about the key.
-    public func authenticate(apiKey: String) throws -> APIKeyCheck {
+    package func authenticate(apiKey: String) throws -> APIKeyCheck {
         guard apiKey.hasPrefix(Self.apiKeyPrefix), apiKey.utf8.count <= 128 else { return .unknown }
         do {
             return try store.read { transaction in
@@ -118,7 +118,7 @@ public final class CustomerDirectory: Sendable {
     // MARK: Changing
 
     /// Creates a customer with a first API key; returns the record and the key (shown once).
-    public func create(email: String, plan: String, keyExpiresAt: Timestamp? = nil) async throws -> (CustomerRecord, apiKey: String) {
+    package func create(email: String, plan: String, keyExpiresAt: Timestamp? = nil) async throws -> (CustomerRecord, apiKey: String) {
         let email = email.trimmingWhitespace.lowercased()
         guard Self.isPlausibleEmail(email) else {
             throw TenancyError(.invalidEmail, "'\(email.prefix(80))' is not an email address; give one like name@example.com")
@@ -164,7 +164,7 @@ public final class CustomerDirectory: Sendable {
     /// Enables or disables a customer. A disabled customer's keys and tokens get 403 until enabled again;
     /// disabling also revokes its OAuth grants, so after enabling its clients sign in again.
     @discardableResult
-    public func setActive(_ active: Bool, customerID: String) async throws -> CustomerRecord {
+    package func setActive(_ active: Bool, customerID: String) async throws -> CustomerRecord {
         try await change(customerID, event: active ? "customer.enabled" : "customer.disabled") { record, _ in
             record.active = active
             return active ? [:] : Self.revokeGrants(&record)
@@ -173,7 +173,7 @@ public final class CustomerDirectory: Sendable {
 
     /// Moves a customer to another plan (limits apply from the next request).
     @discardableResult
-    public func setPlan(_ plan: String, customerID: String) async throws -> CustomerRecord {
+    package func setPlan(_ plan: String, customerID: String) async throws -> CustomerRecord {
         guard Plan.named(plan) != nil else { throw TenancyError.unknownPlan(plan) }
         return try await change(customerID, event: "customer.plan_changed") { record, _ in
             let previous = record.plan
@@ -184,7 +184,7 @@ public final class CustomerDirectory: Sendable {
 
     /// Replaces every API key of a customer with a new one (returned once); the old keys stop working at
     /// once, and so do the OAuth grants signed in with them.
-    public func rotateKey(customerID: String, expiresAt: Timestamp? = nil) async throws -> (CustomerRecord, apiKey: String) {
+    package func rotateKey(customerID: String, expiresAt: Timestamp? = nil) async throws -> (CustomerRecord, apiKey: String) {
         let apiKey = Self.newAPIKey()
         let record = try await change(customerID, event: "apikey.rotated") { record, transaction in
             let revoked = try Self.removeKeys(from: &record, in: transaction)
@@ -196,7 +196,7 @@ public final class CustomerDirectory: Sendable {
 
     /// Revokes every API key of a customer, and its OAuth grants.
     @discardableResult
-    public func revokeKeys(customerID: String) async throws -> CustomerRecord {
+    package func revokeKeys(customerID: String) async throws -> CustomerRecord {
         try await change(customerID, event: "apikey.revoked") { record, transaction in
             ["revoked": try Self.removeKeys(from: &record, in: transaction).joined(separator: ",")].merging(Self.revokeGrants(&record)) { first, _ in first }
         }

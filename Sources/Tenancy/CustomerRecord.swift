@@ -1,22 +1,22 @@
-public import Store
+package import Store
 import JSON
 
 /// A customer as stored in the `customers` keyspace (was the MySQL `customers` table).
-public struct CustomerRecord: Sendable, Equatable {
-    public var id: String
-    public var email: String
+package struct CustomerRecord: Sendable, Equatable {
+    package var id: String
+    package var email: String
     /// The plan's name; ``Plan/limits(for:)`` gives its limits.
-    public var plan: String
+    package var plan: String
     /// A disabled customer's keys and tokens are refused with 403.
-    public var active: Bool
-    public var created: Timestamp
+    package var active: Bool
+    package var created: Timestamp
     /// The customer's API keys, by hash; the keys themselves are never stored.
-    public var apiKeys: [APIKeyInfo]
+    package var apiKeys: [APIKeyInfo]
     /// Raised whenever the customer's OAuth grants must end (disabled, keys rotated or revoked): a grant
     /// (authorization code, token family) made under an earlier value is revoked.
-    public var grantEpoch: Int
+    package var grantEpoch: Int
 
-    public init(id: String, email: String, plan: String, active: Bool, created: Timestamp, apiKeys: [APIKeyInfo] = [], grantEpoch: Int = 0) {
+    package init(id: String, email: String, plan: String, active: Bool, created: Timestamp, apiKeys: [APIKeyInfo] = [], grantEpoch: Int = 0) {
         self.id = id
         self.email = email
         self.plan = plan
@@ -27,24 +27,24 @@ public struct CustomerRecord: Sendable, Equatable {
     }
 
     /// The limits of the customer's plan.
-    public var limits: Plan { Plan.limits(for: plan) }
+    package var limits: Plan { Plan.limits(for: plan) }
 }
 
 /// One API key of a customer: its hash (the `apikey` keyspace's key) and when it stops working.
-public struct APIKeyInfo: Sendable, Equatable {
+package struct APIKeyInfo: Sendable, Equatable {
     /// Hex of the key's hash; its first eight characters name the key in lists and audit records.
-    public var hashHex: String
-    public var created: Timestamp
-    public var expiresAt: Timestamp?
+    package var hashHex: String
+    package var created: Timestamp
+    package var expiresAt: Timestamp?
 
-    public init(hashHex: String, created: Timestamp, expiresAt: Timestamp?) {
+    package init(hashHex: String, created: Timestamp, expiresAt: Timestamp?) {
         self.hashHex = hashHex
         self.created = created
         self.expiresAt = expiresAt
     }
 
     /// A short, non-secret name for the key.
-    public var keyID: String { String(hashHex.prefix(8)) }
+    package var keyID: String { String(hashHex.prefix(8)) }
 }
 
 extension CustomerRecord {

@@ -1,8 +1,8 @@
 import Store
 
 /// Why a customer or API-key operation failed, with a message a person can act on.
-public struct TenancyError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: Sendable, Equatable {
+package struct TenancyError: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Code: Sendable, Equatable {
         case unknownCustomer
         case unknownPlan
         case invalidEmail
@@ -11,15 +11,15 @@ public struct TenancyError: Error, Sendable, Equatable, CustomStringConvertible 
         case store
     }
 
-    public var code: Code
-    public var message: String
+    package var code: Code
+    package var message: String
 
-    public init(_ code: Code, _ message: String) {
+    package init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 
     static func unknownCustomer(_ id: String) -> TenancyError {
         TenancyError(.unknownCustomer, "there is no customer '\(id.prefix(80))'; `hermes customers list` shows the ids")

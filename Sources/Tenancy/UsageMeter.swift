@@ -1,5 +1,5 @@
-public import Logging
-public import Store
+package import Logging
+package import Store
 import Synchronization
 
 /// Counts tool calls per customer, month (UTC) and tool, enforces monthly quotas and per-minute request
@@ -12,14 +12,14 @@ import Synchronization
 ///
 /// A counter that cannot be stored (a tool name longer than a tool may have, or a key the store refuses)
 /// is dropped, logged once and counted in ``droppedCounters``; it never holds back the other counters.
-public final class UsageMeter: Sendable {
-    public let store: Store
+package final class UsageMeter: Sendable {
+    package let store: Store
     let logger: Logger
     private let state = Mutex(State())
     private let dropped = Atomic<Int>(0)
 
     /// The longest tool name counted: the tool registry's own limit.
-    public static let maximumToolNameBytes = 128
+    package static let maximumToolNameBytes = 128
 
     /// How long stored monthly counters are kept.
     static let retentionDays: Int64 = 400
@@ -49,7 +49,7 @@ public final class UsageMeter: Sendable {
 
     static let usage = Keyspace<String, [UInt8]>(.usage)
 
-    public init(store: Store, logger: Logger = Logger(label: "hermes.usage")) {
+    package init(store: Store, logger: Logger = Logger(label: "hermes.usage")) {
         self.store = store
         self.logger = logger
     }
@@ -57,7 +57,7 @@ public final class UsageMeter: Sendable {
     // MARK: Rate
 
     /// Takes one request from the customer's per-minute budget.
-    public func admitRequest(customerID: String, plan: Plan) -> LimitDecision {
+    package func admitRequest(customerID: String, plan: Plan) -> LimitDecision {
         let now = store.clock.now().millisecondsSince1970
         let capacity = Double(plan.requestsPerMinute)
         let perMillisecond = capacity / 60_000
@@ -81,7 +81,7 @@ public final class UsageMeter: Sendable {
     // MARK: Quota
 
     /// Counts one call of `tool` against the customer's monthly quota, or refuses it when the quota is used up.
-    public func admitToolCall(customerID: String, plan: Plan, tool: String) throws -> LimitDecision {
+    package func admitToolCall(customerID: String, plan: Plan, tool: String) throws -> LimitDecision {
         let now = store.clock.now()
         let day = CalendarDay(now)
         let period = Period(customerID: customerID, month: day.monthText)
@@ -104,7 +104,7 @@ public final class UsageMeter: Sendable {
     }
 
     /// The customer's usage in the month containing `moment` (default now).
-    public func usage(customerID: String, at moment: Timestamp? = nil) throws -> MonthlyUsage {
+    package func usage(customerID: String, at moment: Timestamp? = nil) throws -> MonthlyUsage {
         let month = CalendarDay(moment ?? store.clock.now()).monthText
         let period = Period(customerID: customerID, month: month)
         try load(period)
@@ -131,7 +131,7 @@ public final class UsageMeter: Sendable {
     // MARK: Persisting
 
     /// Counters dropped because they could not be stored (each was logged once, at error).
-    public var droppedCounters: Int { dropped.load(ordering: .relaxed) }
+    package var droppedCounters: Int { dropped.load(ordering: .relaxed) }
 
     /// One pending count: its stored key and how much to add.
     private struct PendingCounter: Sendable {
@@ -142,7 +142,7 @@ public final class UsageMeter: Sendable {
     }
 
     /// Writes every pending count (non-blocking for callers: counting goes on while it runs).
-    public func flush() async throws {
+    package func flush() async throws {
         let taken: [PendingCounter] = state.withLock { state in
             var taken: [PendingCounter] = []
             for (period, counts) in state.periods where !counts.pending.isEmpty {
@@ -219,7 +219,7 @@ public final class UsageMeter: Sendable {
     }
 
     /// Flushes every `interval` until cancelled, then once more.
-    public func run(interval: Duration = .seconds(1)) async {
+    package func run(interval: Duration = .seconds(1)) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
             await flushLogging()
@@ -246,34 +246,34 @@ public final class UsageMeter: Sendable {
 }
 
 /// Whether a request or tool call may go ahead.
-public enum LimitDecision: Sendable, Equatable {
+package enum LimitDecision: Sendable, Equatable {
     case allowed
     case refused(LimitExceeded)
 }
 
 /// A limit that was hit: answered with 429, `Retry-After` and the message.
-public struct LimitExceeded: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Limit: String, Sendable {
+package struct LimitExceeded: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Limit: String, Sendable {
         case requestsPerMinute = "requests_per_minute"
         case monthlyToolCalls = "monthly_tool_calls"
     }
 
-    public var limit: Limit
-    public var retryAfterSeconds: Int
-    public var message: String
+    package var limit: Limit
+    package var retryAfterSeconds: Int
+    package var message: String
 
-    public init(limit: Limit, retryAfterSeconds: Int, message: String) {
+    package init(limit: Limit, retryAfterSeconds: Int, message: String) {
         self.limit = limit
         self.retryAfterSeconds = retryAfterSeconds
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// A customer's tool calls in one month.
-public struct MonthlyUsage: Sendable, Equatable {
-    public var month: String
-    public var toolCalls: Int
-    public var perTool: [String: Int]
+package struct MonthlyUsage: Sendable, Equatable {
+    package var month: String
+    package var toolCalls: Int
+    package var perTool: [String: Int]
 }

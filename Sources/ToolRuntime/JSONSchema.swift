@@ -1,4 +1,4 @@
-public import JSON
+package import JSON
 /// A JSON Schema (the subset tools use), compiled once and checked against tool arguments.
 ///
 /// Checks exactly the keywords the tools use (why our own: docs/adr/0006-own-json-module.md): `type` (one name or
@@ -7,7 +7,7 @@ public import JSON
 /// Annotations (`title`, `description`, `default`, `examples`, `$schema`) are accepted and ignored. Any other
 /// keyword is refused when the schema is compiled, so a tool can never declare a constraint that is silently not
 /// enforced.
-public final class JSONSchema: Sendable {
+package final class JSONSchema: Sendable {
     let types: Set<String>?
     let properties: [(name: String, schema: JSONSchema)]
     let required: [String]
@@ -31,7 +31,7 @@ public final class JSONSchema: Sendable {
     static let annotations: Set<String> = ["title", "description", "default", "examples", "$schema", "$comment"]
 
     /// Compiles `schema`; `path` names where it sits, for error messages.
-    public init(_ schema: JSONValue, path: String = "schema") throws(JSONSchemaError) {
+    package init(_ schema: JSONValue, path: String = "schema") throws(JSONSchemaError) {
         guard case .object(let object) = schema else {
             throw JSONSchemaError(path: path, reason: "a schema must be an object")
         }
@@ -122,7 +122,7 @@ public final class JSONSchema: Sendable {
 
     /// The first violation of the schema by `value`, or nil when it conforms. `path` names the value in the
     /// message (`arguments`, then `arguments.to`, `arguments.tags[2]`, ...).
-    public func validate(_ value: JSONValue, path: String = "arguments") -> JSONSchemaViolation? {
+    package func validate(_ value: JSONValue, path: String = "arguments") -> JSONSchemaViolation? {
         if let types, !Self.matches(value, types) {
             let wanted = types.sorted().joined(separator: " or ")
             return JSONSchemaViolation(path: path, message: "\(Self.describe(path)) must be \(Self.article(wanted)) \(wanted), not \(Self.article(value.typeName)) \(value.typeName)")
@@ -221,18 +221,18 @@ public final class JSONSchema: Sendable {
 }
 
 /// A schema that cannot be compiled: where, and why.
-public struct JSONSchemaError: Error, Sendable, CustomStringConvertible {
-    public var path: String
-    public var reason: String
+package struct JSONSchemaError: Error, Sendable, CustomStringConvertible {
+    package var path: String
+    package var reason: String
 
-    public var description: String { "invalid schema at \(path): \(reason)" }
+    package var description: String { "invalid schema at \(path): \(reason)" }
 }
 
 /// Where a value breaks its schema, with a message naming the field.
-public struct JSONSchemaViolation: Sendable, Equatable, CustomStringConvertible {
+package struct JSONSchemaViolation: Sendable, Equatable, CustomStringConvertible {
     /// The offending value's path, e.g. `arguments.to`.
-    public var path: String
-    public var message: String
+    package var path: String
+    package var message: String
 
-    public var description: String { message }
+    package var description: String { message }
 }

@@ -1,29 +1,29 @@
-public import JSON
-public import Tenancy
+package import JSON
+package import Tenancy
 /// A tool: what the client sees in `tools/list`, and the code that runs on `tools/call`.
 ///
 /// A class: every call looks its tool up in the registry (docs/adr/0015-per-request-values-as-one-reference.md).
-public final class Tool: Sendable {
+package final class Tool: Sendable {
     /// Unique name, e.g. `whoami` (letters, digits, `_`, `-`, `.`; 1 to 128 characters).
-    public let name: String
+    package let name: String
     /// A short human-readable name.
-    public let title: String
+    package let title: String
     /// What the tool does and when to use it; the model reads this.
-    public let description: String
+    package let description: String
     /// JSON Schema of the arguments (an object schema), checked before the handler runs.
-    public let inputSchema: JSONValue
+    package let inputSchema: JSONValue
     /// JSON Schema of `structuredContent`, for tools whose results are structured.
-    public let outputSchema: JSONValue?
-    public let annotations: ToolAnnotations
+    package let outputSchema: JSONValue?
+    package let annotations: ToolAnnotations
     /// The platform the tool acts on (`whatsapp`, `telegram`, …), nil for tools of the daemon itself; a
     /// customer whose plan does not include the platform neither sees nor runs it.
-    public let platform: String?
+    package let platform: String?
     let validator: JSONSchema
     let handler: @Sendable (ToolInvocation) async throws -> ToolResult
 
     /// Creates a tool; throws when the name is malformed or a schema uses something the validator does
     /// not check (see ``JSONSchema``), so a tool can never silently skip validation.
-    public init(
+    package init(
         name: String,
         title: String,
         description: String,
@@ -58,17 +58,17 @@ public final class Tool: Sendable {
 }
 
 /// Hints about a tool's behaviour for clients (they are hints: clients must not rely on them for safety).
-public struct ToolAnnotations: Sendable, Equatable {
+package struct ToolAnnotations: Sendable, Equatable {
     /// The tool does not change anything.
-    public var readOnlyHint: Bool
+    package var readOnlyHint: Bool
     /// The tool may destroy or overwrite data (meaningful when not read-only).
-    public var destructiveHint: Bool
+    package var destructiveHint: Bool
     /// Calling it again with the same arguments has no further effect.
-    public var idempotentHint: Bool
+    package var idempotentHint: Bool
     /// The tool reaches the outside world (platforms), not only this daemon.
-    public var openWorldHint: Bool
+    package var openWorldHint: Bool
 
-    public init(readOnlyHint: Bool, destructiveHint: Bool, idempotentHint: Bool, openWorldHint: Bool) {
+    package init(readOnlyHint: Bool, destructiveHint: Bool, idempotentHint: Bool, openWorldHint: Bool) {
         self.readOnlyHint = readOnlyHint
         self.destructiveHint = destructiveHint
         self.idempotentHint = idempotentHint
@@ -84,46 +84,46 @@ public struct ToolAnnotations: Sendable, Equatable {
 }
 
 /// One call of a tool, as its handler sees it: arguments already validated.
-public struct ToolInvocation: Sendable {
-    public let arguments: JSONObject
-    public let customer: Customer
-    public let context: ToolCallContext
+package struct ToolInvocation: Sendable {
+    package let arguments: JSONObject
+    package let customer: Customer
+    package let context: ToolCallContext
 
-    public init(arguments: JSONObject, customer: Customer, context: ToolCallContext) {
+    package init(arguments: JSONObject, customer: Customer, context: ToolCallContext) {
         self.arguments = arguments
         self.customer = customer
         self.context = context
     }
 
-    public func string(_ name: String) -> String? { arguments[name]?.stringValue }
-    public func integer(_ name: String) -> Int64? { arguments[name]?.integerValue }
+    package func string(_ name: String) -> String? { arguments[name]?.stringValue }
+    package func integer(_ name: String) -> Int64? { arguments[name]?.integerValue }
 }
 
 /// A tool's answer: content blocks for the model, optional structured content, and whether it is an error.
-public struct ToolResult: Sendable, Equatable {
-    public var content: [ToolContent]
-    public var structuredContent: JSONValue?
-    public var isError: Bool
+package struct ToolResult: Sendable, Equatable {
+    package var content: [ToolContent]
+    package var structuredContent: JSONValue?
+    package var isError: Bool
 
-    public init(content: [ToolContent], structuredContent: JSONValue? = nil, isError: Bool = false) {
+    package init(content: [ToolContent], structuredContent: JSONValue? = nil, isError: Bool = false) {
         self.content = content
         self.structuredContent = structuredContent
         self.isError = isError
     }
 
     /// A successful text result.
-    public static func text(_ text: String) -> ToolResult { ToolResult(content: [.text(text)]) }
+    package static func text(_ text: String) -> ToolResult { ToolResult(content: [.text(text)]) }
 
     /// A successful structured result, with its JSON text as the content block (for older clients).
-    public static func structured(_ value: JSONValue) -> ToolResult {
+    package static func structured(_ value: JSONValue) -> ToolResult {
         ToolResult(content: [.text(value.description)], structuredContent: value)
     }
 
     /// A failed call: the message tells the caller what went wrong and what to do.
-    public static func error(_ message: String) -> ToolResult { ToolResult(content: [.text(message)], isError: true) }
+    package static func error(_ message: String) -> ToolResult { ToolResult(content: [.text(message)], isError: true) }
 
     /// The text of the content blocks, joined.
-    public var text: String {
+    package var text: String {
         content.map { block in
             switch block {
             case .text(let text): text
@@ -133,7 +133,7 @@ public struct ToolResult: Sendable, Equatable {
 }
 
 /// A content block of a tool result.
-public enum ToolContent: Sendable, Equatable {
+package enum ToolContent: Sendable, Equatable {
     case text(String)
 
     /// Built member by member: this runs for every tool result.
@@ -149,10 +149,10 @@ public enum ToolContent: Sendable, Equatable {
 }
 
 /// Thrown by a tool handler for a failure the caller can act on; its message becomes the error result.
-public struct ToolError: Error, Sendable, CustomStringConvertible {
-    public var message: String
+package struct ToolError: Error, Sendable, CustomStringConvertible {
+    package var message: String
 
-    public init(_ message: String) { self.message = message }
+    package init(_ message: String) { self.message = message }
 
-    public var description: String { message }
+    package var description: String { message }
 }

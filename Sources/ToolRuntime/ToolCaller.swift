@@ -1,11 +1,11 @@
-public import JSON
-public import Tenancy
+package import JSON
+package import Tenancy
 /// The one way to run a tool: MCP's `tools/call`, REST's tool endpoint and tests all go through it.
 ///
 /// ```swift
 /// let result = try await caller.handleToolCall(name: "whoami", arguments: [:], customer: .singleUser)
 /// ```
-public protocol ToolCaller: Sendable {
+package protocol ToolCaller: Sendable {
     /// The tools `customer` may see and call, in a stable order.
     func tools(for customer: Customer) -> [Tool]
 
@@ -17,14 +17,14 @@ public protocol ToolCaller: Sendable {
 }
 
 extension ToolCaller {
-    public func handleToolCall(name: String, arguments: JSONValue?, customer: Customer) async throws(ToolCallFailure) -> ToolResult {
+    package func handleToolCall(name: String, arguments: JSONValue?, customer: Customer) async throws(ToolCallFailure) -> ToolResult {
         try await handleToolCall(name: name, arguments: arguments, customer: customer, context: ToolCallContext())
     }
 }
 
 /// Why a tool call produced no result.
-public struct ToolCallFailure: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable {
+package struct ToolCallFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Kind: Sendable, Equatable {
         /// No tool has this name (for this customer).
         case unknownTool
         /// The caller's limits refuse the call (monthly quota); nothing ran and nothing was counted.
@@ -33,55 +33,55 @@ public struct ToolCallFailure: Error, Sendable, Equatable, CustomStringConvertib
         case cancelled
     }
 
-    public var kind: Kind
-    public var message: String
+    package var kind: Kind
+    package var message: String
 
-    public static func unknownTool(_ name: String, known: [String]) -> ToolCallFailure {
+    package static func unknownTool(_ name: String, known: [String]) -> ToolCallFailure {
         ToolCallFailure(kind: .unknownTool, message: "there is no tool named '\(name)'; the tools are: \(known.joined(separator: ", "))")
     }
 
-    public static let cancelled = ToolCallFailure(kind: .cancelled, message: "the tool call was cancelled")
+    package static let cancelled = ToolCallFailure(kind: .cancelled, message: "the tool call was cancelled")
 
-    public static func limited(_ exceeded: LimitExceeded) -> ToolCallFailure {
+    package static func limited(_ exceeded: LimitExceeded) -> ToolCallFailure {
         ToolCallFailure(kind: .limited(exceeded), message: exceeded.message)
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// What a running tool may send back before its result: progress and log messages. The transport
 /// decides where they go (MCP: the request's event stream, or the session's standalone stream); REST and
 /// tests pass no reporter, and both are dropped.
-public struct ToolCallContext: Sendable {
+package struct ToolCallContext: Sendable {
     private let reporter: (any ToolCallReporter)?
 
-    public init(reporter: (any ToolCallReporter)? = nil) {
+    package init(reporter: (any ToolCallReporter)? = nil) {
         self.reporter = reporter
     }
 
     /// Reports progress; `total` and `message` are optional.
-    public func progress(_ progress: Double, _ total: Double?, _ message: String?) {
+    package func progress(_ progress: Double, _ total: Double?, _ message: String?) {
         reporter?.progress(progress, total: total, message: message)
     }
 
     /// Sends a log message to the client at a level (the client's `logging/setLevel` filters it).
-    public func log(_ level: MCPLogLevel, _ data: JSONValue) {
+    package func log(_ level: MCPLogLevel, _ data: JSONValue) {
         reporter?.log(level, data)
     }
 }
 
 /// Where a tool call's progress and log messages go; a class, so copying a context costs one retain
 /// (docs/adr/0015-per-request-values-as-one-reference.md).
-public protocol ToolCallReporter: AnyObject, Sendable {
+package protocol ToolCallReporter: AnyObject, Sendable {
     func progress(_ progress: Double, total: Double?, message: String?)
     func log(_ level: MCPLogLevel, _ data: JSONValue)
 }
 
 /// Syslog severities, as MCP's `logging/setLevel` and `notifications/message` name them.
-public enum MCPLogLevel: String, Sendable, CaseIterable, Comparable {
+package enum MCPLogLevel: String, Sendable, CaseIterable, Comparable {
     case debug, info, notice, warning, error, critical, alert, emergency
 
     private var rank: Int { Self.allCases.firstIndex(of: self)! }
 
-    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
+    package static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
 }

@@ -1,17 +1,17 @@
 import Tenancy
 /// The tools the daemon offers, by name, in the order they were registered.
-public struct ToolRegistry: Sendable {
-    public private(set) var tools: [Tool] = []
+package struct ToolRegistry: Sendable {
+    package private(set) var tools: [Tool] = []
     private var positions: [String: Int] = [:]
 
-    public init() {}
+    package init() {}
 
-    public init(_ tools: [Tool]) throws(ToolRegistryError) {
+    package init(_ tools: [Tool]) throws(ToolRegistryError) {
         for tool in tools { try register(tool) }
     }
 
     /// Adds a tool; a second tool with the same name is refused.
-    public mutating func register(_ tool: Tool) throws(ToolRegistryError) {
+    package mutating func register(_ tool: Tool) throws(ToolRegistryError) {
         guard positions[tool.name] == nil else {
             throw ToolRegistryError(message: "a tool named '\(tool.name)' is already registered; tool names must be unique")
         }
@@ -19,14 +19,14 @@ public struct ToolRegistry: Sendable {
         tools.append(tool)
     }
 
-    public func tool(named name: String) -> Tool? {
+    package func tool(named name: String) -> Tool? {
         positions[name].map { tools[$0] }
     }
 
-    public var names: [String] { tools.map(\.name) }
+    package var names: [String] { tools.map(\.name) }
 }
 
-public struct ToolRegistryError: Error, Sendable, CustomStringConvertible {
-    public var message: String
-    public var description: String { message }
+package struct ToolRegistryError: Error, Sendable, CustomStringConvertible {
+    package var message: String
+    package var description: String { message }
 }

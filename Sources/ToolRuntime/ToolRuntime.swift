@@ -1,6 +1,6 @@
-public import JSON
-public import Logging
-public import Tenancy
+package import JSON
+package import Logging
+package import Tenancy
 
 /// Runs tools from a registry: the daemon's ``ToolCaller``.
 ///
@@ -8,20 +8,20 @@ public import Tenancy
 /// error thrown by the handler, becomes a result with `isError: true` whose text names the field or says
 /// what to do. Cancellation of the calling task reaches the handler (its `Task.sleep`, store waits and
 /// platform requests stop) and is reported as ``ToolCallFailure/cancelled``.
-public struct ToolRuntime: ToolCaller {
-    public let registry: ToolRegistry
+package struct ToolRuntime: ToolCaller {
+    package let registry: ToolRegistry
     private let admission: any ToolCallAdmission
     private let logger: Logger
 
     /// `admission` is asked once a call is valid and about to run; a refusal is thrown as
     /// ``ToolCallFailure/Kind/limited(_:)``.
-    public init(registry: ToolRegistry, admission: any ToolCallAdmission = UnlimitedToolCalls(), logger: Logger) {
+    package init(registry: ToolRegistry, admission: any ToolCallAdmission = UnlimitedToolCalls(), logger: Logger) {
         self.registry = registry
         self.admission = admission
         self.logger = logger
     }
 
-    public func tools(for customer: Customer) -> [Tool] {
+    package func tools(for customer: Customer) -> [Tool] {
         registry.tools.filter { Self.planIncludes($0, customer) }
     }
 
@@ -32,7 +32,7 @@ public struct ToolRuntime: ToolCaller {
     }
 
     // Checks and error mapping stay out of line so this async frame stays small (docs/adr/0016-small-async-frames.md).
-    public func handleToolCall(name: String, arguments: JSONValue?, customer: Customer, context: ToolCallContext) async throws(ToolCallFailure) -> ToolResult {
+    package func handleToolCall(name: String, arguments: JSONValue?, customer: Customer, context: ToolCallContext) async throws(ToolCallFailure) -> ToolResult {
         let tool: Tool
         let invocation: ToolInvocation
         switch try prepare(name: name, arguments: arguments, customer: customer, context: context) {

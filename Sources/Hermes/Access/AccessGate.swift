@@ -1,7 +1,7 @@
-public import HTTP2
-public import Routing
-public import Logging
-public import MCP
+package import HTTP2
+package import Routing
+package import Logging
+package import MCP
 import Tenancy
 
 /// The gate in front of `/mcp`, `/sse`, `/messages` and `/api/*`. As middleware it checks the `Origin` (403
@@ -11,9 +11,9 @@ import Tenancy
 ///
 /// A class: middleware is called through an existential, which copied a struct's fields on every call
 /// (docs/adr/0015-per-request-values-as-one-reference.md).
-public final class AccessGate: HTTPMiddleware, CallerGate {
+package final class AccessGate: HTTPMiddleware, CallerGate {
     /// How refusals are written: MCP clients read JSON-RPC errors, REST clients plain JSON errors.
-    public enum ErrorStyle: Sendable {
+    package enum ErrorStyle: Sendable {
         case jsonRPC
         case plain
     }
@@ -23,7 +23,7 @@ public final class AccessGate: HTTPMiddleware, CallerGate {
     let style: ErrorStyle
     let logger: Logger
 
-    public init(allowedOrigins: [String], authenticator: any CallerAuthenticator, style: ErrorStyle, logger: Logger) {
+    package init(allowedOrigins: [String], authenticator: any CallerAuthenticator, style: ErrorStyle, logger: Logger) {
         origins = OriginPolicy(allowedOrigins: allowedOrigins)
         self.authenticator = authenticator
         self.style = style
@@ -31,7 +31,7 @@ public final class AccessGate: HTTPMiddleware, CallerGate {
     }
 
     // Checks and refusals stay out of line so this async frame stays small (docs/adr/0016-small-async-frames.md).
-    public func handle(_ request: HTTPRequest, next: HTTPHandler) async throws -> HTTPResponse {
+    package func handle(_ request: HTTPRequest, next: HTTPHandler) async throws -> HTTPResponse {
         let origin = request.headers["origin"]
         if let answered = answerBeforeAuthentication(request, origin: origin) { return answered }
         var response = try await next(request)
@@ -39,7 +39,7 @@ public final class AccessGate: HTTPMiddleware, CallerGate {
         return response
     }
 
-    public func guarded(_ handler: @escaping GuardedHandler) -> HTTPHandler {
+    package func guarded(_ handler: @escaping GuardedHandler) -> HTTPHandler {
         { request in
             switch await self.authenticator.authenticate(request) {
             case .authenticated(let customer):
@@ -105,7 +105,7 @@ public final class AccessGate: HTTPMiddleware, CallerGate {
 extension MCPEndpoint {
     /// Mounts the MCP routes behind their access gate: origin and CORS checks first, then authentication,
     /// with refusals written as JSON-RPC errors.
-    public func register(in router: inout Router, authenticator: any CallerAuthenticator, logger: Logger) {
+    package func register(in router: inout Router, authenticator: any CallerAuthenticator, logger: Logger) {
         let gate = AccessGate(allowedOrigins: configuration.allowedOrigins, authenticator: authenticator, style: .jsonRPC, logger: logger)
         router.use(gate, on: Self.paths)
         register(in: &router, gate: gate)

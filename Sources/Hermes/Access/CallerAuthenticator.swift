@@ -1,18 +1,18 @@
 import ASCIIText
 import Crypto
-public import HTTP2
-public import Tenancy
+package import HTTP2
+package import Tenancy
 
 /// Decides who is calling from a request's credentials: the auth step every MCP request passes.
 ///
 /// Single-user mode uses ``StaticAPIKeyAuthenticator``; the tenancy work adds customers' API keys and
 /// OAuth bearer tokens behind this same protocol.
-public protocol CallerAuthenticator: Sendable {
+package protocol CallerAuthenticator: Sendable {
     func authenticate(_ request: HTTPRequest) async -> AuthenticationOutcome
 }
 
 /// The result of authenticating a request.
-public enum AuthenticationOutcome: Sendable {
+package enum AuthenticationOutcome: Sendable {
     case authenticated(Customer)
     /// Refused: answered with 401, `WWW-Authenticate: <challenge>` and `message`.
     case refused(challenge: String, message: String)
@@ -25,24 +25,24 @@ public enum AuthenticationOutcome: Sendable {
 /// Single-user mode: one static key (`MCP_API_KEY`), sent as `Authorization: Bearer <key>` or
 /// `x-api-key: <key>`, compared in constant time. Without a configured key every request is refused,
 /// so an unconfigured daemon never serves MCP openly.
-public struct StaticAPIKeyAuthenticator: CallerAuthenticator {
+package struct StaticAPIKeyAuthenticator: CallerAuthenticator {
     private let key: [UInt8]?
-    public let customer: Customer
+    package let customer: Customer
 
     /// `apiKey` nil or empty refuses every request.
-    public init(apiKey: String?, customer: Customer = .singleUser) {
+    package init(apiKey: String?, customer: Customer = .singleUser) {
         key = apiKey.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
         self.customer = customer
     }
 
     /// Reads `MCP_API_KEY` from `variables`.
-    public static func fromEnvironment(_ variables: [String: String]) -> StaticAPIKeyAuthenticator {
+    package static func fromEnvironment(_ variables: [String: String]) -> StaticAPIKeyAuthenticator {
         StaticAPIKeyAuthenticator(apiKey: variables["MCP_API_KEY"])
     }
 
-    public var isConfigured: Bool { key != nil }
+    package var isConfigured: Bool { key != nil }
 
-    public func authenticate(_ request: HTTPRequest) async -> AuthenticationOutcome {
+    package func authenticate(_ request: HTTPRequest) async -> AuthenticationOutcome {
         authenticate(presented: Self.presentedKey(request))
     }
 

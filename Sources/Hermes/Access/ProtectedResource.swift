@@ -2,18 +2,18 @@
 ///
 /// MCP lives at `<public>/mcp` (the legacy `/sse` and `/messages` are the same resource); everything else
 /// (`/api/*`) is the bare `<public>` origin.
-public struct ProtectedResource: Sendable, Equatable {
+package struct ProtectedResource: Sendable, Equatable {
     /// The public base URL, no trailing slash (`https://hermes.example.com`).
-    public let publicURL: String
+    package let publicURL: String
 
-    public init(publicURL: String) {
+    package init(publicURL: String) {
         var url = publicURL
         while url.hasSuffix("/") { url.removeLast() }
         self.publicURL = url
     }
 
     /// The MCP resource identifier.
-    public var mcp: String { publicURL + "/mcp" }
+    package var mcp: String { publicURL + "/mcp" }
 
     static let mcpPaths = ["/mcp", "/sse", "/messages"]
 
@@ -22,16 +22,16 @@ public struct ProtectedResource: Sendable, Equatable {
     }
 
     /// The resource a request's path belongs to.
-    public func resource(for path: String) -> String { Self.isMCP(path) ? mcp : publicURL }
+    package func resource(for path: String) -> String { Self.isMCP(path) ? mcp : publicURL }
 
     /// The protected resource metadata document describing `path`'s resource.
-    public func metadataURL(for path: String) -> String {
+    package func metadataURL(for path: String) -> String {
         publicURL + "/.well-known/oauth-protected-resource" + (Self.isMCP(path) ? "/mcp" : "")
     }
 
     /// Whether a token issued for `audience` may be used on `path`. Tokens carry the resource they were
     /// requested for (RFC 8707); one without names the MCP resource, the one every MCP client asks for.
-    public func accepts(audience: String?, on path: String) -> Bool {
+    package func accepts(audience: String?, on path: String) -> Bool {
         var audience = audience ?? mcp
         while audience.hasSuffix("/") { audience.removeLast() }
         return audience == resource(for: path)

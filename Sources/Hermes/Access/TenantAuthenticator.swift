@@ -1,6 +1,6 @@
-public import HTTP2
-public import ToolRuntime
-public import Tenancy
+package import HTTP2
+import ToolRuntime
+package import Tenancy
 
 /// The auth step of the daemon: API keys of customers, OAuth access tokens, and, while no customer
 /// exists, the single user's `MCP_API_KEY`.
@@ -14,7 +14,7 @@ public import Tenancy
 /// While the `customers` keyspace is empty, the daemon is single-user: ``StaticAPIKeyAuthenticator``
 /// decides, with credentials from the environment. Creating the first customer switches every request to
 /// customer keys and tokens, without a restart.
-public struct TenantAuthenticator: CallerAuthenticator {
+package struct TenantAuthenticator: CallerAuthenticator {
     let directory: CustomerDirectory
     let meter: UsageMeter
     let tokens: (any AccessTokenVerifier)?
@@ -22,7 +22,7 @@ public struct TenantAuthenticator: CallerAuthenticator {
     let resource: ProtectedResource
     let credentials: any CredentialSource
 
-    public init(
+    package init(
         directory: CustomerDirectory, meter: UsageMeter, tokens: (any AccessTokenVerifier)?, singleUser: StaticAPIKeyAuthenticator,
         resource: ProtectedResource, credentials: any CredentialSource
     ) {
@@ -34,7 +34,7 @@ public struct TenantAuthenticator: CallerAuthenticator {
         self.credentials = credentials
     }
 
-    public func authenticate(_ request: HTTPRequest) async -> AuthenticationOutcome {
+    package func authenticate(_ request: HTTPRequest) async -> AuthenticationOutcome {
         let presented = StaticAPIKeyAuthenticator.presentedKey(request)
         let record: CustomerRecord
         do {
@@ -114,14 +114,14 @@ public struct TenantAuthenticator: CallerAuthenticator {
 }
 
 /// Meters `tools/call` against the caller's monthly quota; single-user callers are not metered.
-public struct MeteredToolCalls: ToolCallAdmission {
+package struct MeteredToolCalls: ToolCallAdmission {
     let meter: UsageMeter
 
-    public init(meter: UsageMeter) {
+    package init(meter: UsageMeter) {
         self.meter = meter
     }
 
-    public func admit(tool: String, customer: Customer) -> LimitDecision {
+    package func admit(tool: String, customer: Customer) -> LimitDecision {
         guard customer.kind == .customer else { return .allowed }
         do {
             return try meter.admitToolCall(customerID: customer.id, plan: Plan.limits(for: customer.plan), tool: tool)

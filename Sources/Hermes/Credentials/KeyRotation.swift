@@ -1,16 +1,16 @@
-public import Crypto
+package import Crypto
 import Store
 
 /// What a rotation did.
-public struct RotationReport: Sendable, Equatable {
+package struct RotationReport: Sendable, Equatable {
     /// Credentials re-sealed under the newest key.
-    public var resealed: Int
+    package var resealed: Int
     /// Credentials already sealed under the newest key.
-    public var alreadyCurrent: Int
+    package var alreadyCurrent: Int
     /// Whether every credential is now sealed under the newest key.
-    public var finished: Bool
+    package var finished: Bool
 
-    public init(resealed: Int = 0, alreadyCurrent: Int = 0, finished: Bool = false) {
+    package init(resealed: Int = 0, alreadyCurrent: Int = 0, finished: Bool = false) {
         self.resealed = resealed
         self.alreadyCurrent = alreadyCurrent
         self.finished = finished
@@ -18,12 +18,12 @@ public struct RotationReport: Sendable, Equatable {
 }
 
 /// A credential that could not be re-sealed, named by its place, never its content.
-public struct RotationError: Error, CustomStringConvertible {
-    public let customerID: String
-    public let platform: String
-    public let underlying: CryptoError
+package struct RotationError: Error, CustomStringConvertible {
+    package let customerID: String
+    package let platform: String
+    package let underlying: CryptoError
 
-    public var description: String {
+    package var description: String {
         "cannot re-seal the \(platform) credential of customer \(customerID): \(underlying.description). Nothing was changed for it; load the key that sealed it and run the rotation again"
     }
 }
@@ -38,7 +38,7 @@ extension CredentialVault {
     /// cancelled continues where it stopped when run again. Cancelling the calling task stops it after the
     /// current batch; the report then says `finished: false`. `maximumBatches` stops it after that many
     /// batches in the same way.
-    public func rotate(batchSize: Int = 256, maximumBatches: Int = .max) async throws -> RotationReport {
+    package func rotate(batchSize: Int = 256, maximumBatches: Int = .max) async throws -> RotationReport {
         let keyRing = self.keyRing
         let batch = max(1, batchSize)
         var report = RotationReport()

@@ -1,14 +1,14 @@
 import MCP
 import HTTP2
-public import Routing
-public import Store
+package import Routing
+package import Store
 import Synchronization
 
 /// `GET /healthz`: liveness and readiness in one small JSON document.
 ///
 /// The document is built at most once a second, together with the store probe (a read transaction): a
 /// load balancer polling hard costs nothing.
-public struct HealthEndpoint: Sendable {
+package struct HealthEndpoint: Sendable {
     let store: Store
     let startedAt: ContinuousClock.Instant
     private let cache = Cache()
@@ -30,12 +30,12 @@ public struct HealthEndpoint: Sendable {
         }
     }
 
-    public init(store: Store, startedAt: ContinuousClock.Instant = .now) {
+    package init(store: Store, startedAt: ContinuousClock.Instant = .now) {
         self.store = store
         self.startedAt = startedAt
     }
 
-    public func register(in router: inout Router) {
+    package func register(in router: inout Router) {
         router.addImmediate(.get, "/healthz") { _ in respond() }
     }
 

@@ -1,19 +1,19 @@
 import HTTP2
-public import Routing
-public import MCP
-public import Tenancy
+package import Routing
+package import MCP
+package import Tenancy
 import JSON
 
 /// `GET /api/usage`: the caller's tool calls this month and the limits of their plan. Runs behind the
 /// gate of `/api`, so it always answers for the authenticated caller and nobody else.
-public struct UsageEndpoint: Sendable {
+package struct UsageEndpoint: Sendable {
     let meter: UsageMeter
 
-    public init(meter: UsageMeter) {
+    package init(meter: UsageMeter) {
         self.meter = meter
     }
 
-    public func register(in router: inout Router, gate: any CallerGate) {
+    package func register(in router: inout Router, gate: any CallerGate) {
         let meter = self.meter
         router.get("/api/usage", gate.guarded { _, call in try Self.respond(for: call.caller, meter: meter) })
     }

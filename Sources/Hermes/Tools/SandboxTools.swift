@@ -1,29 +1,29 @@
-public import ToolRuntime
+package import ToolRuntime
 import Tenancy
 import JSON
 import Foundation
-public import Store
+package import Store
 
 /// The sandbox outbox: tools that "send" a message into this daemon's store and read it back, so an
 /// integration test (or a person trying a client) can exercise a whole tool round trip with no platform.
 ///
 /// Messages live in the `sandbox` keyspace under `{customer}:outbox:{seq}` and expire after
 /// ``retention``; each customer sees only their own.
-public struct SandboxTools: Sendable {
+package struct SandboxTools: Sendable {
     /// How long a sandbox message is kept.
-    public static let retention: Int64 = 7 * 24 * 3600
+    package static let retention: Int64 = 7 * 24 * 3600
     static let keyspace = Keyspace<SequencedKey, [UInt8]>(.sandbox)
 
     let store: Store
 
-    public init(store: Store) {
+    package init(store: Store) {
         self.store = store
     }
 
     static func prefix(_ customer: Customer) -> String { "\(customer.id):outbox" }
 
     /// `sandbox_send_message` and `sandbox_read_messages`.
-    public func tools() throws(JSONSchemaError) -> [Tool] {
+    package func tools() throws(JSONSchemaError) -> [Tool] {
         [try sendTool(), try readTool()]
     }
 
@@ -109,9 +109,9 @@ public struct SandboxTools: Sendable {
 }
 
 /// The tools this daemon ships before the platform tools arrive.
-public enum BuiltinTools {
+package enum BuiltinTools {
     /// `whoami`, `sandbox_send_message` and `sandbox_read_messages`.
-    public static func registry(store: Store) throws -> ToolRegistry {
+    package static func registry(store: Store) throws -> ToolRegistry {
         try ToolRegistry([try WhoamiTool.make()] + (try SandboxTools(store: store).tools()))
     }
 }

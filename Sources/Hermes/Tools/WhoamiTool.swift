@@ -1,9 +1,9 @@
-public import ToolRuntime
+package import ToolRuntime
 import Tenancy
 import JSON
 /// `whoami`: who is calling, in which mode, on which plan. Needs nothing but the caller.
-public enum WhoamiTool {
-    public static func make() throws(JSONSchemaError) -> Tool {
+package enum WhoamiTool {
+    package static func make() throws(JSONSchemaError) -> Tool {
         try Tool(
             name: "whoami",
             title: "Who am I",

@@ -11,16 +11,16 @@ import Synchronization
 /// Keyed by the bytes themselves: a changed record is a new key, and a stale entry can never be returned.
 /// Bounded: when full it starts over, which costs one parse per record.
 /// Why: docs/adr/0014-decoded-record-cache.md.
-public final class DecodedRecordCache<Value: Sendable>: Sendable {
+package final class DecodedRecordCache<Value: Sendable>: Sendable {
     private let entries = Mutex<[StoredBytes: Value]>([:])
     private let capacity: Int
 
-    public init(capacity: Int = 10_000) {
+    package init(capacity: Int = 10_000) {
         self.capacity = capacity
     }
 
     /// The value `bytes` decode to, decoding them only when they were not seen before.
-    public func value<Failure: Error>(of bytes: [UInt8], decode: ([UInt8]) throws(Failure) -> Value) throws(Failure) -> Value {
+    package func value<Failure: Error>(of bytes: [UInt8], decode: ([UInt8]) throws(Failure) -> Value) throws(Failure) -> Value {
         let key = StoredBytes(bytes)
         if let cached = entries.withLock({ $0[key] }) { return cached }
         let value = try decode(bytes)
