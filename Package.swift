@@ -99,7 +99,7 @@ let package = Package(
         // and endpoints, and the wiring of every route.
         .target(
             name: "Hermes",
-            dependencies: ["Store", "Crypto", "JSON", "ASCIIText", "HTTP2", "Routing", "Tenancy", "ToolRuntime", "MCP", "OAuth", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Store", "Crypto", "JSON", "ASCIIText", "HTTP2", "Routing", "Tenancy", "ToolRuntime", "MCP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: perRequest
         ),
 
@@ -124,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "HermesBenchmarks",
             dependencies: [
-                "Store", "Crypto", "JSON", "HTTP2", "Hermes", "MCP", "ToolRuntime", "Tenancy", "OAuth", "SystemThreads",
+                "Store", "Crypto", "JSON", "HTTP2", "Routing", "Hermes", "MCP", "ToolRuntime", "Tenancy", "OAuth", "SystemThreads",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
