@@ -11,7 +11,7 @@ import NIOHTTP1
 /// this handler holds back the channel's `read()` so the client waits in TCP flow control.
 ///
 /// Everything here runs on the channel's event loop; tasks reach it through `NIOLoopBound` and `execute`.
-final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler, StreamedBodySink {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -34,7 +34,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var keepAlive = true
     private var shuttingDown = false
     /// The one timeout running: the head, the request body or the idle wait (see ``armTimer(_:)``).
-    private var deadline: Deadline?
+    private var timer: ConnectionTimer
     /// Checks `deadline` every ``HTTPServerConfiguration/Limits/housekeepingTick``.
     private var housekeeping: RepeatedTask?
     /// Closes a connection whose refused request body is still being dropped.
@@ -46,16 +46,14 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var requestsAnswered = 0
     /// Whether `task` is a streamed body's producer (rather than the handler computing the response).
     private var producing = false
-    private var writabilityWaiters: [CheckedContinuation<Void, any Error>] = []
+    private var writabilityWaiters = WriterWaiters()
     /// Responses whose last byte has not reached the socket yet, and the last one's completion: a client
-    /// downloading slowly is not idle, and closing under it would cut its response short.
-    private var responsesDraining = 0
+    /// downloading slowly is not idle, and closing under it would cut its response short. A client that
+    /// stops reading for the idle timeout while a response is going out is cut off by `stallTimer`.
+    private var drain = ResponseDrain(now: .now())
     private var lastDrained: EventLoopFuture<Void>?
     /// Keep-alive responses were written since the last flush without a promise of their own.
     private var drainUnchecked = false
-    /// When response bytes last reached the socket; a client that stops reading for the idle timeout while
-    /// a response is going out is cut off by `stallTimer`.
-    private var lastWriteProgress = NIODeadline.now()
     private var stallTimer: Scheduled<Void>?
     /// The refusal (413, 431) of a request whose body is being dropped.
     private var refusal: EventLoopFuture<Void>?
@@ -75,12 +73,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var pipelined = CircularBuffer<HTTP1RequestPart>()
     /// The current request's end has arrived: what comes next belongs to the next request.
     private var requestEnded = false
-    private var replaying = false
-    /// Inside a batch of reads (``channelReadComplete(context:)`` flushes what was written meanwhile).
-    private var reading = false
-    private var flushPending = false
-    /// A flush is queued to run at the end of this event-loop tick (see ``flushAtEndOfTick(_:)``).
-    private var flushScheduled = false
+    /// A read burst's responses leave together at the end of the tick; one finished later at once.
+    private var flushes = FlushSchedule(afterReads: .endOfTick, otherwise: .now)
     /// The version the current request came in with (an HTTP/1.0 client gets no chunked body).
     private var requestMinorVersion = 1
     /// How the streamed response going out frames its body, and whether it is a HEAD's (head only).
@@ -99,6 +93,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         self.limits = limits
         self.peer = peer
         self.acceptsH2C = acceptsH2C
+        timer = ConnectionTimer(responder.timeouts)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -125,7 +120,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        reading = true
+        _ = flushes.readBegan()
         noteBytesArrived()
         deliver(parser.parse(unwrapInboundIn(data)))
     }
@@ -137,12 +132,16 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        reading = false
-        if flushPending {
-            flushPending = false
-            flushAtEndOfTick(context)
-        }
+        perform(flushes.readEnded(), context)
         context.fireChannelReadComplete()
+    }
+
+    private func perform(_ action: FlushSchedule.Action, _ context: ChannelHandlerContext) {
+        switch action {
+        case .none: break
+        case .flush: flush(context)
+        case .scheduleFlush: flushAtEndOfTick(context)
+        }
     }
 
     /// Flushes once the event loop has handled every connection that became readable with this one, as
@@ -151,10 +150,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// many busy keep-alive connections those wake-ups cost more than the requests themselves (measured
     /// in docs/benchmarks.md). A lone request pays only for the queued task, a few µs of its round trip.
     private func flushAtEndOfTick(_ context: ChannelHandlerContext) {
-        guard !flushScheduled else { return }
-        flushScheduled = true
         context.eventLoop.assumeIsolated().execute { [self] in
-            flushScheduled = false
+            flushes.scheduledFlushRan()
             if let context = self.context { flush(context) }
         }
     }
@@ -162,11 +159,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// Flushes now, or once the read batch or the replay of pipelined requests in progress is over: the
     /// responses to requests that arrived together leave in one write.
     private func flushSoon() {
-        if reading || replaying {
-            flushPending = true
-        } else if let context {
-            flush(context)
-        }
+        guard let context else { return }
+        perform(flushes.wrote(), context)
     }
 
     /// Flushes; then, when keep-alive responses went out since the last flush (they carry no promise, see
@@ -189,7 +183,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func handle(_ part: HTTP1RequestPart) {
         guard let context else { return }
-        if holdsPipelined || (!replaying && !pipelined.isEmpty) {
+        if holdsPipelined || (!flushes.replaying && !pipelined.isEmpty) {
             pipelined.append(part)
             return
         }
@@ -290,14 +284,9 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// goes on from a fresh start with the bytes held back, as a read of their own (flushed at its end).
     private func resumeParsing() {
         parserStopped = false
-        let wasReading = reading
-        reading = true
+        let began = flushes.readBegan()
         deliver(parser.resume())
-        reading = wasReading
-        if !wasReading, flushPending, let context {
-            flushPending = false
-            flushAtEndOfTick(context)
-        }
+        if began, let context { perform(flushes.readEnded(), context) }
     }
 
     /// Answers `Upgrade: h2c` with 101 and hands the connection to an HTTP/2 session that answers the request
@@ -305,7 +294,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// sent it right away) go to the new handler.
     private func upgradeToHTTP2(_ head: HTTP1RequestHead, settings: [UInt8]) {
         guard let context else { return }
-        deadline = nil
+        timer.disarm()
         state = .responding
         let http2 = HTTP2ConnectionHandler(
             responder: responder, limits: limits, peer: peer,
@@ -334,16 +323,12 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     /// Hands the parts of pipelined requests over, in order, until one of them is being answered.
     private func replayPipelined() {
-        guard !replaying else { return }
-        replaying = true
+        guard flushes.replayBegan() else { return }
         while !holdsPipelined, let part = pipelined.popFirst() {
             handle(part)
         }
-        replaying = false
-        if flushPending, !reading, let context {
-            flushPending = false
-            flush(context)
-        }
+        let action = flushes.replayEnded()
+        if let context { perform(action, context) }
         if pipelined.isEmpty { releaseHeldRead() }
     }
 
@@ -418,15 +403,12 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// handler waiting for the request timeout.
     private func checkBodyStall() {
         bodyWatch = nil
-        guard let inbound, inbound.isOpen else { return }
-        let limit = limits.requestTimeout
-        if let quiet = inbound.clientStall(atLeast: limit) {
-            keepAlive = false
-            inbound.fail(.timedOut(after: quiet))
-            return
+        guard let inbound else { return }
+        switch inbound.watchClient(limit: limits.requestTimeout) {
+        case .over: break
+        case .timedOut: keepAlive = false
+        case .checkAgain(let delay): armBodyWatch(after: delay)
         }
-        let elapsed = ContinuousClock.now - inbound.lastProgress
-        armBodyWatch(after: elapsed < limit ? limit - elapsed : limit)
     }
 
     /// Notes raw bytes arriving before the parser has a whole head (slow-header detection).
@@ -438,8 +420,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
-            lastWriteProgress = .now()
-            resumeWriters()
+            drain.progressed(at: .now())
+            writabilityWaiters.resumeAll()
         }
         context.fireChannelWritabilityChanged()
     }
@@ -455,7 +437,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         case .idle:
             // A response may still be on its way to a slow reader: close behind it (the server's grace
             // period bounds the wait).
-            if responsesDraining > 0, let lastDrained { closeAfter(lastDrained, lingering: true) } else { context.close(promise: nil) }
+            if drain.isDraining, let lastDrained { closeAfter(lastDrained, lingering: true) } else { context.close(promise: nil) }
         // A streamed body ends cleanly; a response still being computed is left to finish (cancelling
         // its handler would turn a request the server accepted into a 503).
         case .responding where producing: task?.cancel()
@@ -490,7 +472,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func dispatch(_ head: HTTP1RequestHead, _ route: RouteLookup, _ query: String?, _ body: [UInt8], streamedBody: RequestBodyBuffer? = nil) {
         guard let loop = context?.eventLoop else { return }
-        deadline = nil
+        timer.disarm()
         state = .responding
         let request = HTTPRequest(
             method: route.method, path: route.path, query: query, headers: head.headers, body: body, remoteAddress: peer.clientAddress(head.headers),
@@ -555,7 +537,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             context.writeAndFlush(wrapOutboundOut(head), promise: nil)
             let loop = context.eventLoop
             let bound = NIOLoopBound(self, eventLoop: loop)
-            let writer = BodyWriter(handler: bound, eventLoop: loop)
+            let writer = StreamedBodyWriter(sink: bound, eventLoop: loop, stream: 0)
             let counter = ByteCounter()
             task = Task(executorPreference: executor) {
                 try? await produce(CountingWriter(inner: writer, counter: counter))
@@ -580,7 +562,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func refuse(_ head: HTTP1RequestHead, _ status: Int, _ message: String) {
-        deadline = nil
+        timer.disarm()
         let response = responder.rejection(status, message, method: head.method.rawValue, path: HTTPRequest.split(target: head.target).path, protocolVersion: .http1_1)
         // The unread body cannot be skipped reliably, so the connection closes after the answer.
         keepAlive = false
@@ -604,7 +586,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         } else {
             context.close(mode: .output, promise: nil)
         }
-        deadline = nil
+        timer.disarm()
         lingerTimer?.cancel()
         lingerTimer = context.eventLoop.scheduleTask(in: Self.refusedBodyLinger) { bound.value.context?.close(promise: nil) }
     }
@@ -648,7 +630,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             buffer.writeBytes(bytes[offset..<end])
             if end == bytes.count { return endResponse(with: buffer, reportingWrite: reportingWrite) }
             let promise = context.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.whenSuccess { bound.value.lastWriteProgress = .now() }
+            promise.futureResult.whenSuccess { bound.value.drain.progressed(at: .now()) }
             context.write(wrapOutboundOut(buffer), promise: promise)
             offset = end
         }
@@ -690,15 +672,11 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// Counts a response as draining until `written` completes, watching for a client that stops reading.
     private func trackDrain(_ written: EventLoopFuture<Void>) {
         guard let loop = context?.eventLoop else { return }
-        responsesDraining += 1
+        drain.began(at: .now())
         lastDrained = written
-        lastWriteProgress = .now()
         let bound = NIOLoopBound(self, eventLoop: loop)
-        written.whenComplete { _ in
-            bound.value.responsesDraining -= 1
-            bound.value.lastWriteProgress = .now()
-        }
-        if responsesDraining > 0 { armStallWatch() }
+        written.whenComplete { _ in bound.value.drain.completed(at: .now()) }
+        if drain.isDraining { armStallWatch() }
     }
 
     /// Starts checking, every idle timeout, that a response going out still makes progress.
@@ -710,12 +688,10 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func checkStall() {
         stallTimer = nil
-        guard let context, responsesDraining > 0 || !writabilityWaiters.isEmpty else { return }
-        let quiet = NIODeadline.now() - lastWriteProgress
-        let limit = responder.timeouts.idle
-        guard quiet >= limit else {
+        guard let context, drain.isDraining || !writabilityWaiters.isEmpty else { return }
+        if case .quiet(let remaining) = drain.watch.verdict(at: .now(), limit: responder.timeouts.idle) {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            stallTimer = context.eventLoop.scheduleTask(in: limit - quiet) { bound.value.checkStall() }
+            stallTimer = context.eventLoop.scheduleTask(in: remaining) { bound.value.checkStall() }
             return
         }
         responder.logger.notice("closing a connection whose client stopped reading its response", metadata: [
@@ -724,7 +700,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.close(promise: nil)
     }
 
-    fileprivate func writeChunk(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
+    func enqueueChunk(_ bytes: [UInt8], stream: Int32, _ continuation: CheckedContinuation<Void, any Error>) {
         guard let context, !closed else {
             continuation.resume(throwing: ResponseStreamClosed())
             return
@@ -735,50 +711,29 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         if context.channel.isWritable {
             continuation.resume()
         } else {
-            writabilityWaiters.append(continuation)
+            writabilityWaiters.add(continuation)
             armStallWatch()
         }
     }
 
-    private func resumeWriters() {
-        let waiters = writabilityWaiters
-        writabilityWaiters.removeAll()
-        for waiter in waiters { waiter.resume() }
-    }
-
     // MARK: Timers
 
-    private enum TimerReason { case header, request, idle }
-
-    private struct Deadline {
-        let at: NIODeadline
-        let reason: TimerReason
-        let limit: Duration
-    }
-
     /// Replaces the running timeout; it fires at the first housekeeping tick past its limit.
-    private func armTimer(_ reason: TimerReason) {
-        let timeouts = responder.timeouts
-        let (limit, amount) = switch reason {
-        case .header: (limits.headerTimeout, timeouts.header)
-        case .request: (limits.requestTimeout, timeouts.request)
-        case .idle: (limits.idleTimeout, timeouts.idle)
-        }
-        deadline = Deadline(at: .now() + amount, reason: reason, limit: limit)
+    private func armTimer(_ reason: ConnectionTimer.Reason) {
+        timer.arm(reason, at: .now())
     }
 
     private func checkDeadline() {
-        guard let due = deadline, due.at <= .now() else { return }
-        deadline = nil
-        timerFired(due.reason, limit: due.limit)
+        guard let reason = timer.expire(at: .now()) else { return }
+        timerFired(reason, limit: limits.timeout(reason))
     }
 
-    private func timerFired(_ reason: TimerReason, limit: Duration) {
+    private func timerFired(_ reason: ConnectionTimer.Reason, limit: Duration) {
         guard let context else { return }
         switch (reason, state) {
         case (.idle, .idle) where waitingForBytes:
             // Idle means nothing left to send either; a stalled reader is the stall watch's business.
-            if responsesDraining > 0 {
+            if drain.isDraining {
                 armTimer(.idle)
             } else {
                 context.close(promise: nil)
@@ -829,7 +784,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         inbound?.fail(.connectionClosed)
         bodyWatch?.cancel()
         bodyWatch = nil
-        deadline = nil
+        timer.disarm()
         housekeeping?.cancel()
         housekeeping = nil
         lingerTimer?.cancel()
@@ -839,22 +794,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         closeTimer?.cancel()
         closeTimer = nil
         task?.cancel()
-        let waiters = writabilityWaiters
-        writabilityWaiters.removeAll()
-        for waiter in waiters { waiter.resume(throwing: ResponseStreamClosed()) }
-    }
-
-
-    struct BodyWriter: ResponseBodyWriter {
-        let handler: NIOLoopBound<HTTP1ConnectionHandler>
-        let eventLoop: any EventLoop
-
-        func write(_ bytes: [UInt8]) async throws {
-            guard !Task.isCancelled else { throw ResponseStreamClosed() }
-            try await withCheckedThrowingContinuation { continuation in
-                eventLoop.execute { handler.value.writeChunk(bytes, continuation) }
-            }
-        }
+        writabilityWaiters.failAll()
     }
 }
 

@@ -12,7 +12,7 @@ import NIOCore
 /// streamed body, and at most the concurrent-stream limit of them per connection.
 ///
 /// Everything here runs on the channel's event loop; tasks reach it through `NIOLoopBound` and `execute`.
-final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegate {
+final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegate, StreamedBodySink {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -44,7 +44,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         /// When the whole request must have arrived (408 after).
         var receiveBy = NIODeadline.distantFuture
         /// When response bytes were last queued into an empty buffer or handed to nghttp2 (stall detection).
-        var lastProgress = NIODeadline.distantFuture
+        var progress = StallWatch()
         var responded = false
         var status = 0
         var outbound: [UInt8] = []
@@ -52,7 +52,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var outboundEnded = false
         var bytesSent = 0
         var resetAfterResponse = false
-        var waiters: [CheckedContinuation<Void, any Error>] = []
+        var waiters = WriterWaiters()
         /// The response's ``HTTPResponse/whenSent``, run once the stream's last frame was written.
         var whenSent: (@Sendable () -> Void)?
 
@@ -88,11 +88,11 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private var shuttingDown = false
     private var housekeeping: RepeatedTask?
     private var now = NIODeadline.now()
-    private var lastActivity = NIODeadline.now()
-    private var servedAny = false
-    private var flushScheduled = false
-    /// Inside a batch of reads: `channelReadComplete` flushes, so responses need not schedule a flush.
-    private var reading = false
+    /// The connection's idle timeout, counted from its last activity: the header timeout until it has served
+    /// a stream, the idle timeout after.
+    private var timer: ConnectionTimer
+    /// A read burst's frames leave at its end; responses finishing later share a flush at the end of the tick.
+    private var flushes = FlushSchedule(afterReads: .now, otherwise: .endOfTick)
     /// Inside ``flush()`` (writes can report writability changes re-entrantly).
     private var flushing = false
     /// The session is over; the connection closes once its last bytes are written.
@@ -130,6 +130,8 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         self.limits = limits
         self.peer = peer
         upgradedRequest = request
+        timer = ConnectionTimer(responder.timeouts)
+        timer.arm(.header, at: now)
     }
 
     // MARK: Channel events
@@ -188,10 +190,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         guard let session, !closing else { return }  // a closing connection only drains what arrives
-        if !reading {
-            reading = true
+        if flushes.readBegan() {
             now = .now()
-            lastActivity = now
+            timer.restart(at: now)
         }
         do {
             try buffer.withUnsafeReadableBytes { try session.receive($0) }
@@ -205,8 +206,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        reading = false
-        flush()
+        perform(flushes.readEnded())
         context.fireChannelReadComplete()
     }
 
@@ -250,7 +250,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         stream.receiveBy = now + responder.timeouts.request
         streams[StreamKey(streamID)] = stream
         recent = Unmanaged.passUnretained(stream)
-        servedAny = true
+        timer.change(to: .idle)
     }
 
     func streamHeader(_ streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
@@ -421,10 +421,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         if recent?.toOpaque() == Unmanaged.passUnretained(stream).toOpaque() { recent = nil }
         stream.streamedBody?.fail(.clientReset)
         stream.task?.cancel()
-        if !stream.waiters.isEmpty {
-            for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
-            stream.waiters.removeAll()
-        }
+        stream.waiters.failAll()
         if let startedAt = stream.startedAt {
             responder.logAccess(HTTPRequest(storage: stream), status: stream.status, bytes: stream.bytesSent, startedAt: startedAt)
         }
@@ -433,7 +430,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             stream.whenSent = nil
             sentHooks.append(whenSent)
         }
-        lastActivity = now
+        timer.restart(at: now)
     }
 
     func streamReadBody(_ streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, endOfBody: Bool, deferred: Bool) {
@@ -448,17 +445,13 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             }
             stream.outboundOffset += count
             stream.bytesSent += count
-            stream.lastProgress = now
+            stream.progress.progressed(at: now)
             if stream.outboundOffset == stream.outbound.count {
                 // A finished body is often shared (a cached response): keeping its capacity would allocate a copy.
                 if stream.outboundEnded { stream.outbound = [] } else { stream.outbound.removeAll(keepingCapacity: true) }
                 stream.outboundOffset = 0
             }
-            if stream.buffered < limits.streamingHighWatermark / 2, !stream.waiters.isEmpty {
-                let waiters = stream.waiters
-                stream.waiters.removeAll()
-                for waiter in waiters { waiter.resume() }
-            }
+            if stream.buffered < limits.streamingHighWatermark / 2 { stream.waiters.resumeAll() }
         }
         let finished = stream.outboundEnded && stream.buffered == 0
         if finished, stream.resetAfterResponse { resetAfterResponse(stream) }
@@ -555,14 +548,14 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             return
         }
         let streamID = stream.streamID
-        if !reading { now = .now() }  // a handler's task finishing later: the last read's clock is old by now
+        if !flushes.reading { now = .now() }  // a handler's task finishing later: the last read's clock is old by now
         stream.responded = true
         stream.status = response.status
         switch response.body {
         case .bytes(let bytes):
             stream.outbound = bytes
             stream.outboundEnded = true
-            stream.lastProgress = now
+            stream.progress.progressed(at: now)
             stream.whenSent = response.whenSent
             _ = session.submitResponse(
                 streamID: streamID, status: response.status, headers: response.headers, requestID: stream.id,
@@ -574,7 +567,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             guard let loop = context?.eventLoop else { return }
             _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, requestID: stream.id, hasBody: true)
             let bound = NIOLoopBound(self, eventLoop: loop)
-            let writer = BodyWriter(handler: bound, eventLoop: loop, streamID: streamID)
+            let writer = StreamedBodyWriter(sink: bound, eventLoop: loop, stream: streamID)
             stream.task = Task(executorPreference: executor) {
                 try? await produce(writer)
                 loop.execute { bound.value.endBody(streamID) }
@@ -596,24 +589,24 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         if case .bytes(let bytes) = response.body {
             stream.outbound = bytes
             stream.outboundEnded = true
-            stream.lastProgress = now
+            stream.progress.progressed(at: now)
             _ = session.submitResponse(streamID: streamID, status: status, headers: response.headers, contentLength: bytes.count, hasBody: true)
         }
         flush()
     }
 
-    fileprivate func enqueueBody(_ streamID: Int32, _ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
+    func enqueueChunk(_ bytes: [UInt8], stream streamID: Int32, _ continuation: CheckedContinuation<Void, any Error>) {
         guard let stream = stream(streamID), !stream.outboundEnded else {
             continuation.resume(throwing: ResponseStreamClosed())
             return
         }
-        if stream.buffered == 0 { stream.lastProgress = .now() }  // a producer task: the cached clock may be old
+        if stream.buffered == 0 { stream.progress.progressed(at: .now()) }  // a producer task: the cached clock may be old
         stream.outbound.append(contentsOf: bytes)
         session?.resumeBody(streamID: streamID)
         if stream.buffered < limits.streamingHighWatermark {
             continuation.resume()
         } else {
-            stream.waiters.append(continuation)
+            stream.waiters.add(continuation)
         }
         scheduleFlush()
     }
@@ -631,10 +624,23 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     /// Sends what nghttp2 has queued. Responses finishing in the same event-loop tick share one flush.
     private func scheduleFlush() {
-        guard !flushScheduled, !reading, let loop = context?.eventLoop else { return }
-        flushScheduled = true
-        let bound = NIOLoopBound(self, eventLoop: loop)
-        loop.execute { bound.value.flush() }
+        perform(flushes.wrote())
+    }
+
+    private func perform(_ action: FlushSchedule.Action) {
+        switch action {
+        case .none:
+            break
+        case .flush:
+            flush()
+        case .scheduleFlush:
+            guard let loop = context?.eventLoop else {
+                flushes.scheduledFlushRan()
+                return
+            }
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            loop.execute { bound.value.flush() }
+        }
     }
 
     /// Hands nghttp2's queued frames to the socket, but only while the socket keeps up: frames not generated
@@ -642,7 +648,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// watermark makes the producer wait. Flow-control windows alone do not bound memory: a client may
     /// grant gigabytes and then stop reading. Writability coming back calls this again.
     private func flush() {
-        flushScheduled = false
+        flushes.scheduledFlushRan()
         guard let session, let context, !closing, !flushing else { return }
         flushing = true
         defer { flushing = false }
@@ -709,11 +715,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         // A streamed body has no deadline as a whole (the handler sets the pace); the client may only keep
         // the handler waiting for the request timeout.
         for stream in streams.values {
-            if let inbound = stream.streamedBody, let quiet = inbound.clientStall(atLeast: limit) { inbound.fail(.timedOut(after: quiet)) }
+            _ = stream.streamedBody?.watchClient(limit: limit)
         }
         cancelStalledStreams(now)
-        let allowed = servedAny ? responder.timeouts.idle : responder.timeouts.header
-        if streams.isEmpty, !shuttingDown, lastActivity + allowed < now {
+        if streams.isEmpty, !shuttingDown, timer.expire(at: now) != nil {
             session?.submitGoaway()
             flush()
             closeWhenWritten()
@@ -725,7 +730,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// `write` throws. When the socket itself is stuck, no RST_STREAM could go out: the connection closes.
     private func cancelStalledStreams(_ now: NIODeadline) {
         let limit = responder.timeouts.idle
-        let stalled = streams.values.filter { $0.responded && $0.buffered > 0 && $0.lastProgress + limit < now }
+        let stalled = streams.values.filter { $0.responded && $0.buffered > 0 && $0.progress.isStalled(at: now, limit: limit) }
         guard !stalled.isEmpty, let context else { return }
         responder.logger.notice("cancelling responses whose client stopped reading", metadata: [
             "http.streams": "\(stalled.count)", "http.idle_timeout": "\(limits.idleTimeout)",
@@ -735,7 +740,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             return
         }
         for stream in stalled {
-            stream.lastProgress = now
+            stream.progress.progressed(at: now)
             session?.resetStream(stream.streamID, errorCode: NGHTTP2Session.cancel)
         }
         flush()
@@ -788,26 +793,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         for stream in streams.values {
             stream.streamedBody?.fail(.connectionClosed)
             stream.task?.cancel()
-            for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
-            stream.waiters.removeAll()
+            stream.waiters.failAll()
         }
         streams.removeAll()
         recent = nil
-    }
-
-
-    /// Hands streamed chunks to the event loop and waits while the client is not reading.
-    struct BodyWriter: ResponseBodyWriter {
-        let handler: NIOLoopBound<HTTP2ConnectionHandler>
-        let eventLoop: any EventLoop
-        let streamID: Int32
-
-        func write(_ bytes: [UInt8]) async throws {
-            guard !Task.isCancelled else { throw ResponseStreamClosed() }
-            try await withCheckedThrowingContinuation { continuation in
-                eventLoop.execute { handler.value.enqueueBody(streamID, bytes, continuation) }
-            }
-        }
     }
 }
 
