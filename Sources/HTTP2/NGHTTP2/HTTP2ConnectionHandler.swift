@@ -85,20 +85,12 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// The stream the last callback was about: nghttp2 reports a request's headers, end and body reads
     /// one after another, so most lookups are this one and skip hashing. Unretained (see ``unmanagedStream(_:)``).
     private var recent: Unmanaged<Stream>?
-    private var shuttingDown = false
     private var housekeeping: RepeatedTask?
+    /// The clock as of the current burst of reads (or flush, or tick): read once for all the callbacks it
+    /// brings.
     private var now = NIODeadline.now()
-    /// The connection's idle timeout, counted from its last activity: the header timeout until it has served
-    /// a stream, the idle timeout after.
-    private var timer: ConnectionTimer
-    /// A read burst's frames leave at its end; responses finishing later share a flush at the end of the tick.
-    private var flushes = FlushSchedule(afterReads: .now, otherwise: .endOfTick)
-    /// Inside ``flush()`` (writes can report writability changes re-entrantly).
-    private var flushing = false
-    /// The session is over; the connection closes once its last bytes are written.
-    private var closing = false
-    /// The peer broke the protocol (the session ended with an error).
-    private var failed = false
+    /// Flushing, idling out, the two-step GOAWAY and closing.
+    private var machine: HTTP2ConnectionStateMachine
     /// ``HTTPResponse/whenSent`` of streams closed since the last write: run when the next write completes.
     private var sentHooks: [@Sendable () -> Void] = []
     private var lingerTimer: Scheduled<Void>?
@@ -130,8 +122,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         self.limits = limits
         self.peer = peer
         upgradedRequest = request
-        timer = ConnectionTimer(responder.timeouts)
-        timer.arm(.header, at: now)
+        machine = HTTP2ConnectionStateMachine(timeouts: responder.timeouts, now: now)
     }
 
     // MARK: Channel events
@@ -189,24 +180,25 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        guard let session, !closing else { return }  // a closing connection only drains what arrives
-        if flushes.readBegan() {
-            now = .now()
-            timer.restart(at: now)
+        guard let session else { return }
+        switch machine.readArrived(at: .now()) {
+        case .drop: return  // a closing connection only drains what arrives
+        case .receive: break
+        case .receiveStartingBurst(let time): now = time
         }
         do {
             try buffer.withUnsafeReadableBytes { try session.receive($0) }
         } catch {
             // Send the GOAWAY (nghttp2's own if it queued one, else ours with a fitting code), then close.
             session.terminate(errorCode: (error as? NGHTTP2Failure)?.goawayErrorCode ?? NGHTTP2_PROTOCOL_ERROR.rawValue)
-            failed = true
+            machine.receiveFailed()
             flush()
             closeWhenWritten(lingering: false)
         }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        perform(flushes.readEnded())
+        perform(machine.readEnded())
         context.fireChannelReadComplete()
     }
 
@@ -250,7 +242,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         stream.receiveBy = now + responder.timeouts.request
         streams[StreamKey(streamID)] = stream
         recent = Unmanaged.passUnretained(stream)
-        timer.change(to: .idle)
+        machine.streamOpened()
     }
 
     func streamHeader(_ streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
@@ -430,7 +422,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             stream.whenSent = nil
             sentHooks.append(whenSent)
         }
-        timer.restart(at: now)
+        machine.streamClosed(at: now)
     }
 
     func streamReadBody(_ streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, endOfBody: Bool, deferred: Bool) {
@@ -548,7 +540,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             return
         }
         let streamID = stream.streamID
-        if !flushes.reading { now = .now() }  // a handler's task finishing later: the last read's clock is old by now
+        if !machine.isReading { now = .now() }  // a handler's task finishing later: the last read's clock is old by now
         stream.responded = true
         stream.status = response.status
         switch response.body {
@@ -624,7 +616,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     /// Sends what nghttp2 has queued. Responses finishing in the same event-loop tick share one flush.
     private func scheduleFlush() {
-        perform(flushes.wrote())
+        perform(machine.wrote())
     }
 
     private func perform(_ action: FlushSchedule.Action) {
@@ -635,7 +627,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             flush()
         case .scheduleFlush:
             guard let loop = context?.eventLoop else {
-                flushes.scheduledFlushRan()
+                machine.flushDropped()
                 return
             }
             let bound = NIOLoopBound(self, eventLoop: loop)
@@ -648,10 +640,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// watermark makes the producer wait. Flow-control windows alone do not bound memory: a client may
     /// grant gigabytes and then stop reading. Writability coming back calls this again.
     private func flush() {
-        flushes.scheduledFlushRan()
-        guard let session, let context, !closing, !flushing else { return }
-        flushing = true
-        defer { flushing = false }
+        guard machine.flushBegan(canWrite: session != nil && context != nil), let session, let context else { return }
         now = .now()
         var healthy = true
         while healthy, context.channel.isWritable, session.wantsToWrite {
@@ -661,7 +650,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             context.writeAndFlush(wrapOutboundOut(buffer), promise: takeSentHooks(context.eventLoop))
         }
         runSentHooks()
-        if !healthy || !session.isAlive { closeWhenWritten(lingering: healthy && !failed) }
+        switch machine.flushEnded(healthy: healthy, sessionAlive: session.isAlive) {
+        case .none: break
+        case .closeWhenWritten(let lingering): closeWhenWritten(lingering: lingering)
+        }
     }
 
     /// Bytes of frames generated per write while the socket keeps up.
@@ -681,8 +673,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// A peer that never closes is cut off after ``lingerLimit``. A peer that broke the protocol gets no such
     /// courtesy (`lingering: false`): the connection closes as soon as the GOAWAY is out.
     private func closeWhenWritten(lingering: Bool = true) {
-        guard let context, !closing else { return }
-        closing = true
+        guard let context, machine.closeWhenWritten(lingering: lingering) else { return }
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
             guard lingering else {
@@ -718,7 +709,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             _ = stream.streamedBody?.watchClient(limit: limit)
         }
         cancelStalledStreams(now)
-        if streams.isEmpty, !shuttingDown, timer.expire(at: now) != nil {
+        switch machine.tick(at: now, streamsOpen: !streams.isEmpty) {
+        case .none:
+            break
+        case .goawayAndClose:
             session?.submitGoaway()
             flush()
             closeWhenWritten()
@@ -746,19 +740,37 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         flush()
     }
 
+    /// A graceful shutdown, GOAWAY in two steps: a shutdown notice now, the final GOAWAY one round trip
+    /// later, naming the last stream we will serve.
     private func beginShutdown() {
-        guard !shuttingDown, let loop = context?.eventLoop else { return }
-        shuttingDown = true
-        session?.submitShutdownNotice()
-        flush()
-        // Streamed responses (server-sent events) end cleanly rather than hold the shutdown open.
+        guard let loop = context?.eventLoop else { return }
+        switch machine.quiesce() {
+        case .none:
+            return
+        case .cancelStreamedResponses:
+            cancelStreamedResponses()
+        case .sendShutdownNotice:
+            session?.submitShutdownNotice()
+            flush()
+            cancelStreamedResponses()
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            loop.scheduleTask(in: .milliseconds(100)) { bound.value.sendFinalGoaway() }
+        }
+    }
+
+    /// Streamed responses (server-sent events) end cleanly rather than hold the shutdown open.
+    private func cancelStreamedResponses() {
         for stream in streams.values where stream.responded { stream.task?.cancel() }
-        let bound = NIOLoopBound(self, eventLoop: loop)
-        // One round trip later, the final GOAWAY names the last stream we will serve.
-        loop.scheduleTask(in: .milliseconds(100)) {
-            bound.value.session?.submitGoaway()
-            bound.value.flush()
-            if bound.value.streams.isEmpty { bound.value.closeWhenWritten() }
+    }
+
+    private func sendFinalGoaway() {
+        switch machine.shutdownNoticeElapsed() {
+        case .none:
+            break
+        case .sendGoaway:
+            session?.submitGoaway()
+            flush()
+            if machine.finalGoawayFlushed(streamsOpen: !streams.isEmpty) { closeWhenWritten() }
         }
     }
 
