@@ -147,4 +147,115 @@ struct HTTP2ConnectionStateMachineTests {
         checkEqual(machine.shutdownNoticeElapsed(), .none)
         checkEqual(machine.tick(at: Self.at(1_000), streamsOpen: false), .none)
     }
+
+    // MARK: Streams
+
+    typealias Stream = HTTP2StreamStateMachine
+
+    static func stream() -> Stream { Stream(receiveBy: at(30)) }
+
+    /// A request without a body: dispatched when its HEADERS end the stream, answered once.
+    @Test func aStreamIsDispatchedOnceAndAnsweredOnce() {
+        var stream = Self.stream()
+        checkEqual(stream.header(size: 100, limit: 16_384), .add)
+        checkEqual(stream.headersComplete(), nil)
+        checkEqual(stream.planned(limit: 1000, streamed: false, endStream: true, contentLength: nil), .dispatch)
+        check(stream.dispatch())
+        checkEqual(stream.state, .dispatched)
+        check(!stream.isOverdue(at: Self.at(1_000)), "no request timeout once dispatched")
+        check(stream.respond(ended: true, at: Self.at(2)))
+        checkEqual(stream.state, .responding(ended: true))
+        check(!stream.respond(ended: true, at: Self.at(3)), "a second response is dropped")
+        check(!stream.dispatch())
+        checkEqual(stream.answerOut(refusedBodyGrace: .milliseconds(500), abandonedBodyDrain: .seconds(2)), nil)
+    }
+
+    /// A body is collected up to the route's limit, then the stream is dispatched at its end.
+    @Test func aBodyIsCollectedUntilTheStreamEnds() {
+        var stream = Self.stream()
+        checkEqual(stream.planned(limit: 10, streamed: false, endStream: false, contentLength: 8), .collect)
+        checkEqual(stream.data(5, streamedBody: false, collected: 0), .append)
+        checkEqual(stream.data(3, streamedBody: false, collected: 5), .append)
+        checkEqual(stream.ended(streamedBody: false), .dispatch)
+        _ = stream.dispatch()
+        checkEqual(stream.data(1, streamedBody: false, collected: 8), .ignore)
+        checkEqual(stream.ended(streamedBody: false), .none)
+    }
+
+    /// Headers past the limit are dropped as they arrive and refused (431) once complete; the stream is reset
+    /// a while after the answer, as the client may still be sending.
+    @Test func headersPastTheLimitAreRefused() {
+        var stream = Self.stream()
+        checkEqual(stream.header(size: 10_000, limit: 16_384), .add)
+        checkEqual(stream.header(size: 10_000, limit: 16_384), .dropAll)
+        checkEqual(stream.header(size: 1, limit: 16_384), .dropAll)
+        checkEqual(stream.headersComplete(), .headersTooLarge)
+        check(stream.refuse(.headersTooLarge, at: Self.at(1)))
+        checkEqual(stream.state, .responding(ended: true))
+        checkEqual(stream.data(10, streamedBody: false, collected: 0), .ignore)
+        checkEqual(stream.ended(streamedBody: false), .none)
+        check(stream.resetAfterResponse)
+        checkEqual(stream.answerOut(refusedBodyGrace: .milliseconds(500), abandonedBodyDrain: .seconds(2)), .milliseconds(500))
+        checkEqual(stream.answerOut(refusedBodyGrace: .milliseconds(500), abandonedBodyDrain: .seconds(2)), nil, "once")
+    }
+
+    @Test func aBodyPastItsLimitIsRefusedByLengthOrAsItArrives() {
+        var declared = Self.stream()
+        checkEqual(declared.planned(limit: 10, streamed: false, endStream: false, contentLength: 11), .refuse(.bodyTooLarge))
+        checkEqual(declared.bodyLimit, 10)
+        var headersOnly = Self.stream()
+        checkEqual(headersOnly.planned(limit: 10, streamed: false, endStream: true, contentLength: nil), .dispatch, "no body, whatever content-length says")
+        var sent = Self.stream()
+        _ = sent.planned(limit: 10, streamed: false, endStream: false, contentLength: nil)
+        checkEqual(sent.data(8, streamedBody: false, collected: 0), .append)
+        checkEqual(sent.data(3, streamedBody: false, collected: 8), .refuse(.bodyTooLarge))
+    }
+
+    @Test func aRequestNotReceivedInTimeIsOverdue() {
+        var stream = Self.stream()
+        check(!stream.isOverdue(at: Self.at(30)))
+        check(stream.isOverdue(at: Self.at(31)))
+        check(stream.refuse(.timedOut, at: Self.at(31)))
+        check(!stream.isOverdue(at: Self.at(32)))
+        check(!stream.refuse(.timedOut, at: Self.at(32)), "answered already")
+    }
+
+    /// A streamed body's credit goes back as the handler reads; abandoned, the owed credit goes back at once,
+    /// the rest is dropped but credited, and the stream is reset after the longer drain.
+    @Test func aStreamedBodyIsCreditedAsReadAndDroppedOnceAbandoned() {
+        var stream = Self.stream()
+        checkEqual(stream.planned(limit: 1 << 20, streamed: true, endStream: false, contentLength: nil), .dispatchStreaming)
+        _ = stream.dispatch()
+        checkEqual(stream.data(100, streamedBody: true, collected: 0), .toHandler)
+        checkEqual(stream.data(50, streamedBody: true, collected: 0), .toHandler)
+        check(stream.bodyConsumed(100))
+        check(stream.respond(ended: true, at: Self.at(2)))
+        checkEqual(stream.abandonBody(bodyComplete: false), 50)
+        checkEqual(stream.abandonBody(bodyComplete: false), nil)
+        check(!stream.bodyConsumed(10), "no credit twice")
+        checkEqual(stream.data(70, streamedBody: true, collected: 0), .dropCredited)
+        checkEqual(stream.inboundCredited, stream.inboundArrived)
+        checkEqual(stream.ended(streamedBody: true), .finishStreamedBody)
+        checkEqual(stream.answerOut(refusedBodyGrace: .milliseconds(500), abandonedBodyDrain: .seconds(2)), .seconds(2))
+        var complete = Self.stream()
+        checkEqual(complete.abandonBody(bodyComplete: true), nil)
+    }
+
+    /// A streamed response takes chunks until its producer ends; a response with bytes waiting and no
+    /// progress for the idle timeout belongs to a client that stopped reading.
+    @Test func aStreamedResponseTakesChunksUntilItEndsAndStallsWithoutProgress() {
+        var stream = Self.stream()
+        _ = stream.dispatch()
+        check(stream.respond(ended: false, at: Self.at(1)))
+        check(stream.acceptsChunks)
+        stream.progressed(at: Self.at(5))
+        check(!stream.isStalled(at: Self.at(79), limit: .seconds(75), buffered: 10))
+        check(stream.isStalled(at: Self.at(80), limit: .seconds(75), buffered: 10))
+        check(!stream.isStalled(at: Self.at(80), limit: .seconds(75), buffered: 0), "nothing waiting")
+        stream.bodyEnded()
+        check(!stream.acceptsChunks)
+        check(stream.outboundEnded)
+        let waiting = Self.stream()
+        check(!waiting.isStalled(at: Self.at(1_000), limit: .seconds(75), buffered: 10), "no response yet")
+    }
 }

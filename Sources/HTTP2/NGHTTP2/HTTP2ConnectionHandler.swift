@@ -28,36 +28,23 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var sharedFieldCount = 0
         /// ``headers`` is the previous request's list, `host` included.
         var reusesPreviousFields = false
-        var headerBytes = 0
-        var rejection: (status: Int, message: String)?
-        var bodyLimit = Int.max
-        /// Body bytes of a streamed request that arrived, and those whose flow-control credit went back.
-        var inboundArrived = 0
-        var inboundCredited = 0
-        /// The handler is done with the streamed body: what still arrives is dropped.
-        var inboundDiscarded = false
-        /// The request went to its handler: its fields are no longer written.
-        var dispatched = false
+        /// Limits, dispatch, flow-control credit, the response's end and the reset after it. Once dispatched,
+        /// the request's fields are no longer written.
+        var state: HTTP2StreamStateMachine
         /// When the request was dispatched; set only when access logging is on.
         var startedAt: NIODeadline?
         var task: Task<Void, Never>?
-        /// When the whole request must have arrived (408 after).
-        var receiveBy = NIODeadline.distantFuture
-        /// When response bytes were last queued into an empty buffer or handed to nghttp2 (stall detection).
-        var progress = StallWatch()
-        var responded = false
         var status = 0
         var outbound: [UInt8] = []
         var outboundOffset = 0
-        var outboundEnded = false
         var bytesSent = 0
-        var resetAfterResponse = false
         var waiters = WriterWaiters()
         /// The response's ``HTTPResponse/whenSent``, run once the stream's last frame was written.
         var whenSent: (@Sendable () -> Void)?
 
-        init(streamID: Int32) {
+        init(streamID: Int32, receiveBy: NIODeadline) {
             self.streamID = streamID
+            state = HTTP2StreamStateMachine(receiveBy: receiveBy)
             super.init(
                 method: Self.noMethod, path: "", query: nil, headers: HTTPHeaders(), body: [], remoteAddress: nil, protocolVersion: .http2,
                 id: "", parameters: Router.noParameters, streamedBody: nil, route: nil
@@ -238,8 +225,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     func streamBegan(_ streamID: Int32) {
-        let stream = Stream(streamID: streamID)
-        stream.receiveBy = now + responder.timeouts.request
+        let stream = Stream(streamID: streamID, receiveBy: now + responder.timeouts.request)
         streams[StreamKey(streamID)] = stream
         recent = Unmanaged.passUnretained(stream)
         machine.streamOpened()
@@ -250,14 +236,16 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     private func receiveHeader(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into stream: Stream) -> Bool {
-        stream.headerBytes += name.count + value.count + 32
-        if stream.headerBytes > limits.maximumHeaderBytes {
-            stream.rejection = (431, LimitMessage.headersTooLarge(limits.maximumHeaderBytes))
+        switch stream.state.header(size: name.count + value.count + 32, limit: limits.maximumHeaderBytes) {
+        case .add:
+            break
+        case .dropAll:
             stream.headers = HTTPHeaders()
             stream.sharedFieldCount = 0
             return true
+        case .ignore:
+            return true
         }
-        guard stream.rejection == nil else { return true }
         // nghttp2 has checked the names: lower-case, pseudo-headers first and known.
         if name.first == UInt8(ascii: ":") {
             switch name.count {
@@ -340,21 +328,23 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     private func headersComplete(_ stream: Stream, endStream: Bool) {
         let streamID = stream.streamID
-        if let rejection = stream.rejection {
-            reject(streamID, rejection.status, rejection.message)
+        if let refusal = stream.state.headersComplete() {
+            reject(stream, refusal)
             return
         }
         resolveHeaders(stream)
         let route = previousRoute.lookup(stream.method, stream.path, in: responder)
         let plan = responder.bodyPlan(route)
         stream.route = consume route
-        stream.bodyLimit = plan.limit
-        // A request ending with its HEADERS frame has no body, whatever content-length says.
-        if !endStream, let length = stream.headers["content-length"].flatMap(Int.init), length > stream.bodyLimit {
-            reject(streamID, 413, LimitMessage.bodyTooLarge(stream.bodyLimit))
-            return
-        }
-        if plan.streamed, let loop = context?.eventLoop {
+        let contentLength = endStream ? nil : stream.headers["content-length"].flatMap(Int.init)
+        switch stream.state.planned(limit: plan.limit, streamed: plan.streamed, endStream: endStream, contentLength: contentLength) {
+        case .refuse(let refusal):
+            reject(stream, refusal)
+        case .dispatchStreaming:
+            guard let loop = context?.eventLoop else {
+                if endStream { dispatch(stream) }
+                return
+            }
             let bound = NIOLoopBound(self, eventLoop: loop)
             let inbound = RequestBodyBuffer(limit: plan.limit) {
                 loop.execute { bound.value.requestBodyConsumed(streamID) }
@@ -362,48 +352,48 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             stream.streamedBody = inbound
             if endStream { inbound.finish() }
             dispatch(stream)
-        } else if endStream {
+        case .dispatch:
             dispatch(stream)
+        case .collect:
+            break
         }
     }
 
     func streamData(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> NGHTTP2DataVerdict {
         guard let stream = stream(streamID) else { return .consumed }
-        if let inbound = stream.streamedBody {
-            stream.inboundArrived += bytes.count
-            if stream.inboundDiscarded {
-                // Dropped, but credited, so the client can finish the upload (see abandonedBodyDrain).
-                stream.inboundCredited += bytes.count
-                return .consumed
-            }
+        switch stream.state.data(bytes.count, streamedBody: stream.streamedBody != nil, collected: stream.body.count) {
+        case .toHandler:
             // The stream's credit comes back only as the handler reads: past the limit, the client has to stop.
-            _ = inbound.append(Array(bytes))
+            _ = stream.streamedBody?.append(Array(bytes))
             return .deferred
-        }
-        guard stream.rejection == nil, !stream.responded, !stream.dispatched else { return .consumed }
-        guard stream.body.count + bytes.count <= stream.bodyLimit else {
-            reject(streamID, 413, LimitMessage.bodyTooLarge(stream.bodyLimit))
+        case .dropCredited:
+            // Dropped, but credited, so the client can finish the upload (see abandonedBodyDrain).
+            return .consumed
+        case .append:
+            stream.body.append(contentsOf: bytes)
+            return .consumed
+        case .refuse(let refusal):
+            reject(stream, refusal)
+            return .consumed
+        case .ignore:
             return .consumed
         }
-        stream.body.append(contentsOf: bytes)
-        return .consumed
     }
 
     func streamEnded(_ streamID: Int32) {
         guard let stream = stream(streamID) else { return }
-        if let inbound = stream.streamedBody {
-            inbound.finish()
-            return
+        switch stream.state.ended(streamedBody: stream.streamedBody != nil) {
+        case .none: break
+        case .finishStreamedBody: stream.streamedBody?.finish()
+        case .dispatch: dispatch(stream)
         }
-        guard stream.rejection == nil, !stream.responded, !stream.dispatched else { return }
-        dispatch(stream)
     }
 
     /// The handler of a streamed body took bytes: give the client that much stream window back.
     private func requestBodyConsumed(_ streamID: Int32) {
-        guard let stream = stream(streamID), let inbound = stream.streamedBody, !stream.inboundDiscarded else { return }
+        guard let stream = stream(streamID), let inbound = stream.streamedBody, !stream.state.inboundDiscarded else { return }
         let consumed = inbound.takeConsumed()
-        stream.inboundCredited += consumed
+        guard stream.state.bodyConsumed(consumed) else { return }
         session?.consume(streamID: streamID, bytes: consumed)
         scheduleFlush()
     }
@@ -437,16 +427,16 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             }
             stream.outboundOffset += count
             stream.bytesSent += count
-            stream.progress.progressed(at: now)
+            stream.state.progressed(at: now)
             if stream.outboundOffset == stream.outbound.count {
                 // A finished body is often shared (a cached response): keeping its capacity would allocate a copy.
-                if stream.outboundEnded { stream.outbound = [] } else { stream.outbound.removeAll(keepingCapacity: true) }
+                if stream.state.outboundEnded { stream.outbound = [] } else { stream.outbound.removeAll(keepingCapacity: true) }
                 stream.outboundOffset = 0
             }
             if stream.buffered < limits.streamingHighWatermark / 2 { stream.waiters.resumeAll() }
         }
-        let finished = stream.outboundEnded && stream.buffered == 0
-        if finished, stream.resetAfterResponse { resetAfterResponse(stream) }
+        let finished = stream.state.outboundEnded && stream.buffered == 0
+        if finished, stream.state.resetAfterResponse { resetAfterResponse(stream) }
         if count == 0 && !finished { return (0, false, true) }
         return (count, finished, false)
     }
@@ -456,11 +446,12 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// together with the answer makes clients that are still sending (curl 7.88) drop the answer and report
     /// a stream error instead.
     private func resetAfterResponse(_ stream: Stream) {
-        guard let loop = context?.eventLoop else { return }
-        stream.resetAfterResponse = false
+        guard let loop = context?.eventLoop,
+              let delay = stream.state.answerOut(refusedBodyGrace: Self.refusedBodyGrace, abandonedBodyDrain: Self.abandonedBodyDrain)
+        else { return }
         let streamID = stream.streamID
         let bound = NIOLoopBound(self, eventLoop: loop)
-        loop.scheduleTask(in: stream.inboundDiscarded ? Self.abandonedBodyDrain : Self.refusedBodyGrace) {
+        loop.scheduleTask(in: delay) {
             guard bound.value.streams[StreamKey(streamID)] != nil else { return }
             bound.value.session?.resetStream(streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
             bound.value.flush()
@@ -470,19 +461,15 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// The handler is done with a streamed body it did not read to the end: take and drop the rest, and
     /// reset the stream ``abandonedBodyDrain`` after the answer if it is still unfinished.
     private func abandonInbound(_ stream: Stream) {
-        guard let inbound = stream.streamedBody, !inbound.isComplete, !stream.inboundDiscarded else { return }
+        guard let inbound = stream.streamedBody, let owed = stream.state.abandonBody(bodyComplete: inbound.isComplete) else { return }
         inbound.discard()
-        stream.inboundDiscarded = true
-        stream.resetAfterResponse = true
-        session?.consume(streamID: stream.streamID, bytes: stream.inboundArrived - stream.inboundCredited)
-        stream.inboundCredited = stream.inboundArrived
+        session?.consume(streamID: stream.streamID, bytes: owed)
     }
 
     // MARK: Requests and responses
 
     private func dispatch(_ stream: Stream) {
-        guard !stream.responded else { return }
-        stream.receiveBy = .distantFuture
+        guard stream.state.dispatch() else { return }
         let request = completeRequest(stream)
         if responder.logsAccess { stream.startedAt = .now() }
         if let response = responder.respondImmediately(to: request) {
@@ -506,7 +493,6 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         previousPath = stream.path
         stream.remoteAddress = peer.clientAddress(stream.headers)
         stream.id = responder.nextRequestID()
-        stream.dispatched = true
         return HTTPRequest(storage: stream)
     }
 
@@ -527,7 +513,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             }
         }
         // Answered already: `send` may have started a producer task, which must stay the one a reset cancels.
-        if !stream.responded { stream.task = task }
+        if !stream.state.hasResponded { stream.task = task }
     }
 
     private func send(_ response: HTTPResponse, on streamID: Int32) {
@@ -535,26 +521,24 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     private func send(_ response: HTTPResponse, to stream: Stream) {
-        guard !stream.responded, let session else {
+        if !machine.isReading { now = .now() }  // a handler's task finishing later: the last read's clock is old by now
+        let hasAllBytes = if case .bytes = response.body { true } else { false }
+        guard let session, stream.state.respond(ended: hasAllBytes, at: now) else {
             response.whenSent?()
             return
         }
         let streamID = stream.streamID
-        if !machine.isReading { now = .now() }  // a handler's task finishing later: the last read's clock is old by now
-        stream.responded = true
         stream.status = response.status
         switch response.body {
         case .bytes(let bytes):
             stream.outbound = bytes
-            stream.outboundEnded = true
-            stream.progress.progressed(at: now)
             stream.whenSent = response.whenSent
             _ = session.submitResponse(
                 streamID: streamID, status: response.status, headers: response.headers, requestID: stream.id,
                 contentLength: bytes.count, hasBody: !bytes.isEmpty
             )
             abandonInbound(stream)
-            if bytes.isEmpty, stream.resetAfterResponse { resetAfterResponse(stream) }
+            if bytes.isEmpty, stream.state.resetAfterResponse { resetAfterResponse(stream) }
         case .stream(let produce):
             guard let loop = context?.eventLoop else { return }
             _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, requestID: stream.id, hasBody: true)
@@ -569,30 +553,32 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     /// Answers a stream with an error the server produced itself (limits), before or instead of the route.
-    private func reject(_ streamID: Int32, _ status: Int, _ message: String) {
-        guard let stream = stream(streamID), !stream.responded, let session else { return }
-        stream.receiveBy = .distantFuture
-        stream.rejection = (status, message)
-        stream.responded = true
+    /// Nothing may use `stream` after this: the flush can close it.
+    private func reject(_ stream: Stream, _ refusal: HTTP2StreamStateMachine.Refusal) {
+        guard let session else { return }
+        let dispatched = stream.state.isDispatched
+        guard stream.state.refuse(refusal, at: now) else { return }
+        let (status, message) = switch refusal {
+        case .headersTooLarge: (431, LimitMessage.headersTooLarge(limits.maximumHeaderBytes))
+        case .bodyTooLarge: (413, LimitMessage.bodyTooLarge(stream.state.bodyLimit))
+        case .timedOut: (408, "the request was not received completely within \(limits.requestTimeout); send it faster or in one go")
+        }
         stream.status = status
-        if !stream.dispatched { stream.body = [] }
-        stream.resetAfterResponse = true
+        if !dispatched { stream.body = [] }
         let response = responder.rejection(status, message, method: stream.method.rawValue, path: stream.path, protocolVersion: .http2)
         if case .bytes(let bytes) = response.body {
             stream.outbound = bytes
-            stream.outboundEnded = true
-            stream.progress.progressed(at: now)
-            _ = session.submitResponse(streamID: streamID, status: status, headers: response.headers, contentLength: bytes.count, hasBody: true)
+            _ = session.submitResponse(streamID: stream.streamID, status: status, headers: response.headers, contentLength: bytes.count, hasBody: true)
         }
         flush()
     }
 
     func enqueueChunk(_ bytes: [UInt8], stream streamID: Int32, _ continuation: CheckedContinuation<Void, any Error>) {
-        guard let stream = stream(streamID), !stream.outboundEnded else {
+        guard let stream = stream(streamID), stream.state.acceptsChunks else {
             continuation.resume(throwing: ResponseStreamClosed())
             return
         }
-        if stream.buffered == 0 { stream.progress.progressed(at: .now()) }  // a producer task: the cached clock may be old
+        if stream.buffered == 0 { stream.state.progressed(at: .now()) }  // a producer task: the cached clock may be old
         stream.outbound.append(contentsOf: bytes)
         session?.resumeBody(streamID: streamID)
         if stream.buffered < limits.streamingHighWatermark {
@@ -607,7 +593,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         guard let stream = stream(streamID) else { return }
         // The producer may have been reading the request body (full duplex); now nobody will.
         abandonInbound(stream)
-        stream.outboundEnded = true
+        stream.state.bodyEnded()
         session?.resumeBody(streamID: streamID)
         scheduleFlush()
     }
@@ -700,8 +686,9 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private func tidy() {
         now = .now()
         let limit = limits.requestTimeout
-        for stream in streams.values where !stream.responded && stream.receiveBy < now {
-            reject(stream.streamID, 408, "the request was not received completely within \(limit); send it faster or in one go")
+        // A rejection flushes, which may close streams: each is answered only while it is still open.
+        for stream in streams.values where stream.state.isOverdue(at: now) && streams[StreamKey(stream.streamID)] != nil {
+            reject(stream, .timedOut)
         }
         // A streamed body has no deadline as a whole (the handler sets the pace); the client may only keep
         // the handler waiting for the request timeout.
@@ -724,7 +711,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// `write` throws. When the socket itself is stuck, no RST_STREAM could go out: the connection closes.
     private func cancelStalledStreams(_ now: NIODeadline) {
         let limit = responder.timeouts.idle
-        let stalled = streams.values.filter { $0.responded && $0.buffered > 0 && $0.progress.isStalled(at: now, limit: limit) }
+        let stalled = streams.values.filter { $0.state.isStalled(at: now, limit: limit, buffered: $0.buffered) }
         guard !stalled.isEmpty, let context else { return }
         responder.logger.notice("cancelling responses whose client stopped reading", metadata: [
             "http.streams": "\(stalled.count)", "http.idle_timeout": "\(limits.idleTimeout)",
@@ -734,7 +721,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             return
         }
         for stream in stalled {
-            stream.progress.progressed(at: now)
+            stream.state.progressed(at: now)
             session?.resetStream(stream.streamID, errorCode: NGHTTP2Session.cancel)
         }
         flush()
@@ -760,7 +747,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     /// Streamed responses (server-sent events) end cleanly rather than hold the shutdown open.
     private func cancelStreamedResponses() {
-        for stream in streams.values where stream.responded { stream.task?.cancel() }
+        for stream in streams.values where stream.state.hasResponded { stream.task?.cancel() }
     }
 
     private func sendFinalGoaway() {
