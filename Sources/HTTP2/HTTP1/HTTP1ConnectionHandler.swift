@@ -10,87 +10,56 @@ import NIOHTTP1
 /// through a ``RequestBodyBuffer``, and while the handler is more than the streaming high watermark behind,
 /// this handler holds back the channel's `read()` so the client waits in TCP flow control.
 ///
+/// Every decision is ``HTTP1ConnectionStateMachine``'s: this handler tells it what happened and performs
+/// the action it returns. What it keeps itself is what a value cannot hold: the channel, the parser, the
+/// request being collected, tasks, timers and futures.
+///
 /// Everything here runs on the channel's event loop; tasks reach it through `NIOLoopBound` and `execute`.
-final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler, StreamedBodySink {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private enum State {
-        /// Waiting for the next request head (the deadline says for how long: header or idle timeout).
-        case idle
-        case receiving(head: HTTP1RequestHead, route: RouteLookup, query: String?, body: [UInt8], limit: Int)
-        /// A request whose body is being discarded because it was refused; the answer is already out.
-        case discarding
-        case responding
+    /// The request whose body is being collected.
+    private struct Collected {
+        let head: HTTP1RequestHead
+        let route: RouteLookup
+        let query: String?
+        let limit: Int
+        var body: [UInt8] = []
     }
 
     private let responder: Responder
     private let limits: HTTPServerConfiguration.Limits
     private let peer: Peer
-    private var state = State.idle
+    private var machine: HTTP1ConnectionStateMachine
     private var context: ChannelHandlerContext?
     private var recentRoute = RecentRoute()
-    private var keepAlive = true
-    private var shuttingDown = false
-    /// The one timeout running: the head, the request body or the idle wait (see ``armTimer(_:)``).
-    private var deadline: Deadline?
-    /// Checks `deadline` every ``HTTPServerConfiguration/Limits/housekeepingTick``.
+    private var collected: Collected?
+    /// Checks the machine's timer every ``HTTPServerConfiguration/Limits/housekeepingTick``.
     private var housekeeping: RepeatedTask?
     /// Closes a connection whose refused request body is still being dropped.
     private var lingerTimer: Scheduled<Void>?
-    private var waitingForBytes = true
     private var task: Task<Void, Never>?
-    /// Requests dispatched and answered on this connection (one at a time; pipelined ones wait in `pipelined`).
-    private var requestsDispatched = 0
-    private var requestsAnswered = 0
-    /// Whether `task` is a streamed body's producer (rather than the handler computing the response).
-    private var producing = false
-    private var writabilityWaiters: [CheckedContinuation<Void, any Error>] = []
-    /// Responses whose last byte has not reached the socket yet, and the last one's completion: a client
-    /// downloading slowly is not idle, and closing under it would cut its response short.
-    private var responsesDraining = 0
+    private var writabilityWaiters = WriterWaiters()
+    /// The last awaited response write: a shutdown closes behind it.
     private var lastDrained: EventLoopFuture<Void>?
-    /// Keep-alive responses were written since the last flush without a promise of their own.
-    private var drainUnchecked = false
-    /// When response bytes last reached the socket; a client that stops reading for the idle timeout while
-    /// a response is going out is cut off by `stallTimer`.
-    private var lastWriteProgress = NIODeadline.now()
+    /// Cuts off a client that stops reading a response for the idle timeout.
     private var stallTimer: Scheduled<Void>?
     /// The refusal (413, 431) of a request whose body is being dropped.
     private var refusal: EventLoopFuture<Void>?
     /// Closes a connection whose output is closed once the client has had time to read and close.
     private var closeTimer: Scheduled<Void>?
-    private var closed = false
     private var executor: EventLoopTaskExecutor?
     /// The body of the request in flight whose route streams it, until its end arrives.
     private var inbound: RequestBodyBuffer?
-    /// A `read()` held back while the handler of a streamed body is behind.
-    private var readHeld = false
     /// Fails a streamed body whose client keeps the handler waiting for the request timeout.
     private var bodyWatch: Scheduled<Void>?
     /// `maxMessagesPerRead` to restore once a streamed body is over.
     private var savedReadBatch: UInt?
     /// Parts of the requests a client pipelined behind the one being answered, replayed once its response is out.
     private var pipelined = CircularBuffer<HTTP1RequestPart>()
-    /// The current request's end has arrived: what comes next belongs to the next request.
-    private var requestEnded = false
-    private var replaying = false
-    /// Inside a batch of reads (``channelReadComplete(context:)`` flushes what was written meanwhile).
-    private var reading = false
-    private var flushPending = false
-    /// A flush is queued to run at the end of this event-loop tick (see ``flushAtEndOfTick(_:)``).
-    private var flushScheduled = false
-    /// The version the current request came in with (an HTTP/1.0 client gets no chunked body).
-    private var requestMinorVersion = 1
-    /// How the streamed response going out frames its body, and whether it is a HEAD's (head only).
-    private var streamFraming = HTTP1ResponseEncoder.Framing.chunked
-    private var streamHeadOnly = false
     private let parser = HTTP1RequestParser()
-    /// Whether `Upgrade: h2c` is honoured (cleartext connections only).
-    private let acceptsH2C: Bool
-    /// The current request asked to upgrade, so the parser stopped after it (see ``HTTP1Upgrade``).
-    private var parserStopped = false
     /// The current request's `HTTP2-Settings`, when it asked for h2c and gets it once it has ended.
     private var h2cSettings: [UInt8]?
 
@@ -98,17 +67,19 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         self.responder = responder
         self.limits = limits
         self.peer = peer
-        self.acceptsH2C = acceptsH2C
+        machine = HTTP1ConnectionStateMachine(
+            maximumHeaderBytes: limits.maximumHeaderBytes, acceptsH2C: acceptsH2C, timeouts: responder.timeouts, now: .now()
+        )
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         executor = EventLoopTaskExecutor(context.eventLoop)
-        armTimer(.header)
+        machine.started(at: .now())
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let tick = limits.housekeepingTick
         housekeeping = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
-            bound.value.checkDeadline()
+            bound.value.timerTick()
         }
     }
 
@@ -125,8 +96,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        reading = true
-        noteBytesArrived()
+        machine.bytesArrived(at: .now())
         deliver(parser.parse(unwrapInboundIn(data)))
     }
 
@@ -137,24 +107,26 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        reading = false
-        if flushPending {
-            flushPending = false
-            flushAtEndOfTick(context)
-        }
+        perform(machine.readEnded(), context)
         context.fireChannelReadComplete()
+    }
+
+    private func perform(_ action: FlushSchedule.Action, _ context: ChannelHandlerContext) {
+        switch action {
+        case .none: break
+        case .flush: flush(context)
+        case .scheduleFlush: flushAtEndOfTick(context)
+        }
     }
 
     /// Flushes once the event loop has handled every connection that became readable with this one, as
     /// Netty's `FlushConsolidationHandler` does. Responses written back to back find their clients awake:
     /// a response flushed at once wakes a client that went back to sleep after the previous one, and with
-    /// many busy keep-alive connections those wake-ups cost more than the requests themselves (measured
-    /// in docs/benchmarks.md). A lone request pays only for the queued task, a few µs of its round trip.
+    /// many busy keep-alive connections those wake-ups cost more than the requests themselves (adr 0004).
+    /// A lone request pays only for the queued task, a few µs of its round trip.
     private func flushAtEndOfTick(_ context: ChannelHandlerContext) {
-        guard !flushScheduled else { return }
-        flushScheduled = true
         context.eventLoop.assumeIsolated().execute { [self] in
-            flushScheduled = false
+            machine.scheduledFlushRan()
             if let context = self.context { flush(context) }
         }
     }
@@ -162,103 +134,96 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// Flushes now, or once the read batch or the replay of pipelined requests in progress is over: the
     /// responses to requests that arrived together leave in one write.
     private func flushSoon() {
-        if reading || replaying {
-            flushPending = true
-        } else if let context {
-            flush(context)
-        }
+        guard let context else { return }
+        perform(machine.wrote(), context)
     }
 
     /// Flushes; then, when keep-alive responses went out since the last flush (they carry no promise, see
-    /// ``endResponse(with:)``) and the socket did not take all of their bytes, tracks the rest with one
-    /// empty write whose promise completes once everything before it is written.
+    /// ``endResponse(with:reportingWrite:)``) and the socket did not take all of their bytes, tracks the rest
+    /// with one empty write whose promise completes once everything before it is written.
     private func flush(_ context: ChannelHandlerContext) {
         context.flush()
-        guard drainUnchecked else { return }
-        drainUnchecked = false
+        guard machine.flushed() else { return }
         guard let buffered = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes), buffered > 0 else { return }
         let marker = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: marker)
         trackDrain(marker.futureResult)
     }
 
-    /// Whether request parts arriving now belong to a request pipelined behind the one being answered.
-    private var holdsPipelined: Bool {
-        if case .responding = state { requestEnded } else { false }
-    }
-
     private func handle(_ part: HTTP1RequestPart) {
         guard let context else { return }
-        if holdsPipelined || (!replaying && !pipelined.isEmpty) {
+        guard machine.partArrived() else {
             pipelined.append(part)
             return
         }
         switch part {
         case .head(let head):
-            guard case .idle = state else { return }
-            requestEnded = false
-            requestMinorVersion = head.minorVersion
-            keepAlive = head.keepAlive && !shuttingDown
-            if head.size > limits.maximumHeaderBytes {
-                refuse(head, 431, LimitMessage.headersTooLarge(limits.maximumHeaderBytes))
-                return
-            }
-            let (path, query) = HTTPRequest.split(target: head.target)
-            let route = recentRoute.lookup(head.method, path, in: responder)
-            let (limit, streamed) = responder.bodyPlan(route)
-            if let length = head.headers["content-length"].flatMap(Int.init), length > limit {
-                refuse(head, 413, LimitMessage.bodyTooLarge(limit))
-                return
-            }
-            parserStopped = head.asksToUpgrade
-            h2cSettings = acceptsH2C && parserStopped && keepAlive && !streamed ? HTTP1Upgrade.h2cSettings(head) : nil
-            if head.headers.lists("100-continue", in: "expect") {
-                // The client waits for this before sending its body (curl does so for a second).
-                context.writeAndFlush(wrapOutboundOut(HTTP1ResponseEncoder.continueHead(allocator: context.channel.allocator)), promise: nil)
-            }
-            if streamed {
-                startStreamedBody(head, route: route, query: query, limit: limit)
-            } else {
-                state = .receiving(head: head, route: route, query: query, body: [], limit: limit)
-                armTimer(.request)
-            }
+            receive(head, context)
         case .body(let chunk):
             if let inbound {
                 if inbound.append(Array(chunk.readableBytesView)) == .overLimit {
                     // The handler answers 413; the rest of the body cannot be skipped reliably.
-                    keepAlive = false
+                    machine.closeAfterResponse()
                     releaseHeldRead()
                 }
                 return
             }
-            guard case .receiving(let head, let route, let query, var body, let limit) = state else { return }
-            guard body.count + chunk.readableBytes <= limit else {
-                refuse(head, 413, LimitMessage.bodyTooLarge(limit))
-                return
+            switch machine.body(chunk.readableBytes) {
+            case .ignore: break
+            case .append: collected?.body.append(contentsOf: chunk.readableBytesView)
+            case .refuse(let refusal):
+                guard let request = collected.take() else { return }
+                refuse(refusal, request.head, limit: request.limit)
             }
-            state = .responding  // drop the reference so appending does not copy
-            body.append(contentsOf: chunk.readableBytesView)
-            state = .receiving(head: head, route: route, query: query, body: body, limit: limit)
         case .end:
-            requestEnded = true
-            if let inbound {
-                inbound.finish()
-                endStreamedBody()
-                if case .discarding = state { closeAfter(refusal) }
-                return
-            }
-            switch state {
-            case .receiving(let head, let route, let query, let body, _):
-                if let settings = h2cSettings.take() {
-                    upgradeToHTTP2(head, settings: settings)
-                } else {
-                    dispatch(head, route, query, body)
-                }
-            case .discarding:
-                closeAfter(refusal)  // the refused body is over
-            default:
+            switch machine.end(streamedBody: inbound != nil) {
+            case .none:
                 break
+            case .finishStreamedBody(let closeAfterRefusal):
+                inbound?.finish()
+                endStreamedBody()
+                if closeAfterRefusal { closeAfter(refusal) }
+            case .dispatch:
+                guard let request = collected.take() else { return }
+                dispatch(request.head, request.route, request.query, request.body)
+            case .upgrade:
+                guard let request = collected.take(), let settings = h2cSettings.take() else { return }
+                upgradeToHTTP2(request.head, settings: settings)
+            case .closeAfterRefusal:
+                closeAfter(refusal)  // the refused body is over
             }
+        }
+    }
+
+    private func receive(_ head: HTTP1RequestHead, _ context: ChannelHandlerContext) {
+        guard case .idle = machine.state else { return }
+        let (path, query) = HTTPRequest.split(target: head.target)
+        let route = recentRoute.lookup(head.method, path, in: responder)
+        let (limit, streamed) = responder.bodyPlan(route)
+        h2cSettings = machine.acceptsH2C && head.asksToUpgrade && !streamed ? HTTP1Upgrade.h2cSettings(head) : nil
+        let facts = HTTP1ConnectionStateMachine.Head(
+            keepAlive: head.keepAlive, minorVersion: head.minorVersion, size: head.size,
+            contentLength: head.headers["content-length"].flatMap(Int.init), bodyLimit: limit, streamsBody: streamed,
+            asksToUpgrade: head.asksToUpgrade, offersH2C: h2cSettings != nil
+        )
+        let action = machine.head(facts, at: .now())
+        switch action {
+        case .ignore:
+            return
+        case .refuse(let refusal):
+            refuse(refusal, head, limit: limit)
+            return
+        case .collectBody, .dispatchStreamingBody:
+            break
+        }
+        if head.headers.lists("100-continue", in: "expect") {
+            // The client waits for this before sending its body (curl does so for a second).
+            context.writeAndFlush(wrapOutboundOut(HTTP1ResponseEncoder.continueHead(allocator: context.channel.allocator)), promise: nil)
+        }
+        if action == .dispatchStreamingBody {
+            startStreamedBody(head, route: route, query: query, limit: limit)
+        } else {
+            collected = Collected(head: head, route: route, query: query, limit: limit)
         }
     }
 
@@ -266,38 +231,18 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// pipelined requests wait, and while the parser holds the bytes after an upgrade request: the socket's
     /// receive buffer fills and TCP makes the client wait.
     func read(context: ChannelHandlerContext) {
-        if let inbound, inbound.bufferedBytes >= limits.streamingHighWatermark {
-            readHeld = true
-            return
-        }
-        if !pipelined.isEmpty || parser.isStopped {
-            // A pipelined request waits for the response before it, and the bytes after an upgrade request
-            // wait until it is answered: read no more meanwhile, so what waits is one read at most.
-            readHeld = true
-            return
-        }
-        context.read()
-    }
-
-    /// After a response on a connection that stays open: parsing resumes if the request asked to upgrade
-    /// (and was answered over HTTP/1.1 instead), then the requests pipelined behind it.
-    private func readyForNextRequest() {
-        if parserStopped { resumeParsing() }
-        replayPipelined()
+        let backlogged = inbound.map { $0.bufferedBytes >= limits.streamingHighWatermark } ?? false
+        // A pipelined request waits for the response before it, and the bytes after an upgrade request
+        // wait until it is answered: read no more meanwhile, so what waits is one read at most.
+        if machine.read(bodyBacklogged: backlogged, parserHolds: parser.isStopped) { context.read() }
     }
 
     /// The parser stopped after a request that asked to upgrade. It was answered over HTTP/1.1, so parsing
     /// goes on from a fresh start with the bytes held back, as a read of their own (flushed at its end).
     private func resumeParsing() {
-        parserStopped = false
-        let wasReading = reading
-        reading = true
+        let began = machine.resumeBegan()
         deliver(parser.resume())
-        reading = wasReading
-        if !wasReading, flushPending, let context {
-            flushPending = false
-            flushAtEndOfTick(context)
-        }
+        if began, let context { perform(machine.readEnded(), context) }
     }
 
     /// Answers `Upgrade: h2c` with 101 and hands the connection to an HTTP/2 session that answers the request
@@ -305,8 +250,6 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// sent it right away) go to the new handler.
     private func upgradeToHTTP2(_ head: HTTP1RequestHead, settings: [UInt8]) {
         guard let context else { return }
-        deadline = nil
-        state = .responding
         let http2 = HTTP2ConnectionHandler(
             responder: responder, limits: limits, peer: peer,
             upgradedFrom: .init(settings: settings, method: head.method.rawValue, target: head.target, headers: head.headers)
@@ -326,24 +269,17 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         pipeline.removeHandler(context: context, promise: nil)
         if let remainder, remainder.readableBytes > 0 { channelPipeline.fireChannelRead(remainder) }
         channelPipeline.fireChannelReadComplete()
-        if readHeld {
-            readHeld = false
-            context.channel.read()
-        }
+        if machine.takeHeldRead() { context.channel.read() }
     }
 
     /// Hands the parts of pipelined requests over, in order, until one of them is being answered.
     private func replayPipelined() {
-        guard !replaying else { return }
-        replaying = true
-        while !holdsPipelined, let part = pipelined.popFirst() {
+        guard machine.replayBegan() else { return }
+        while machine.nextHeldPart(), let part = pipelined.popFirst() {
             handle(part)
         }
-        replaying = false
-        if flushPending, !reading, let context {
-            flushPending = false
-            flush(context)
-        }
+        let action = machine.replayEnded()
+        if let context { perform(action, context) }
         if pipelined.isEmpty { releaseHeldRead() }
     }
 
@@ -389,8 +325,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func releaseHeldRead() {
-        guard readHeld, pipelined.isEmpty, !parser.isStopped, let context else { return }
-        readHeld = false
+        guard let context, machine.releaseRead(parserHolds: parser.isStopped) else { return }
         context.read()
     }
 
@@ -399,7 +334,6 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func abandonStreamedBody(after written: EventLoopFuture<Void>?) {
         inbound?.discard()
         releaseHeldRead()
-        state = .discarding
         refusal = written
         lingerThenClose(after: written)
     }
@@ -414,32 +348,20 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         bodyWatch = loop.scheduleTask(in: TimeAmount(delay)) { bound.value.checkBodyStall() }
     }
 
-    /// A streamed body has no deadline as a whole (the handler sets the pace); the client may only keep the
-    /// handler waiting for the request timeout.
     private func checkBodyStall() {
         bodyWatch = nil
-        guard let inbound, inbound.isOpen else { return }
-        let limit = limits.requestTimeout
-        if let quiet = inbound.clientStall(atLeast: limit) {
-            keepAlive = false
-            inbound.fail(.timedOut(after: quiet))
-            return
+        guard let inbound else { return }
+        switch inbound.watchClient(limit: limits.requestTimeout) {
+        case .over: break
+        case .timedOut: machine.closeAfterResponse()
+        case .checkAgain(let delay): armBodyWatch(after: delay)
         }
-        let elapsed = ContinuousClock.now - inbound.lastProgress
-        armBodyWatch(after: elapsed < limit ? limit - elapsed : limit)
-    }
-
-    /// Notes raw bytes arriving before the parser has a whole head (slow-header detection).
-    private func noteBytesArrived() {
-        guard case .idle = state, waitingForBytes else { return }
-        waitingForBytes = false
-        armTimer(.header)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
-            lastWriteProgress = .now()
-            resumeWriters()
+            machine.responseProgressed(at: .now())
+            writabilityWaiters.resumeAll()
         }
         context.fireChannelWritabilityChanged()
     }
@@ -449,17 +371,18 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             context.fireUserInboundEventTriggered(event)
             return
         }
-        shuttingDown = true
-        keepAlive = false
-        switch state {
-        case .idle:
+        switch machine.quiesce() {
+        case .none:
+            break
+        case .close:
+            context.close(promise: nil)
+        case .closeAfterDrain:
             // A response may still be on its way to a slow reader: close behind it (the server's grace
             // period bounds the wait).
-            if responsesDraining > 0, let lastDrained { closeAfter(lastDrained, lingering: true) } else { context.close(promise: nil) }
-        // A streamed body ends cleanly; a response still being computed is left to finish (cancelling
-        // its handler would turn a request the server accepted into a 503).
-        case .responding where producing: task?.cancel()
-        default: break
+            if let lastDrained { closeAfter(lastDrained, lingering: true) } else { context.close(promise: nil) }
+        case .cancelProducer:
+            // A streamed body ends cleanly.
+            task?.cancel()
         }
     }
 
@@ -475,30 +398,25 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             ? "the request's header block is too large; send fewer or smaller headers"
             : "the request is not valid HTTP/1.1 (\(parserError)); fix the request line and headers"
         let response = responder.rejection(status, message, method: "-", path: "-", protocolVersion: .http1_1)
-        keepAlive = false
-        switch state {
-        case .idle, .receiving:
-            state = .responding
+        switch machine.malformed() {
+        case .answerAndClose:
             closeAfter(write(response, requestID: nil, method: .get))
-        case .discarding, .responding:
-            // A response is already out or on its way; a second one would be taken for the next request's.
+        case .close:
             context.close(promise: nil)
         }
     }
 
     // MARK: Responding
 
+    /// Runs a request the machine has dispatched.
     private func dispatch(_ head: HTTP1RequestHead, _ route: RouteLookup, _ query: String?, _ body: [UInt8], streamedBody: RequestBodyBuffer? = nil) {
         guard let loop = context?.eventLoop else { return }
-        deadline = nil
-        state = .responding
         let request = HTTPRequest(
             method: route.method, path: route.path, query: query, headers: head.headers, body: body, remoteAddress: peer.clientAddress(head.headers),
             protocolVersion: .http1_1, id: responder.nextRequestID(), streamedBody: streamedBody, route: route
         )
         let started: NIODeadline? = responder.logsAccess ? .now() : nil
-        requestsDispatched += 1
-        let number = requestsDispatched
+        let number = machine.dispatched
         if let response = responder.respondImmediately(to: request) {
             send(response, for: request, method: head.method, startedAt: started)
             return
@@ -516,77 +434,75 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             }
         }
         // Answered already: `task` is now a producer's, or the next pipelined request's.
-        if requestsAnswered < number { task = handling }
+        if machine.stillAnswering(number) { task = handling }
     }
 
     private func send(_ response: HTTPResponse, for request: HTTPRequest, method: HTTPMethod, startedAt: NIODeadline?) {
-        guard let context, !closed else {
+        guard let context, machine.responseReady() else {
             response.whenSent?()
             return
         }
-        requestsAnswered += 1
         switch response.body {
         case .bytes(let bytes):
             responder.logAccess(request, status: response.status, bytes: bytes.count, startedAt: startedAt)
             let abandoned = streamedBodyUnfinished
-            if abandoned { keepAlive = false }
+            if abandoned { machine.closeAfterResponse() }
             let written = write(response, requestID: request.id, method: method, reportingWrite: response.whenSent != nil)
             if let whenSent = response.whenSent {
                 if let written { written.whenComplete { _ in whenSent() } } else { whenSent() }
             }
-            if abandoned {
-                abandonStreamedBody(after: written)
-            } else if !keepAlive {
-                closeAfter(written, lingering: true)
-            } else {
-                readyForNextRequest()
-            }
+            finishResponse(written: written, abandonedBody: abandoned)
         case .stream(let produce):
-            producing = true
             let bodyAllowed = HTTP1ResponseEncoder.allowsBody(response.status)
-            // HTTP/1.0 has no chunked coding: the body ends with the connection.
-            if requestMinorVersion == 0 && bodyAllowed && method != .head { keepAlive = false }
-            streamFraming = !bodyAllowed ? .none : requestMinorVersion == 0 ? .untilClose : .chunked
-            streamHeadOnly = method == .head || !bodyAllowed
+            let plan = machine.streamStarts(bodyAllowed: bodyAllowed, isHead: method == .head)
             let head = HTTP1ResponseEncoder.head(
-                response, requestID: request.id, framing: streamFraming, persistence: persistence, allocator: context.channel.allocator,
+                response, requestID: request.id, framing: plan.framing, persistence: machine.persistence, allocator: context.channel.allocator,
                 dropped: droppedField
             )
             context.writeAndFlush(wrapOutboundOut(head), promise: nil)
             let loop = context.eventLoop
             let bound = NIOLoopBound(self, eventLoop: loop)
-            let writer = BodyWriter(handler: bound, eventLoop: loop)
+            let writer = StreamedBodyWriter(sink: bound, eventLoop: loop, stream: 0)
             let counter = ByteCounter()
             task = Task(executorPreference: executor) {
                 try? await produce(CountingWriter(inner: writer, counter: counter))
                 loop.execute {
                     let handler = bound.value
-                    guard !handler.closed else { return }
+                    guard !handler.machine.isClosed else { return }
                     handler.responder.logAccess(request, status: response.status, bytes: counter.total, startedAt: startedAt)
                     // The producer may have been reading the request body (full duplex); now nobody will.
                     let abandoned = handler.streamedBodyUnfinished
-                    if abandoned { handler.keepAlive = false }
-                    let written = handler.endResponse()
-                    if abandoned {
-                        handler.abandonStreamedBody(after: written)
-                    } else if !handler.keepAlive {
-                        handler.closeAfter(written, lingering: true)
-                    } else {
-                        handler.readyForNextRequest()
-                    }
+                    if abandoned { handler.machine.closeAfterResponse() }
+                    handler.finishResponse(written: handler.endResponse(), abandonedBody: abandoned)
                 }
             }
         }
     }
 
-    private func refuse(_ head: HTTP1RequestHead, _ status: Int, _ message: String) {
-        deadline = nil
+    /// After a response's last bytes: drop the rest of an abandoned body, close, or go on to the next request.
+    private func finishResponse(written: EventLoopFuture<Void>?, abandonedBody: Bool) {
+        switch machine.responseEnded(abandonedBody: abandonedBody) {
+        case .discardRestOfBody:
+            abandonStreamedBody(after: written)
+        case .closeLingering:
+            closeAfter(written, lingering: true)
+        case .nextRequest(let resume):
+            // Parsing resumes if the request asked to upgrade (and was answered over HTTP/1.1 instead),
+            // then the requests pipelined behind it are handed on.
+            if resume { resumeParsing() }
+            replayPipelined()
+        }
+    }
+
+    /// Answers a request the server refuses itself (431, 413); the connection closes after the answer.
+    private func refuse(_ refusal: HTTP1ConnectionStateMachine.Refusal, _ head: HTTP1RequestHead, limit: Int) {
+        let (status, message) = switch refusal {
+        case .headersTooLarge: (431, LimitMessage.headersTooLarge(limits.maximumHeaderBytes))
+        case .bodyTooLarge: (413, LimitMessage.bodyTooLarge(limit))
+        }
         let response = responder.rejection(status, message, method: head.method.rawValue, path: HTTPRequest.split(target: head.target).path, protocolVersion: .http1_1)
-        // The unread body cannot be skipped reliably, so the connection closes after the answer.
-        keepAlive = false
-        state = .discarding
-        refusal = write(response, requestID: nil, method: head.method)
-        lingerThenClose(after: refusal)
+        self.refusal = write(response, requestID: nil, method: head.method)
+        lingerThenClose(after: self.refusal)
     }
 
     /// How long a refused request's body is still read (and dropped) before the connection closes.
@@ -604,15 +520,8 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         } else {
             context.close(mode: .output, promise: nil)
         }
-        deadline = nil
         lingerTimer?.cancel()
         lingerTimer = context.eventLoop.scheduleTask(in: Self.refusedBodyLinger) { bound.value.context?.close(promise: nil) }
-    }
-
-    /// What the `connection` field says: close when the connection ends after this response; keep-alive
-    /// only to an HTTP/1.0 client (HTTP/1.1 persists unless told otherwise).
-    private var persistence: HTTP1ResponseEncoder.Persistence {
-        !keepAlive ? .close : requestMinorVersion == 0 ? .keepAlive : .unsaid
     }
 
     /// A field a handler set that cannot go on the wire (it would end the head early or smuggle a field).
@@ -629,7 +538,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         let sendsBody = bodyAllowed && method != .head && !bytes.isEmpty
         let inline = sendsBody && bytes.count <= Self.progressSlice
         var head = HTTP1ResponseEncoder.head(
-            response, requestID: requestID, framing: bodyAllowed ? .length(bytes.count) : .none, persistence: persistence,
+            response, requestID: requestID, framing: bodyAllowed ? .length(bytes.count) : .none, persistence: machine.persistence,
             allocator: context.channel.allocator, bodyCapacity: inline ? bytes.count : 0, dropped: droppedField
         )
         guard sendsBody else { return endResponse(with: head, reportingWrite: reportingWrite) }
@@ -648,39 +557,35 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             buffer.writeBytes(bytes[offset..<end])
             if end == bytes.count { return endResponse(with: buffer, reportingWrite: reportingWrite) }
             let promise = context.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.whenSuccess { bound.value.lastWriteProgress = .now() }
+            promise.futureResult.whenSuccess { bound.value.machine.responseProgressed(at: .now()) }
             context.write(wrapOutboundOut(buffer), promise: promise)
             offset = end
         }
     }
 
     /// Ends the current response with `last` (its last bytes, or for a streamed body the end of its framing);
-    /// on a keep-alive connection readies it for the next request. Returns when `last` is written, except on a
-    /// connection that stays open, where nobody waits for that (nil).
+    /// on a keep-alive connection readies it for the next request. Returns the write's future when the
+    /// connection closes after it or `reportingWrite` asks for it; nil on a connection that stays open, where
+    /// nobody waits for it.
     @discardableResult
-    /// Returns the write's future when the connection closes after it or `reportingWrite` asks for it.
     private func endResponse(with last: ByteBuffer? = nil, reportingWrite: Bool = false) -> EventLoopFuture<Void>? {
         guard let context else { return nil }
         task = nil
-        producing = false
-        if keepAlive, case .responding = state {
-            state = .idle
-            waitingForBytes = true
-            armTimer(.idle)
-        }
-        let bytes = last ?? (streamHeadOnly ? context.channel.allocator.buffer(capacity: 0) : HTTP1ResponseEncoder.end(streamFraming, allocator: context.channel.allocator))
+        let keepAlive = machine.responseEnding(at: .now())
+        let framing = machine.streamedResponse
+        let bytes = last ?? (framing.headOnly ? context.channel.allocator.buffer(capacity: 0) : HTTP1ResponseEncoder.end(framing.framing, allocator: context.channel.allocator))
         if keepAlive && !reportingWrite {
             // Nothing waits on this write: the flush checks what the socket did not take (see flush(_:)).
             // A promise and its callback for every response cost about 5 % of a small request.
             context.write(wrapOutboundOut(bytes), promise: nil)
-            drainUnchecked = true
+            machine.wroteUntracked()
             flushSoon()
             return nil
         }
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.write(wrapOutboundOut(bytes), promise: promise)
         flushSoon()
-        if keepAlive { drainUnchecked = true } else { trackDrain(promise.futureResult) }
+        if keepAlive { machine.wroteUntracked() } else { trackDrain(promise.futureResult) }
         return promise.futureResult
     }
 
@@ -690,15 +595,11 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// Counts a response as draining until `written` completes, watching for a client that stops reading.
     private func trackDrain(_ written: EventLoopFuture<Void>) {
         guard let loop = context?.eventLoop else { return }
-        responsesDraining += 1
+        machine.drainBegan(at: .now())
         lastDrained = written
-        lastWriteProgress = .now()
         let bound = NIOLoopBound(self, eventLoop: loop)
-        written.whenComplete { _ in
-            bound.value.responsesDraining -= 1
-            bound.value.lastWriteProgress = .now()
-        }
-        if responsesDraining > 0 { armStallWatch() }
+        written.whenComplete { _ in bound.value.machine.drainCompleted(at: .now()) }
+        armStallWatch()
     }
 
     /// Starts checking, every idle timeout, that a response going out still makes progress.
@@ -710,102 +611,61 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     private func checkStall() {
         stallTimer = nil
-        guard let context, responsesDraining > 0 || !writabilityWaiters.isEmpty else { return }
-        let quiet = NIODeadline.now() - lastWriteProgress
-        let limit = responder.timeouts.idle
-        guard quiet >= limit else {
+        guard let context else { return }
+        switch machine.stallCheck(at: .now(), limit: responder.timeouts.idle, writersWaiting: !writabilityWaiters.isEmpty) {
+        case .none:
+            break
+        case .checkAgain(let remaining):
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            stallTimer = context.eventLoop.scheduleTask(in: limit - quiet) { bound.value.checkStall() }
-            return
+            stallTimer = context.eventLoop.scheduleTask(in: remaining) { bound.value.checkStall() }
+        case .close:
+            responder.logger.notice("closing a connection whose client stopped reading its response", metadata: [
+                "http.idle_timeout": "\(limits.idleTimeout)",
+            ])
+            context.close(promise: nil)
         }
-        responder.logger.notice("closing a connection whose client stopped reading its response", metadata: [
-            "http.idle_timeout": "\(limits.idleTimeout)",
-        ])
-        context.close(promise: nil)
     }
 
-    fileprivate func writeChunk(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
-        guard let context, !closed else {
+    func enqueueChunk(_ bytes: [UInt8], stream: Int32, _ continuation: CheckedContinuation<Void, any Error>) {
+        guard let context, !machine.isClosed else {
             continuation.resume(throwing: ResponseStreamClosed())
             return
         }
-        if !streamHeadOnly, !bytes.isEmpty {
-            context.writeAndFlush(wrapOutboundOut(HTTP1ResponseEncoder.chunk(bytes, framing: streamFraming, allocator: context.channel.allocator)), promise: nil)
+        let framing = machine.streamedResponse
+        if !framing.headOnly, !bytes.isEmpty {
+            context.writeAndFlush(wrapOutboundOut(HTTP1ResponseEncoder.chunk(bytes, framing: framing.framing, allocator: context.channel.allocator)), promise: nil)
         }
         if context.channel.isWritable {
             continuation.resume()
         } else {
-            writabilityWaiters.append(continuation)
+            writabilityWaiters.add(continuation)
             armStallWatch()
         }
     }
 
-    private func resumeWriters() {
-        let waiters = writabilityWaiters
-        writabilityWaiters.removeAll()
-        for waiter in waiters { waiter.resume() }
-    }
-
     // MARK: Timers
 
-    private enum TimerReason { case header, request, idle }
-
-    private struct Deadline {
-        let at: NIODeadline
-        let reason: TimerReason
-        let limit: Duration
-    }
-
-    /// Replaces the running timeout; it fires at the first housekeeping tick past its limit.
-    private func armTimer(_ reason: TimerReason) {
-        let timeouts = responder.timeouts
-        let (limit, amount) = switch reason {
-        case .header: (limits.headerTimeout, timeouts.header)
-        case .request: (limits.requestTimeout, timeouts.request)
-        case .idle: (limits.idleTimeout, timeouts.idle)
-        }
-        deadline = Deadline(at: .now() + amount, reason: reason, limit: limit)
-    }
-
-    private func checkDeadline() {
-        guard let due = deadline, due.at <= .now() else { return }
-        deadline = nil
-        timerFired(due.reason, limit: due.limit)
-    }
-
-    private func timerFired(_ reason: TimerReason, limit: Duration) {
+    private func timerTick() {
         guard let context else { return }
-        switch (reason, state) {
-        case (.idle, .idle) where waitingForBytes:
-            // Idle means nothing left to send either; a stalled reader is the stall watch's business.
-            if responsesDraining > 0 {
-                armTimer(.idle)
-            } else {
-                context.close(promise: nil)
-            }
-        case (.header, .idle), (.idle, .idle):
-            let message = "the request head was not received within \(limit); send it faster"
-            let response = responder.rejection(408, message, method: "-", path: "-", protocolVersion: .http1_1)
-            keepAlive = false
-            state = .responding
-            closeAfter(write(response, requestID: nil, method: .get))
-        case (.request, .receiving):
-            let message = "the request body was not received within \(limit); send it faster"
-            let response = responder.rejection(408, message, method: "-", path: "-", protocolVersion: .http1_1)
-            keepAlive = false
-            state = .responding
-            closeAfter(write(response, requestID: nil, method: .get))
-        default:
+        switch machine.tick(at: .now()) {
+        case .none:
             break
+        case .close:
+            context.close(promise: nil)
+        case .answerTimeout(let reason):
+            let what = reason == .request ? "request body" : "request head"
+            let message = "the \(what) was not received within \(limits.timeout(reason)); send it faster"
+            let response = responder.rejection(408, message, method: "-", path: "-", protocolVersion: .http1_1)
+            closeAfter(write(response, requestID: nil, method: .get))
         }
     }
 
     /// Closes the connection once `written` (the last response) has reached the socket.
     ///
     /// When `lingering` (a well-behaved client at the end of its exchange), only the output closes: the client
-    /// reads the rest, sees the end and closes, which closes the channel. Closing outright with client bytes unread (a pipelined request, say) makes the kernel answer
-    /// with a reset, which destroys whatever the client had not read yet. A client that never closes is
-    /// cut off after the idle timeout.
+    /// reads the rest, sees the end and closes, which closes the channel. Closing outright with client bytes
+    /// unread (a pipelined request, say) makes the kernel answer with a reset, which destroys whatever the
+    /// client had not read yet. A client that never closes is cut off after the idle timeout.
     private func closeAfter(_ written: EventLoopFuture<Void>?, lingering: Bool = false) {
         guard let context else { return }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -825,11 +685,10 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func tearDown() {
-        closed = true
+        machine.closed()
         inbound?.fail(.connectionClosed)
         bodyWatch?.cancel()
         bodyWatch = nil
-        deadline = nil
         housekeeping?.cancel()
         housekeeping = nil
         lingerTimer?.cancel()
@@ -839,22 +698,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         closeTimer?.cancel()
         closeTimer = nil
         task?.cancel()
-        let waiters = writabilityWaiters
-        writabilityWaiters.removeAll()
-        for waiter in waiters { waiter.resume(throwing: ResponseStreamClosed()) }
-    }
-
-
-    struct BodyWriter: ResponseBodyWriter {
-        let handler: NIOLoopBound<HTTP1ConnectionHandler>
-        let eventLoop: any EventLoop
-
-        func write(_ bytes: [UInt8]) async throws {
-            guard !Task.isCancelled else { throw ResponseStreamClosed() }
-            try await withCheckedThrowingContinuation { continuation in
-                eventLoop.execute { handler.value.writeChunk(bytes, continuation) }
-            }
-        }
+        writabilityWaiters.failAll()
     }
 }
 

@@ -12,7 +12,7 @@ import NIOCore
 /// streamed body, and at most the concurrent-stream limit of them per connection.
 ///
 /// Everything here runs on the channel's event loop; tasks reach it through `NIOLoopBound` and `execute`.
-final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegate {
+final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegate, StreamedBodySink {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -28,36 +28,23 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         var sharedFieldCount = 0
         /// ``headers`` is the previous request's list, `host` included.
         var reusesPreviousFields = false
-        var headerBytes = 0
-        var rejection: (status: Int, message: String)?
-        var bodyLimit = Int.max
-        /// Body bytes of a streamed request that arrived, and those whose flow-control credit went back.
-        var inboundArrived = 0
-        var inboundCredited = 0
-        /// The handler is done with the streamed body: what still arrives is dropped.
-        var inboundDiscarded = false
-        /// The request went to its handler: its fields are no longer written.
-        var dispatched = false
+        /// Limits, dispatch, flow-control credit, the response's end and the reset after it. Once dispatched,
+        /// the request's fields are no longer written.
+        var state: HTTP2StreamStateMachine
         /// When the request was dispatched; set only when access logging is on.
         var startedAt: NIODeadline?
         var task: Task<Void, Never>?
-        /// When the whole request must have arrived (408 after).
-        var receiveBy = NIODeadline.distantFuture
-        /// When response bytes were last queued into an empty buffer or handed to nghttp2 (stall detection).
-        var lastProgress = NIODeadline.distantFuture
-        var responded = false
         var status = 0
         var outbound: [UInt8] = []
         var outboundOffset = 0
-        var outboundEnded = false
         var bytesSent = 0
-        var resetAfterResponse = false
-        var waiters: [CheckedContinuation<Void, any Error>] = []
+        var waiters = WriterWaiters()
         /// The response's ``HTTPResponse/whenSent``, run once the stream's last frame was written.
         var whenSent: (@Sendable () -> Void)?
 
-        init(streamID: Int32) {
+        init(streamID: Int32, receiveBy: NIODeadline) {
             self.streamID = streamID
+            state = HTTP2StreamStateMachine(receiveBy: receiveBy)
             super.init(
                 method: Self.noMethod, path: "", query: nil, headers: HTTPHeaders(), body: [], remoteAddress: nil, protocolVersion: .http2,
                 id: "", parameters: RouteLookup.noParameters, streamedBody: nil, route: nil
@@ -85,20 +72,12 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// The stream the last callback was about: nghttp2 reports a request's headers, end and body reads
     /// one after another, so most lookups are this one and skip hashing. Unretained (see ``unmanagedStream(_:)``).
     private var recent: Unmanaged<Stream>?
-    private var shuttingDown = false
     private var housekeeping: RepeatedTask?
+    /// The clock as of the current burst of reads (or flush, or tick): read once for all the callbacks it
+    /// brings.
     private var now = NIODeadline.now()
-    private var lastActivity = NIODeadline.now()
-    private var servedAny = false
-    private var flushScheduled = false
-    /// Inside a batch of reads: `channelReadComplete` flushes, so responses need not schedule a flush.
-    private var reading = false
-    /// Inside ``flush()`` (writes can report writability changes re-entrantly).
-    private var flushing = false
-    /// The session is over; the connection closes once its last bytes are written.
-    private var closing = false
-    /// The peer broke the protocol (the session ended with an error).
-    private var failed = false
+    /// Flushing, idling out, the two-step GOAWAY and closing.
+    private var machine: HTTP2ConnectionStateMachine
     /// ``HTTPResponse/whenSent`` of streams closed since the last write: run when the next write completes.
     private var sentHooks: [@Sendable () -> Void] = []
     private var lingerTimer: Scheduled<Void>?
@@ -130,6 +109,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         self.limits = limits
         self.peer = peer
         upgradedRequest = request
+        machine = HTTP2ConnectionStateMachine(timeouts: responder.timeouts, now: now)
     }
 
     // MARK: Channel events
@@ -187,26 +167,25 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        guard let session, !closing else { return }  // a closing connection only drains what arrives
-        if !reading {
-            reading = true
-            now = .now()
-            lastActivity = now
+        guard let session else { return }
+        switch machine.readArrived(at: .now()) {
+        case .drop: return  // a closing connection only drains what arrives
+        case .receive: break
+        case .receiveStartingBurst(let time): now = time
         }
         do {
             try buffer.withUnsafeReadableBytes { try session.receive($0) }
         } catch {
             // Send the GOAWAY (nghttp2's own if it queued one, else ours with a fitting code), then close.
             session.terminate(errorCode: (error as? NGHTTP2Failure)?.goawayErrorCode ?? NGHTTP2_PROTOCOL_ERROR.rawValue)
-            failed = true
+            machine.receiveFailed()
             flush()
             closeWhenWritten(lingering: false)
         }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        reading = false
-        flush()
+        perform(machine.readEnded())
         context.fireChannelReadComplete()
     }
 
@@ -246,11 +225,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     func streamBegan(_ streamID: Int32) {
-        let stream = Stream(streamID: streamID)
-        stream.receiveBy = now + responder.timeouts.request
+        let stream = Stream(streamID: streamID, receiveBy: now + responder.timeouts.request)
         streams[StreamKey(streamID)] = stream
         recent = Unmanaged.passUnretained(stream)
-        servedAny = true
+        machine.streamOpened()
     }
 
     func streamHeader(_ streamID: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
@@ -258,14 +236,16 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     private func receiveHeader(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into stream: Stream) -> Bool {
-        stream.headerBytes += name.count + value.count + 32
-        if stream.headerBytes > limits.maximumHeaderBytes {
-            stream.rejection = (431, LimitMessage.headersTooLarge(limits.maximumHeaderBytes))
+        switch stream.state.header(size: name.count + value.count + 32, limit: limits.maximumHeaderBytes) {
+        case .add:
+            break
+        case .dropAll:
             stream.headers = HTTPHeaders()
             stream.sharedFieldCount = 0
             return true
+        case .ignore:
+            return true
         }
-        guard stream.rejection == nil else { return true }
         // nghttp2 has checked the names: lower-case, pseudo-headers first and known.
         if name.first == UInt8(ascii: ":") {
             switch name.count {
@@ -348,21 +328,23 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     private func headersComplete(_ stream: Stream, endStream: Bool) {
         let streamID = stream.streamID
-        if let rejection = stream.rejection {
-            reject(streamID, rejection.status, rejection.message)
+        if let refusal = stream.state.headersComplete() {
+            reject(stream, refusal)
             return
         }
         resolveHeaders(stream)
         let route = previousRoute.lookup(stream.method, stream.path, in: responder)
         let plan = responder.bodyPlan(route)
         stream.route = consume route
-        stream.bodyLimit = plan.limit
-        // A request ending with its HEADERS frame has no body, whatever content-length says.
-        if !endStream, let length = stream.headers["content-length"].flatMap(Int.init), length > stream.bodyLimit {
-            reject(streamID, 413, LimitMessage.bodyTooLarge(stream.bodyLimit))
-            return
-        }
-        if plan.streamed, let loop = context?.eventLoop {
+        let contentLength = endStream ? nil : stream.headers["content-length"].flatMap(Int.init)
+        switch stream.state.planned(limit: plan.limit, streamed: plan.streamed, endStream: endStream, contentLength: contentLength) {
+        case .refuse(let refusal):
+            reject(stream, refusal)
+        case .dispatchStreaming:
+            guard let loop = context?.eventLoop else {
+                if endStream { dispatch(stream) }
+                return
+            }
             let bound = NIOLoopBound(self, eventLoop: loop)
             let inbound = RequestBodyBuffer(limit: plan.limit) {
                 loop.execute { bound.value.requestBodyConsumed(streamID) }
@@ -370,48 +352,48 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             stream.streamedBody = inbound
             if endStream { inbound.finish() }
             dispatch(stream)
-        } else if endStream {
+        case .dispatch:
             dispatch(stream)
+        case .collect:
+            break
         }
     }
 
     func streamData(_ streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> NGHTTP2DataVerdict {
         guard let stream = stream(streamID) else { return .consumed }
-        if let inbound = stream.streamedBody {
-            stream.inboundArrived += bytes.count
-            if stream.inboundDiscarded {
-                // Dropped, but credited, so the client can finish the upload (see abandonedBodyDrain).
-                stream.inboundCredited += bytes.count
-                return .consumed
-            }
+        switch stream.state.data(bytes.count, streamedBody: stream.streamedBody != nil, collected: stream.body.count) {
+        case .toHandler:
             // The stream's credit comes back only as the handler reads: past the limit, the client has to stop.
-            _ = inbound.append(Array(bytes))
+            _ = stream.streamedBody?.append(Array(bytes))
             return .deferred
-        }
-        guard stream.rejection == nil, !stream.responded, !stream.dispatched else { return .consumed }
-        guard stream.body.count + bytes.count <= stream.bodyLimit else {
-            reject(streamID, 413, LimitMessage.bodyTooLarge(stream.bodyLimit))
+        case .dropCredited:
+            // Dropped, but credited, so the client can finish the upload (see abandonedBodyDrain).
+            return .consumed
+        case .append:
+            stream.body.append(contentsOf: bytes)
+            return .consumed
+        case .refuse(let refusal):
+            reject(stream, refusal)
+            return .consumed
+        case .ignore:
             return .consumed
         }
-        stream.body.append(contentsOf: bytes)
-        return .consumed
     }
 
     func streamEnded(_ streamID: Int32) {
         guard let stream = stream(streamID) else { return }
-        if let inbound = stream.streamedBody {
-            inbound.finish()
-            return
+        switch stream.state.ended(streamedBody: stream.streamedBody != nil) {
+        case .none: break
+        case .finishStreamedBody: stream.streamedBody?.finish()
+        case .dispatch: dispatch(stream)
         }
-        guard stream.rejection == nil, !stream.responded, !stream.dispatched else { return }
-        dispatch(stream)
     }
 
     /// The handler of a streamed body took bytes: give the client that much stream window back.
     private func requestBodyConsumed(_ streamID: Int32) {
-        guard let stream = stream(streamID), let inbound = stream.streamedBody, !stream.inboundDiscarded else { return }
+        guard let stream = stream(streamID), let inbound = stream.streamedBody, !stream.state.inboundDiscarded else { return }
         let consumed = inbound.takeConsumed()
-        stream.inboundCredited += consumed
+        guard stream.state.bodyConsumed(consumed) else { return }
         session?.consume(streamID: streamID, bytes: consumed)
         scheduleFlush()
     }
@@ -421,10 +403,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         if recent?.toOpaque() == Unmanaged.passUnretained(stream).toOpaque() { recent = nil }
         stream.streamedBody?.fail(.clientReset)
         stream.task?.cancel()
-        if !stream.waiters.isEmpty {
-            for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
-            stream.waiters.removeAll()
-        }
+        stream.waiters.failAll()
         if let startedAt = stream.startedAt {
             responder.logAccess(HTTPRequest(storage: stream), status: stream.status, bytes: stream.bytesSent, startedAt: startedAt)
         }
@@ -433,7 +412,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             stream.whenSent = nil
             sentHooks.append(whenSent)
         }
-        lastActivity = now
+        machine.streamClosed(at: now)
     }
 
     func streamReadBody(_ streamID: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, endOfBody: Bool, deferred: Bool) {
@@ -448,20 +427,16 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             }
             stream.outboundOffset += count
             stream.bytesSent += count
-            stream.lastProgress = now
+            stream.state.progressed(at: now)
             if stream.outboundOffset == stream.outbound.count {
                 // A finished body is often shared (a cached response): keeping its capacity would allocate a copy.
-                if stream.outboundEnded { stream.outbound = [] } else { stream.outbound.removeAll(keepingCapacity: true) }
+                if stream.state.outboundEnded { stream.outbound = [] } else { stream.outbound.removeAll(keepingCapacity: true) }
                 stream.outboundOffset = 0
             }
-            if stream.buffered < limits.streamingHighWatermark / 2, !stream.waiters.isEmpty {
-                let waiters = stream.waiters
-                stream.waiters.removeAll()
-                for waiter in waiters { waiter.resume() }
-            }
+            if stream.buffered < limits.streamingHighWatermark / 2 { stream.waiters.resumeAll() }
         }
-        let finished = stream.outboundEnded && stream.buffered == 0
-        if finished, stream.resetAfterResponse { resetAfterResponse(stream) }
+        let finished = stream.state.outboundEnded && stream.buffered == 0
+        if finished, stream.state.resetAfterResponse { resetAfterResponse(stream) }
         if count == 0 && !finished { return (0, false, true) }
         return (count, finished, false)
     }
@@ -471,11 +446,12 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// together with the answer makes clients that are still sending (curl 7.88) drop the answer and report
     /// a stream error instead.
     private func resetAfterResponse(_ stream: Stream) {
-        guard let loop = context?.eventLoop else { return }
-        stream.resetAfterResponse = false
+        guard let loop = context?.eventLoop,
+              let delay = stream.state.answerOut(refusedBodyGrace: Self.refusedBodyGrace, abandonedBodyDrain: Self.abandonedBodyDrain)
+        else { return }
         let streamID = stream.streamID
         let bound = NIOLoopBound(self, eventLoop: loop)
-        loop.scheduleTask(in: stream.inboundDiscarded ? Self.abandonedBodyDrain : Self.refusedBodyGrace) {
+        loop.scheduleTask(in: delay) {
             guard bound.value.streams[StreamKey(streamID)] != nil else { return }
             bound.value.session?.resetStream(streamID, errorCode: NGHTTP2_NO_ERROR.rawValue)
             bound.value.flush()
@@ -485,19 +461,15 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// The handler is done with a streamed body it did not read to the end: take and drop the rest, and
     /// reset the stream ``abandonedBodyDrain`` after the answer if it is still unfinished.
     private func abandonInbound(_ stream: Stream) {
-        guard let inbound = stream.streamedBody, !inbound.isComplete, !stream.inboundDiscarded else { return }
+        guard let inbound = stream.streamedBody, let owed = stream.state.abandonBody(bodyComplete: inbound.isComplete) else { return }
         inbound.discard()
-        stream.inboundDiscarded = true
-        stream.resetAfterResponse = true
-        session?.consume(streamID: stream.streamID, bytes: stream.inboundArrived - stream.inboundCredited)
-        stream.inboundCredited = stream.inboundArrived
+        session?.consume(streamID: stream.streamID, bytes: owed)
     }
 
     // MARK: Requests and responses
 
     private func dispatch(_ stream: Stream) {
-        guard !stream.responded else { return }
-        stream.receiveBy = .distantFuture
+        guard stream.state.dispatch() else { return }
         let request = completeRequest(stream)
         if responder.logsAccess { stream.startedAt = .now() }
         if let response = responder.respondImmediately(to: request) {
@@ -521,7 +493,6 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         previousPath = stream.path
         stream.remoteAddress = peer.clientAddress(stream.headers)
         stream.id = responder.nextRequestID()
-        stream.dispatched = true
         return HTTPRequest(storage: stream)
     }
 
@@ -542,7 +513,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             }
         }
         // Answered already: `send` may have started a producer task, which must stay the one a reset cancels.
-        if !stream.responded { stream.task = task }
+        if !stream.state.hasResponded { stream.task = task }
     }
 
     private func send(_ response: HTTPResponse, on streamID: Int32) {
@@ -550,31 +521,29 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     private func send(_ response: HTTPResponse, to stream: Stream) {
-        guard !stream.responded, let session else {
+        if !machine.isReading { now = .now() }  // a handler's task finishing later: the last read's clock is old by now
+        let hasAllBytes = if case .bytes = response.body { true } else { false }
+        guard let session, stream.state.respond(ended: hasAllBytes, at: now) else {
             response.whenSent?()
             return
         }
         let streamID = stream.streamID
-        if !reading { now = .now() }  // a handler's task finishing later: the last read's clock is old by now
-        stream.responded = true
         stream.status = response.status
         switch response.body {
         case .bytes(let bytes):
             stream.outbound = bytes
-            stream.outboundEnded = true
-            stream.lastProgress = now
             stream.whenSent = response.whenSent
             _ = session.submitResponse(
                 streamID: streamID, status: response.status, headers: response.headers, requestID: stream.id,
                 contentLength: bytes.count, hasBody: !bytes.isEmpty
             )
             abandonInbound(stream)
-            if bytes.isEmpty, stream.resetAfterResponse { resetAfterResponse(stream) }
+            if bytes.isEmpty, stream.state.resetAfterResponse { resetAfterResponse(stream) }
         case .stream(let produce):
             guard let loop = context?.eventLoop else { return }
             _ = session.submitResponse(streamID: streamID, status: response.status, headers: response.headers, requestID: stream.id, hasBody: true)
             let bound = NIOLoopBound(self, eventLoop: loop)
-            let writer = BodyWriter(handler: bound, eventLoop: loop, streamID: streamID)
+            let writer = StreamedBodyWriter(sink: bound, eventLoop: loop, stream: streamID)
             stream.task = Task(executorPreference: executor) {
                 try? await produce(writer)
                 loop.execute { bound.value.endBody(streamID) }
@@ -584,36 +553,38 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     }
 
     /// Answers a stream with an error the server produced itself (limits), before or instead of the route.
-    private func reject(_ streamID: Int32, _ status: Int, _ message: String) {
-        guard let stream = stream(streamID), !stream.responded, let session else { return }
-        stream.receiveBy = .distantFuture
-        stream.rejection = (status, message)
-        stream.responded = true
+    /// Nothing may use `stream` after this: the flush can close it.
+    private func reject(_ stream: Stream, _ refusal: HTTP2StreamStateMachine.Refusal) {
+        guard let session else { return }
+        let dispatched = stream.state.isDispatched
+        guard stream.state.refuse(refusal, at: now) else { return }
+        let (status, message) = switch refusal {
+        case .headersTooLarge: (431, LimitMessage.headersTooLarge(limits.maximumHeaderBytes))
+        case .bodyTooLarge: (413, LimitMessage.bodyTooLarge(stream.state.bodyLimit))
+        case .timedOut: (408, "the request was not received completely within \(limits.requestTimeout); send it faster or in one go")
+        }
         stream.status = status
-        if !stream.dispatched { stream.body = [] }
-        stream.resetAfterResponse = true
+        if !dispatched { stream.body = [] }
         let response = responder.rejection(status, message, method: stream.method.rawValue, path: stream.path, protocolVersion: .http2)
         if case .bytes(let bytes) = response.body {
             stream.outbound = bytes
-            stream.outboundEnded = true
-            stream.lastProgress = now
-            _ = session.submitResponse(streamID: streamID, status: status, headers: response.headers, contentLength: bytes.count, hasBody: true)
+            _ = session.submitResponse(streamID: stream.streamID, status: status, headers: response.headers, contentLength: bytes.count, hasBody: true)
         }
         flush()
     }
 
-    fileprivate func enqueueBody(_ streamID: Int32, _ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
-        guard let stream = stream(streamID), !stream.outboundEnded else {
+    func enqueueChunk(_ bytes: [UInt8], stream streamID: Int32, _ continuation: CheckedContinuation<Void, any Error>) {
+        guard let stream = stream(streamID), stream.state.acceptsChunks else {
             continuation.resume(throwing: ResponseStreamClosed())
             return
         }
-        if stream.buffered == 0 { stream.lastProgress = .now() }  // a producer task: the cached clock may be old
+        if stream.buffered == 0 { stream.state.progressed(at: .now()) }  // a producer task: the cached clock may be old
         stream.outbound.append(contentsOf: bytes)
         session?.resumeBody(streamID: streamID)
         if stream.buffered < limits.streamingHighWatermark {
             continuation.resume()
         } else {
-            stream.waiters.append(continuation)
+            stream.waiters.add(continuation)
         }
         scheduleFlush()
     }
@@ -622,7 +593,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         guard let stream = stream(streamID) else { return }
         // The producer may have been reading the request body (full duplex); now nobody will.
         abandonInbound(stream)
-        stream.outboundEnded = true
+        stream.state.bodyEnded()
         session?.resumeBody(streamID: streamID)
         scheduleFlush()
     }
@@ -631,10 +602,23 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
 
     /// Sends what nghttp2 has queued. Responses finishing in the same event-loop tick share one flush.
     private func scheduleFlush() {
-        guard !flushScheduled, !reading, let loop = context?.eventLoop else { return }
-        flushScheduled = true
-        let bound = NIOLoopBound(self, eventLoop: loop)
-        loop.execute { bound.value.flush() }
+        perform(machine.wrote())
+    }
+
+    private func perform(_ action: FlushSchedule.Action) {
+        switch action {
+        case .none:
+            break
+        case .flush:
+            flush()
+        case .scheduleFlush:
+            guard let loop = context?.eventLoop else {
+                machine.flushDropped()
+                return
+            }
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            loop.execute { bound.value.flush() }
+        }
     }
 
     /// Hands nghttp2's queued frames to the socket, but only while the socket keeps up: frames not generated
@@ -642,10 +626,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// watermark makes the producer wait. Flow-control windows alone do not bound memory: a client may
     /// grant gigabytes and then stop reading. Writability coming back calls this again.
     private func flush() {
-        flushScheduled = false
-        guard let session, let context, !closing, !flushing else { return }
-        flushing = true
-        defer { flushing = false }
+        guard machine.flushBegan(canWrite: session != nil && context != nil), let session, let context else { return }
         now = .now()
         var healthy = true
         while healthy, context.channel.isWritable, session.wantsToWrite {
@@ -655,7 +636,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             context.writeAndFlush(wrapOutboundOut(buffer), promise: takeSentHooks(context.eventLoop))
         }
         runSentHooks()
-        if !healthy || !session.isAlive { closeWhenWritten(lingering: healthy && !failed) }
+        switch machine.flushEnded(healthy: healthy, sessionAlive: session.isAlive) {
+        case .none: break
+        case .closeWhenWritten(let lingering): closeWhenWritten(lingering: lingering)
+        }
     }
 
     /// Bytes of frames generated per write while the socket keeps up.
@@ -675,8 +659,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// A peer that never closes is cut off after ``lingerLimit``. A peer that broke the protocol gets no such
     /// courtesy (`lingering: false`): the connection closes as soon as the GOAWAY is out.
     private func closeWhenWritten(lingering: Bool = true) {
-        guard let context, !closing else { return }
-        closing = true
+        guard let context, machine.closeWhenWritten(lingering: lingering) else { return }
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
             guard lingering else {
@@ -703,17 +686,20 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     private func tidy() {
         now = .now()
         let limit = limits.requestTimeout
-        for stream in streams.values where !stream.responded && stream.receiveBy < now {
-            reject(stream.streamID, 408, "the request was not received completely within \(limit); send it faster or in one go")
+        // A rejection flushes, which may close streams: each is answered only while it is still open.
+        for stream in streams.values where stream.state.isOverdue(at: now) && streams[StreamKey(stream.streamID)] != nil {
+            reject(stream, .timedOut)
         }
         // A streamed body has no deadline as a whole (the handler sets the pace); the client may only keep
         // the handler waiting for the request timeout.
         for stream in streams.values {
-            if let inbound = stream.streamedBody, let quiet = inbound.clientStall(atLeast: limit) { inbound.fail(.timedOut(after: quiet)) }
+            _ = stream.streamedBody?.watchClient(limit: limit)
         }
         cancelStalledStreams(now)
-        let allowed = servedAny ? responder.timeouts.idle : responder.timeouts.header
-        if streams.isEmpty, !shuttingDown, lastActivity + allowed < now {
+        switch machine.tick(at: now, streamsOpen: !streams.isEmpty) {
+        case .none:
+            break
+        case .goawayAndClose:
             session?.submitGoaway()
             flush()
             closeWhenWritten()
@@ -725,7 +711,7 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
     /// `write` throws. When the socket itself is stuck, no RST_STREAM could go out: the connection closes.
     private func cancelStalledStreams(_ now: NIODeadline) {
         let limit = responder.timeouts.idle
-        let stalled = streams.values.filter { $0.responded && $0.buffered > 0 && $0.lastProgress + limit < now }
+        let stalled = streams.values.filter { $0.state.isStalled(at: now, limit: limit, buffered: $0.buffered) }
         guard !stalled.isEmpty, let context else { return }
         responder.logger.notice("cancelling responses whose client stopped reading", metadata: [
             "http.streams": "\(stalled.count)", "http.idle_timeout": "\(limits.idleTimeout)",
@@ -735,25 +721,43 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
             return
         }
         for stream in stalled {
-            stream.lastProgress = now
+            stream.state.progressed(at: now)
             session?.resetStream(stream.streamID, errorCode: NGHTTP2Session.cancel)
         }
         flush()
     }
 
+    /// A graceful shutdown, GOAWAY in two steps: a shutdown notice now, the final GOAWAY one round trip
+    /// later, naming the last stream we will serve.
     private func beginShutdown() {
-        guard !shuttingDown, let loop = context?.eventLoop else { return }
-        shuttingDown = true
-        session?.submitShutdownNotice()
-        flush()
-        // Streamed responses (server-sent events) end cleanly rather than hold the shutdown open.
-        for stream in streams.values where stream.responded { stream.task?.cancel() }
-        let bound = NIOLoopBound(self, eventLoop: loop)
-        // One round trip later, the final GOAWAY names the last stream we will serve.
-        loop.scheduleTask(in: .milliseconds(100)) {
-            bound.value.session?.submitGoaway()
-            bound.value.flush()
-            if bound.value.streams.isEmpty { bound.value.closeWhenWritten() }
+        guard let loop = context?.eventLoop else { return }
+        switch machine.quiesce() {
+        case .none:
+            return
+        case .cancelStreamedResponses:
+            cancelStreamedResponses()
+        case .sendShutdownNotice:
+            session?.submitShutdownNotice()
+            flush()
+            cancelStreamedResponses()
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            loop.scheduleTask(in: .milliseconds(100)) { bound.value.sendFinalGoaway() }
+        }
+    }
+
+    /// Streamed responses (server-sent events) end cleanly rather than hold the shutdown open.
+    private func cancelStreamedResponses() {
+        for stream in streams.values where stream.state.hasResponded { stream.task?.cancel() }
+    }
+
+    private func sendFinalGoaway() {
+        switch machine.shutdownNoticeElapsed() {
+        case .none:
+            break
+        case .sendGoaway:
+            session?.submitGoaway()
+            flush()
+            if machine.finalGoawayFlushed(streamsOpen: !streams.isEmpty) { closeWhenWritten() }
         }
     }
 
@@ -788,26 +792,10 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler, NGHTTP2SessionDelegat
         for stream in streams.values {
             stream.streamedBody?.fail(.connectionClosed)
             stream.task?.cancel()
-            for waiter in stream.waiters { waiter.resume(throwing: ResponseStreamClosed()) }
-            stream.waiters.removeAll()
+            stream.waiters.failAll()
         }
         streams.removeAll()
         recent = nil
-    }
-
-
-    /// Hands streamed chunks to the event loop and waits while the client is not reading.
-    struct BodyWriter: ResponseBodyWriter {
-        let handler: NIOLoopBound<HTTP2ConnectionHandler>
-        let eventLoop: any EventLoop
-        let streamID: Int32
-
-        func write(_ bytes: [UInt8]) async throws {
-            guard !Task.isCancelled else { throw ResponseStreamClosed() }
-            try await withCheckedThrowingContinuation { continuation in
-                eventLoop.execute { handler.value.enqueueBody(streamID, bytes, continuation) }
-            }
-        }
     }
 }
 
