@@ -6,7 +6,6 @@ package struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         private init(_ name: String) { self.name = name }
         /// The configuration cannot work (for example, the issuer is not an origin).
         package static let invalidConfiguration = Code("invalidConfiguration")
-        /// The token is valid but its customer is disabled: answer 403, not 401.
         /// The store failed while checking a token.
         package static let storeFailed = Code("storeFailed")
         package var description: String { name }
