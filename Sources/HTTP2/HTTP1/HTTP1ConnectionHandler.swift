@@ -119,11 +119,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
-    /// Flushes once the event loop has handled every connection that became readable with this one, as
-    /// Netty's `FlushConsolidationHandler` does. Responses written back to back find their clients awake:
-    /// a response flushed at once wakes a client that went back to sleep after the previous one, and with
-    /// many busy keep-alive connections those wake-ups cost more than the requests themselves (adr 0004).
-    /// A lone request pays only for the queued task, a few µs of its round trip.
+    /// Flushes once the event loop has handled every connection readable in this tick (Netty's `FlushConsolidationHandler`), so responses find their clients awake (docs/adr/0004-http1-flush-at-end-of-tick.md).
     private func flushAtEndOfTick(_ context: ChannelHandlerContext) {
         context.eventLoop.assumeIsolated().execute { [self] in
             machine.scheduledFlushRan()
@@ -576,7 +572,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         let bytes = last ?? (framing.headOnly ? context.channel.allocator.buffer(capacity: 0) : HTTP1ResponseEncoder.end(framing.framing, allocator: context.channel.allocator))
         if keepAlive && !reportingWrite {
             // Nothing waits on this write: the flush checks what the socket did not take (see flush(_:)).
-            // A promise and its callback for every response cost about 5 % of a small request.
+            // No promise per response: docs/adr/0002-http1-responses-written-by-the-server.md.
             context.write(wrapOutboundOut(bytes), promise: nil)
             machine.wroteUntracked()
             flushSoon()
