@@ -3,7 +3,7 @@ import NIOCore
 /// The connection side of a streamed response body: takes a producer's chunk on the event loop and resumes
 /// the producer when the client may have more (at once, or later through ``WriterWaiters``), or fails it
 /// with ``ResponseStreamClosed``.
-protocol StreamedBodySink: AnyObject {
+protocol StreamedBodySink: AnyObject, SendableMetatype {
     /// `stream` names the response on connections that carry several (HTTP/2); HTTP/1.1 ignores it.
     func enqueueChunk(_ bytes: [UInt8], stream: Int32, _ continuation: CheckedContinuation<Void, any Error>)
 }
