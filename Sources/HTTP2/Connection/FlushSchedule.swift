@@ -1,9 +1,9 @@
 /// Decides when a connection flushes what it wrote: responses written while a burst of reads is being
 /// handled leave together once it is over, and a flush is queued to the end of the event-loop tick at
-/// most once (adr 0004).
+/// most once.
 ///
-/// The two protocols differ in one point each way, both measured: HTTP/1.1 flushes a read burst's
-/// responses at the end of the tick (clients wake up once, to a batch) and a response finished later at
+/// The two protocols differ in one point each way (docs/adr/0004-http1-flush-at-end-of-tick.md): HTTP/1.1
+/// flushes a read burst's responses at the end of the tick (clients wake up once, to a batch) and a response finished later at
 /// once; HTTP/2 flushes a read burst's frames at once (one write already carries them all) and a response
 /// finished later at the end of the tick (responses finishing together share a write).
 struct FlushSchedule {
