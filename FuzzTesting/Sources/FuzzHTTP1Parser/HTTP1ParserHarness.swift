@@ -78,7 +78,9 @@ private func run(_ pieces: [ArraySlice<UInt8>], input: [UInt8], resumingUpgrades
                 messageBody = 0
                 let lengths = head.headers.filter { $0.name == "content-length" }.map(\.value)
                 let chunked = head.headers.contains { $0.name == "transfer-encoding" }
-                declaredLength = lengths.count == 1 && !chunked ? Int(lengths[0]) : nil
+                // A CONNECT's bytes after the head belong to the tunnel, whatever its Content-Length says.
+                let tunnels = head.method.rawValue == "CONNECT"
+                declaredLength = lengths.count == 1 && !chunked && !tunnels ? Int(lengths[0]) : nil
                 let fields = head.headers.map { "\($0.name): \($0.value)" }.joined(separator: "|")
                 append(.head("\(head.method.rawValue) \(head.target) 1.\(head.minorVersion) keepAlive=\(head.keepAlive) upgrade=\(head.asksToUpgrade) size=\(head.size) \(fields)"))
             case .body(let buffer):

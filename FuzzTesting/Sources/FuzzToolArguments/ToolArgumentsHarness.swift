@@ -21,7 +21,9 @@ func check(_ bytes: [UInt8]) {
 private func validate(_ arguments: JSONValue, against schema: JSONSchema) {
     let violation = schema.validate(arguments)
     if let violation {
-        guard violation.path == "arguments" || violation.path.hasPrefix("arguments.") || violation.path.hasPrefix("arguments[") else {
+        // By bytes: a combining mark after the dot makes `hasPrefix`, which compares characters, miss it.
+        let path = violation.path.utf8
+        guard path.elementsEqual("arguments".utf8) || path.starts(with: "arguments.".utf8) || path.starts(with: "arguments[".utf8) else {
             fatalError("a violation outside the arguments: \(violation.path): \(violation.message)")
         }
         guard !violation.message.isEmpty else { fatalError("a violation without a message at \(violation.path)") }

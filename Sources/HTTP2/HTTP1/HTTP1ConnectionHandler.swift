@@ -199,7 +199,9 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         let (limit, streamed) = responder.bodyPlan(route)
         h2cSettings = machine.acceptsH2C && head.asksToUpgrade && !streamed ? HTTP1Upgrade.h2cSettings(head) : nil
         let facts = HTTP1ConnectionStateMachine.Head(
-            keepAlive: head.keepAlive, minorVersion: head.minorVersion, size: head.size,
+            // After a CONNECT the parser hands the bytes to a tunnel this server never opens: answer, then
+            // close, rather than read them as the next request.
+            keepAlive: head.keepAlive && head.method.rawValue != "CONNECT", minorVersion: head.minorVersion, size: head.size,
             contentLength: head.headers["content-length"].flatMap(Int.init), bodyLimit: limit, streamsBody: streamed,
             asksToUpgrade: head.asksToUpgrade, offersH2C: h2cSettings != nil
         )
