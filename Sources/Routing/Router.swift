@@ -209,12 +209,6 @@ public struct Router: HTTPResponder {
         }
     }
 
-    /// The response of an immediate route no middleware applies to, computed on the spot; nil when the
-    /// request needs the asynchronous path.
-    func respondImmediately(to request: HTTPRequest) throws -> HTTPResponse? {
-        try lookup(for: request).respondImmediately(request)
-    }
-
     static func parse(_ pattern: String) -> [Segment] {
         split(pattern).map { part in
             if part == "*" { return .rest }

@@ -107,9 +107,9 @@ struct RouterTests {
         #expect(!router.lookup(.get, "/public/x").immediate)
         #expect(!router.lookup(.post, "/healthz").immediate)
 
-        let healthz = try #require(try router.respondImmediately(to: HTTPRequest(method: .get, path: "/healthz")))
+        let healthz = try #require(try router.lookup(.get, "/healthz").respondImmediately(HTTPRequest(method: .get, path: "/healthz")))
         #expect(healthz.status == 200)
-        #expect(try router.respondImmediately(to: HTTPRequest(method: .get, path: "/api/late")) == nil)
+        #expect(try router.lookup(.get, "/api/late").respondImmediately(HTTPRequest(method: .get, path: "/api/late")) == nil)
     }
 
     /// A lookup made for the head is reused only while the request still has that method and path: a

@@ -53,7 +53,7 @@ package struct TenantAuthenticator: CallerAuthenticator {
                         message: "authentication required: send a customer API key ('x-api-key: hk_…' or 'Authorization: Bearer hk_…') or an OAuth access token ('Authorization: Bearer …')"
                     )
                 }
-                let message = presented.map { tokens?.isAccessTokenShaped($0) == true } == true
+                let message = presented.flatMap { tokens?.isAccessTokenShaped($0) } == true
                     ? "the access token is not valid: it is unknown, expired or revoked; refresh it or sign in again"
                     : "the credential is neither a customer API key (hk_…) nor an access token of this server; check what the client sends"
                 return .refused(challenge: challenge(request.path, error: "invalid_token"), message: message)
