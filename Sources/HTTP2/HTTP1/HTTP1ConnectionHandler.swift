@@ -201,7 +201,7 @@ final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         let facts = HTTP1ConnectionStateMachine.Head(
             // After a CONNECT the parser hands the bytes to a tunnel this server never opens: answer, then
             // close, rather than read them as the next request.
-            keepAlive: head.keepAlive && head.method.rawValue != "CONNECT", minorVersion: head.minorVersion, size: head.size,
+            keepAlive: head.keepAlive && head.method != .connect, minorVersion: head.minorVersion, size: head.size,
             contentLength: head.headers["content-length"].flatMap(Int.init), bodyLimit: limit, streamsBody: streamed,
             asksToUpgrade: head.asksToUpgrade, offersH2C: h2cSettings != nil
         )

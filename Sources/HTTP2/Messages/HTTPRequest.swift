@@ -18,6 +18,7 @@ public struct HTTPMethod: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let patch = HTTPMethod("PATCH")
     public static let delete = HTTPMethod("DELETE")
     public static let options = HTTPMethod("OPTIONS")
+    public static let connect = HTTPMethod("CONNECT")
 }
 
 /// A request: the head, plus the body collected up to the route's limit or, on routes that stream it
